@@ -1,0 +1,3 @@
+from neurender.cli import main
+
+main(prog_name="neurender")

@@ -1,0 +1,38 @@
+"""The top-level click group. Every user error leaves as one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from neurender import __version__
+from neurender.cli.dataset import dataset
+from neurender.errors import NeurenderError
+
+
+class _Group(click.Group):
+    """Prints click's usage errors and NeurenderError as a single 'error: ...' line with exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except (click.ClickException, NeurenderError) as e:
+            message = e.format_message() if isinstance(e, click.ClickException) else str(e)
+            click.echo(f"error: {message}", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="neurender")
+def main() -> None:
+    """neurender: exact Phong-sphere datasets, conditional neural renderers, and their evaluation."""
+
+
+main.add_command(dataset)

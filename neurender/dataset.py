@@ -1,0 +1,451 @@
+"""The on-disk dataset: generation (streamed into a memory-mapped array), shards and merging, template import,
+verification, summaries, and the torch ``Dataset`` the trainer reads.
+
+A dataset is a directory:
+- ``images.npy``: uint8 (N, H, W, 4) RGBA, alpha = object mask, memory-mappable;
+- ``params.csv``: a header, then ``frame,tx,ty,tz,r,g,b,shininess,lx,ly,lz`` per image, absolute world units;
+- ``meta.json``: format version, source, preset, seed, count, resolution, camera, splits (index ranges),
+  sha256 of both files. No timestamps or host details, so the same command gives byte-identical files.
+
+Every writer builds the dataset in a hidden sibling directory and moves it into place when complete, so a
+failure or an interrupt never leaves a half-written dataset, and ``overwrite`` replaces the old one only then.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from neurender.errors import NeurenderError
+from neurender.presets import Preset, preset_from_dict, sample_scenes, validate_preset
+from neurender.raster import render_spheres_uint8
+from neurender.scene import CSV_COLUMNS, DEFAULT_CAMERA, Camera, encode_params
+
+FORMAT_VERSION = 1
+BLOCK = 1024  # images rendered per step; shard boundaries fall on multiples of it
+IMAGES, PARAMS, META = "images.npy", "params.csv", "meta.json"
+TEMPLATE_IMAGE = re.compile(r"image_(\d+)\.png$")
+
+
+def template_image_name(frame: int) -> str:
+    return f"image_{frame:04d}.png"
+
+
+# ---------------------------------------------------------------------------------------------- splits
+
+
+def split_sizes(count: int, val: float, test: float) -> dict[str, list[int]]:
+    """Index ranges [start, stop) of train, val, test. ``val``/``test`` >= 1 are counts, < 1 fractions of
+    ``count`` (rounded). Sampling is i.i.d. per index, so contiguous ranges are random splits."""
+    def size(x: float, name: str) -> int:
+        if x < 0 or (x >= 1 and x != int(x)):
+            raise NeurenderError(f"--{name} must be a fraction in [0, 1) or a whole count, got {x}")
+        return int(x) if x >= 1 else int(round(x * count))
+
+    n_val, n_test = size(val, "val"), size(test, "test")
+    n_train = count - n_val - n_test
+    if n_train < 0:
+        raise NeurenderError(f"splits need {n_val} val + {n_test} test images but the dataset has {count}")
+    return {"train": [0, n_train], "val": [n_train, n_train + n_val], "test": [n_train + n_val, count]}
+
+
+# ---------------------------------------------------------------------------------------------- CSV
+
+
+def write_params_csv(path: Path, frames: np.ndarray, params: np.ndarray, header: bool = True) -> None:
+    """One row per image: frame, then the ten parameters as Python floats (shortest exact repr)."""
+    with open(path, "w", newline="") as f:
+        if header:
+            f.write(",".join(CSV_COLUMNS) + "\n")
+        for frame, row in zip(frames.tolist(), params.tolist()):
+            f.write(f"{frame}," + ",".join(map(repr, row)) + "\n")
+
+
+def read_params_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (N,) int64, params (N, 10) float64) from our CSV or the template's (no header)."""
+    frames, params = [], []
+    try:
+        with open(path, newline="") as f:
+            for line_no, row in enumerate(csv.reader(f), start=1):
+                if line_no == 1 and row and row[0].strip() == "frame":
+                    continue
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(CSV_COLUMNS):
+                    raise NeurenderError(f"{path}:{line_no}: expected {len(CSV_COLUMNS)} values "
+                                         f"({','.join(CSV_COLUMNS)}), got {len(row)}")
+                try:
+                    frame, values = int(row[0]), [float(v) for v in row[1:]]
+                except ValueError:
+                    raise NeurenderError(f"{path}:{line_no}: not a number in {','.join(row)!r}") from None
+                if not all(math.isfinite(v) for v in values):
+                    raise NeurenderError(f"{path}:{line_no}: non-finite value")
+                frames.append(frame)
+                params.append(values)
+    except FileNotFoundError:
+        raise NeurenderError(f"missing {path}") from None
+    except UnicodeDecodeError:
+        raise NeurenderError(f"{path} is not a text CSV file") from None
+    return np.array(frames, dtype=np.int64), np.array(params, dtype=np.float64).reshape(-1, 10)
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
+    """A hidden sibling directory to build ``out`` in; moved into place only if the block succeeds."""
+    if out.exists() and not overwrite:
+        raise NeurenderError(f"output {out} already exists (pass --overwrite to replace it)")
+    if out.exists() and not out.is_dir():
+        raise NeurenderError(f"output {out} exists and is not a directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+        os.replace(stage, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(stage, out)
+
+
+def _write_meta(stage: Path, meta: dict) -> None:
+    meta["sha256"] = {IMAGES: sha256_file(stage / IMAGES), PARAMS: sha256_file(stage / PARAMS)}
+    (stage / META).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _write_pngs(stage: Path, images: np.ndarray, frames: np.ndarray, pool: ThreadPoolExecutor) -> None:
+    list(pool.map(lambda k: Image.fromarray(images[k], "RGBA").save(stage / template_image_name(int(frames[k]))),
+                  range(len(frames))))
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    """What ``neurender dataset generate`` makes: everything that determines the bytes written."""
+
+    preset: Preset  # the scene distribution
+    count: int  # images in the whole dataset (all shards)
+    seed: int  # sampling seed, 0 <= seed < 2^63
+    resolution: int = 128  # image side in pixels
+    val: float = 0.1  # validation split: fraction (< 1) or count
+    test: float = 0.1  # test split: fraction (< 1) or count
+    supersample: int = 1  # samples per pixel side; 1 samples pixel centres as the template does
+
+    def meta(self, camera: Camera) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "source": "generated",
+            "preset": self.preset.to_dict(),
+            "seed": self.seed,
+            "count": self.count,
+            "resolution": self.resolution,
+            "supersample": self.supersample,
+            "camera": asdict(camera),
+            "splits": split_sizes(self.count, self.val, self.test),
+        }
+
+
+def shard_range(count: int, shard: int, shards: int) -> tuple[int, int]:
+    """Image indices [start, stop) of shard ``shard`` of ``shards``; boundaries fall on whole BLOCKs so a
+    shard renders exactly the blocks a single run would."""
+    blocks = math.ceil(count / BLOCK)
+    if not 0 <= shard < shards:
+        raise NeurenderError(f"shard {shard}/{shards}: index must lie in [0, {shards})")
+    if shards > blocks:
+        raise NeurenderError(f"{count} images make {blocks} block(s) of {BLOCK}; cannot split into {shards} shards")
+    return min(count, shard * blocks // shards * BLOCK), min(count, (shard + 1) * blocks // shards * BLOCK)
+
+
+def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0, 1), png: bool = False,
+                     overwrite: bool = False, workers: int = 2, camera: Camera = DEFAULT_CAMERA,
+                     progress: Callable[[int], None] | None = None) -> Path:
+    """Sample, render and write a dataset (or one shard of it) to ``out``. Returns ``out``.
+
+    progress(n) is called after every block with the number of images just written.
+    """
+    validate_preset(spec.preset)
+    meta = spec.meta(camera)  # validates the splits before anything is written
+    start, stop = shard_range(spec.count, *shard)
+    # Sample the first block before touching the disk: an impossible preset fails here, with nothing written.
+    first = sample_scenes(spec.preset, spec.seed, np.arange(start, min(stop, start + BLOCK)), spec.resolution, camera)
+    if shard[1] > 1:
+        meta["shard"] = {"index": shard[0], "of": shard[1], "start": start, "stop": stop}
+    with _staging(out, overwrite) as stage, ThreadPoolExecutor(max(1, workers)) as pool:
+        images = np.lib.format.open_memmap(stage / IMAGES, mode="w+", dtype=np.uint8,
+                                           shape=(stop - start, spec.resolution, spec.resolution, 4))
+        params = np.empty((stop - start, 10))
+        for block_start in range(start, stop, BLOCK):
+            block_stop = min(stop, block_start + BLOCK)
+            scenes = first if block_start == start else sample_scenes(
+                spec.preset, spec.seed, np.arange(block_start, block_stop), spec.resolution, camera)
+            rows = slice(block_start - start, block_stop - start)
+            params[rows] = scenes
+            render_spheres_uint8(torch.from_numpy(scenes), spec.resolution, camera, spec.supersample,
+                                 out=torch.from_numpy(images[rows]))
+            if png:
+                _write_pngs(stage, images[rows], np.arange(block_start, block_stop), pool)
+            if progress:
+                progress(block_stop - block_start)
+        images.flush()
+        del images
+        write_params_csv(stage / PARAMS, np.arange(start, stop), params)
+        _write_meta(stage, meta)
+    return out
+
+
+def merge_shards(shard_dirs: list[Path], out: Path, overwrite: bool = False) -> Path:
+    """Concatenate the shards of one generation into the dataset a single run would have written."""
+    metas = [read_meta(d) for d in shard_dirs]
+    for d, m in zip(shard_dirs, metas):
+        if "shard" not in m:
+            raise NeurenderError(f"{d} is not a shard (generated without --shard)")
+        verify_dataset(d, m)
+    common = {k: v for k, v in metas[0].items() if k not in ("shard", "sha256")}
+    for d, m in zip(shard_dirs, metas):
+        if {k: v for k, v in m.items() if k not in ("shard", "sha256")} != common:
+            raise NeurenderError(f"{d} belongs to another generation than {shard_dirs[0]} (preset, seed, count...)")
+    order = sorted(range(len(metas)), key=lambda k: metas[k]["shard"]["start"])
+    expected = 0
+    for k in order:
+        shard = metas[k]["shard"]
+        if shard["start"] != expected:
+            raise NeurenderError(f"shards do not cover images {expected}.. exactly once (next starts at "
+                                 f"{shard['start']}): pass every shard of the generation, once")
+        expected = shard["stop"]
+    if expected != common["count"]:
+        raise NeurenderError(f"shards cover {expected} of {common['count']} images: some are missing")
+    res = common["resolution"]
+    with _staging(out, overwrite) as stage:
+        images = np.lib.format.open_memmap(stage / IMAGES, mode="w+", dtype=np.uint8,
+                                           shape=(common["count"], res, res, 4))
+        frames, params = [], []
+        for k in order:
+            shard_dir, shard = shard_dirs[k], metas[k]["shard"]
+            images[shard["start"]:shard["stop"]] = np.load(shard_dir / IMAGES, mmap_mode="r")
+            f, p = read_params_csv(shard_dir / PARAMS)
+            frames.append(f)
+            params.append(p)
+            for png in shard_dir.glob("image_*.png"):
+                shutil.copyfile(png, stage / png.name)
+        images.flush()
+        del images
+        write_params_csv(stage / PARAMS, np.concatenate(frames), np.concatenate(params))
+        _write_meta(stage, common)
+    return out
+
+
+def import_template(src: Path, out: Path, resolution: int = 128, positions: str = "absolute",
+                    val: float = 0.1, test: float = 0.1, overwrite: bool = False,
+                    camera: Camera = DEFAULT_CAMERA) -> Path:
+    """Read a folder written by the course template (``image_XXXX.png`` + ``params.csv``) into our format.
+
+    positions: "absolute" (world coordinates, the template's own) or "relative" (sphere and light positions
+    minus the camera position, as some students' copies write). Images of another size are resized with
+    area averaging (PIL's box filter), so edges become fractional alpha as with supersampling.
+    """
+    if positions not in ("absolute", "relative"):
+        raise NeurenderError(f"positions must be 'absolute' or 'relative', got {positions!r}")
+    if not src.is_dir():
+        raise NeurenderError(f"template folder not found: {src}")
+    frames, params = read_params_csv(src / PARAMS)
+    if len(frames) == 0:
+        raise NeurenderError(f"{src / PARAMS} has no rows")
+    if len(set(frames.tolist())) != len(frames):
+        raise NeurenderError(f"{src / PARAMS} lists a frame twice")
+    missing = [template_image_name(f) for f in frames.tolist() if not (src / template_image_name(f)).is_file()]
+    if missing:
+        raise NeurenderError(f"{src}: {len(missing)} image(s) listed in params.csv are missing, "
+                             f"first {missing[0]}")
+    if positions == "relative":
+        offset = np.array(camera.position)
+        params[:, 0:3] += offset
+        params[:, 7:10] += offset
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "source": "template",
+        "imported_from": src.name,
+        "positions": positions,
+        "count": len(frames),
+        "resolution": resolution,
+        "camera": asdict(camera),
+        "splits": split_sizes(len(frames), val, test),
+    }
+    with _staging(out, overwrite) as stage:
+        images = np.lib.format.open_memmap(stage / IMAGES, mode="w+", dtype=np.uint8,
+                                           shape=(len(frames), resolution, resolution, 4))
+        for k, frame in enumerate(frames.tolist()):
+            images[k] = _read_template_image(src / template_image_name(frame), resolution)
+        images.flush()
+        del images
+        write_params_csv(stage / PARAMS, frames, params)
+        _write_meta(stage, meta)
+    return out
+
+
+def _read_template_image(path: Path, resolution: int) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.width != img.height:
+                raise NeurenderError(f"{path}: image is {img.width}x{img.height}, expected a square")
+            rgba = img.convert("RGBA")
+    except (OSError, SyntaxError) as e:
+        raise NeurenderError(f"{path}: unreadable image ({e})") from None
+    if rgba.width != resolution:
+        rgba = rgba.resize((resolution, resolution), Image.Resampling.BOX)
+    return np.asarray(rgba)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def read_meta(root: Path) -> dict:
+    path = Path(root) / META
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NeurenderError(f"{root} is not a neurender dataset (no {META})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise NeurenderError(f"{path} is corrupt (not JSON)") from None
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        raise NeurenderError(f"{path}: unsupported format version {meta.get('format_version')!r} "
+                             f"(this neurender reads {FORMAT_VERSION})")
+    return meta
+
+
+def verify_dataset(root: Path, meta: dict | None = None) -> dict:
+    """Check both files against the checksums in meta.json; return the meta. Raises NeurenderError."""
+    root = Path(root)
+    meta = meta or read_meta(root)
+    for name, expected in meta.get("sha256", {}).items():
+        path = root / name
+        if not path.is_file():
+            raise NeurenderError(f"{root}: missing {name}")
+        if sha256_file(path) != expected:
+            raise NeurenderError(f"{root}: {name} does not match its checksum (truncated or modified)")
+    return meta
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A dataset opened for reading: images memory-mapped, parameters in memory."""
+
+    root: Path
+    meta: dict
+    images: np.ndarray  # uint8 (N, H, W, 4), memory-mapped
+    frames: np.ndarray  # int64 (N,)
+    params: np.ndarray  # float64 (N, 10) world-space scene parameters
+
+    @property
+    def camera(self) -> Camera:
+        return Camera(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.meta["camera"].items()})
+
+    @property
+    def preset(self) -> Preset | None:
+        return preset_from_dict(self.meta["preset"]) if "preset" in self.meta else None
+
+    def split(self, name: str) -> range:
+        if name == "all":
+            return range(len(self.frames))
+        if name not in self.meta["splits"]:
+            raise NeurenderError(f"unknown split {name!r}: use train, val, test or all")
+        return range(*self.meta["splits"][name])
+
+
+def open_dataset(root: Path, verify: bool = True) -> LoadedDataset:
+    """Open a dataset directory, by default checking its checksums first."""
+    root = Path(root)
+    meta = verify_dataset(root) if verify else read_meta(root)
+    try:
+        images = np.load(root / IMAGES, mmap_mode="r")
+    except (OSError, ValueError) as e:
+        raise NeurenderError(f"{root / IMAGES} is not a readable array ({e})") from None
+    frames, params = read_params_csv(root / PARAMS)
+    res = meta["resolution"]
+    if images.dtype != np.uint8 or images.shape[1:] != (res, res, 4) or len(images) != len(frames):
+        raise NeurenderError(f"{root}: images {images.dtype}{images.shape} do not match {len(frames)} "
+                             f"parameter rows at {res}x{res} RGBA")
+    return LoadedDataset(root, meta, images, frames, params)
+
+
+class SceneDataset(torch.utils.data.Dataset):
+    """(encoded params (10,) float32, image (3, H, W) float32 in [0, 1], mask (1, H, W) float32 in [0, 1])
+    for one split; images are read through the memory map, opened lazily so DataLoader workers each map it.
+    """
+
+    def __init__(self, root: Path, split: str = "train", verify: bool = True):
+        data = open_dataset(root, verify=verify)
+        self.root = data.root
+        self.indices = data.split(split)
+        self.encoded = encode_params(torch.from_numpy(data.params), data.camera)
+        self._images: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self._images is None:
+            self._images = np.load(self.root / IMAGES, mmap_mode="r")
+        i = self.indices[k]
+        rgba = torch.from_numpy(np.array(self._images[i])).permute(2, 0, 1).float() / 255
+        return self.encoded[i], rgba[:3], rgba[3:]
+
+
+# ---------------------------------------------------------------------------------------------- summaries
+
+
+def coverage(images: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Fraction of each image's pixels the object covers (alpha > 0). (N, H, W, 4) uint8 -> (N,) float64."""
+    out = np.empty(len(images))
+    for s in range(0, len(images), chunk):
+        out[s:s + chunk] = (images[s:s + chunk, :, :, 3] > 0).mean(axis=(1, 2))
+    return out
+
+
+def summarize(data: LoadedDataset, bins: int = 10) -> dict:
+    """Count, resolution, splits, empty fraction and a coverage histogram of a dataset."""
+    cov = coverage(data.images)
+    hist, edges = np.histogram(cov, bins=bins, range=(0.0, 1.0))
+    return {
+        "path": str(data.root),
+        "source": data.meta["source"],
+        "preset": data.meta.get("preset", {}).get("name"),
+        "seed": data.meta.get("seed"),
+        "count": len(data.frames),
+        "resolution": data.meta["resolution"],
+        "splits": {k: v[1] - v[0] for k, v in data.meta["splits"].items()},
+        "empty_fraction": float((cov == 0).mean()),
+        "coverage_mean": float(cov.mean()),
+        "coverage_histogram": [{"from": float(a), "to": float(b), "count": int(c)}
+                               for a, b, c in zip(edges[:-1], edges[1:], hist)],
+    }

@@ -1,0 +1,245 @@
+"""Scene distributions ("presets") and deterministic sampling of scenes from them.
+
+A scene's parameters depend only on (seed, image index): candidate ``a`` of image ``i`` is drawn from
+counter-based uniforms ``scene_uniforms(seed, i, a)``, and the image takes the first candidate that meets the
+preset's constraints. So any subset of indices (a shard) samples exactly what a run over all indices does.
+
+Constraints are measured on the rendered mask (``raster.covered_pixels``), never guessed:
+- ``min_coverage`` / ``max_coverage``: the fraction of the frame the sphere covers, for non-empty images;
+- ``max_empty_fraction``: images allowed to be entirely black. Image i may be empty only when
+  floor((i + 1) f) > floor(i f), so at most floor(N f) of any N consecutive images are; those images keep their
+  first candidate from the unrestricted distribution if it is empty (the template's own outcome).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurender.errors import NeurenderError
+from neurender.raster import covered_pixels, sphere_pixel_bounds
+from neurender.scene import DEFAULT_CAMERA, Camera
+
+Range = tuple[float, float]
+MAX_ATTEMPTS = 20_000  # candidates per image before a preset is declared impossible
+FIRST_ROUND = 8  # candidates per pending image in the first round; doubles each round
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A scene distribution: independent uniform ranges per parameter, then constraints on the image."""
+
+    name: str
+    translation: tuple[Range, Range, Range] = ((-20.0, 20.0),) * 3  # sphere centre per axis, world units
+    diffuse: tuple[Range, Range, Range] = ((0.0, 1.0),) * 3  # RGB, each within [0, 1]
+    shininess: Range = (3.0, 20.0)  # Phong exponent, > 0
+    light: tuple[Range, Range, Range] = ((-20.0, 20.0),) * 3  # point light per axis, world units
+    min_coverage: float = 0.0  # least fraction of the frame a non-empty image's sphere covers
+    max_coverage: float = 1.0  # most fraction of the frame it covers
+    max_empty_fraction: float = 0.0  # share of images allowed to be entirely black
+
+    def ranges(self) -> np.ndarray:
+        """(10, 2) lower and upper bound of each parameter, in ``scene.PARAM_NAMES`` order."""
+        return np.array([*self.translation, *self.diffuse, self.shininess, *self.light], dtype=np.float64)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS = {
+    "default": Preset("default", max_empty_fraction=0.05),
+    "easy": Preset("easy", min_coverage=0.2),
+}
+
+
+def validate_preset(preset: Preset) -> Preset:
+    """Check ranges and constraints; raise NeurenderError naming the first problem."""
+    ranges = preset.ranges()
+    names = ["translation"] * 3 + ["diffuse"] * 3 + ["shininess"] + ["light"] * 3
+    for (lo, hi), name in zip(ranges, names):
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+            raise NeurenderError(f"preset '{preset.name}': {name} range [{lo}, {hi}] must be finite with lo <= hi")
+    if ranges[3:6].min() < 0 or ranges[3:6].max() > 1:
+        raise NeurenderError(f"preset '{preset.name}': diffuse must lie within [0, 1]")
+    if ranges[6, 0] <= 0:
+        raise NeurenderError(f"preset '{preset.name}': shininess must be positive")
+    if not 0 <= preset.min_coverage <= preset.max_coverage <= 1:
+        raise NeurenderError(f"preset '{preset.name}': need 0 <= min_coverage <= max_coverage <= 1, "
+                             f"got {preset.min_coverage} and {preset.max_coverage}")
+    if not 0 <= preset.max_empty_fraction <= 1:
+        raise NeurenderError(f"preset '{preset.name}': max_empty_fraction must lie within [0, 1]")
+    return preset
+
+
+def _as_ranges(value, key: str, count: int):
+    """A TOML value [lo, hi] (the same for every axis) or [[lo, hi], ...] (one per axis) -> tuple of ranges."""
+    def pair(v):
+        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v)):
+            raise NeurenderError(f"preset key '{key}': expected [lo, hi] numbers, got {v!r}")
+        return (float(v[0]), float(v[1]))
+
+    if count == 1:
+        return pair(value)
+    if isinstance(value, list) and len(value) == count and all(isinstance(v, list) for v in value):
+        return tuple(pair(v) for v in value)
+    return (pair(value),) * count
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """A built-in preset by name, or a custom one from a TOML file.
+
+    The TOML file may set ``base`` (a built-in name, default "default"), ``name``, any range key
+    (``translation``, ``diffuse``, ``light`` as [lo, hi] or one pair per axis; ``shininess`` as [lo, hi]) and
+    the constraints ``min_coverage``, ``max_coverage``, ``max_empty_fraction``.
+    """
+    if name_or_path in PRESETS:
+        return PRESETS[name_or_path]
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        raise NeurenderError(f"unknown preset '{name_or_path}': use {', '.join(PRESETS)} or a .toml file")
+    try:
+        table = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise NeurenderError(f"preset file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise NeurenderError(f"preset file {path} is not valid TOML: {e}") from None
+    base_name = table.pop("base", "default")
+    if base_name not in PRESETS:
+        raise NeurenderError(f"preset file {path}: unknown base '{base_name}'")
+    allowed = {f.name for f in fields(Preset)}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise NeurenderError(f"preset file {path}: unknown key(s) {', '.join(unknown)}; allowed: base, "
+                             f"{', '.join(sorted(allowed))}")
+    changes: dict = {"name": str(table.pop("name", path.stem))}
+    for key, count in (("translation", 3), ("diffuse", 3), ("shininess", 1), ("light", 3)):
+        if key in table:
+            changes[key] = _as_ranges(table.pop(key), key, count)
+    for key, value in table.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise NeurenderError(f"preset file {path}: '{key}' must be a number, got {value!r}")
+        changes[key] = float(value)
+    return validate_preset(replace(PRESETS[base_name], **changes))
+
+
+def preset_from_dict(data: dict) -> Preset:
+    """Inverse of ``Preset.to_dict`` (as stored in a dataset's meta.json)."""
+    def tuples(v):
+        return tuple(tuples(x) for x in v) if isinstance(v, list) else v
+    return validate_preset(Preset(**{k: tuples(v) for k, v in data.items()}))
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a bijective avalanche mix of uint64 values."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def scene_uniforms(seed: int, index: np.ndarray, attempt: np.ndarray) -> np.ndarray:
+    """Counter-based uniforms in [0, 1): (n,) image indices and attempts -> (n, 10) float64.
+
+    A pure function of (seed, index, attempt, column), so sampling needs no sequential generator state
+    (NumPy's generators cannot be keyed per element without a per-image object, which is slow).
+    """
+    with np.errstate(over="ignore"):
+        key = _mix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
+        h = _mix64(_mix64(index.astype(np.uint64) ^ key) + attempt.astype(np.uint64) * _GOLDEN)
+        columns = np.arange(1, 11, dtype=np.uint64) * _GOLDEN
+        bits = _mix64(h[:, None] + columns)
+    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def empty_allowed(indices: np.ndarray, fraction: float) -> np.ndarray:
+    """(n,) image indices -> (n,) bool: may this image be entirely black?"""
+    i = indices.astype(np.float64)
+    return np.floor((i + 1) * fraction) > np.floor(i * fraction)
+
+
+def coverage_radius(min_pixels: int, camera: Camera, resolution: int) -> float:
+    """Distance from the camera beyond which no unit sphere covers ``min_pixels`` pixels.
+
+    A sphere at distance d subtends a cone of half-angle asin(1 / d); its image is at most 2x the area of the
+    same cone on the optical axis (the frame's corners magnify by 1 / cos^3 of their angle, 1.56 at fov 45),
+    plus a pixel of outline each side.
+    """
+    if min_pixels <= 0:
+        return math.inf
+    pixels_radius = math.sqrt(min_pixels / (2 * math.pi)) - 2
+    if pixels_radius <= 0:
+        return math.inf
+    tan_theta = pixels_radius * 2 * camera.tan_half_fov / resolution
+    return math.sqrt(1 + 1 / tan_theta**2)
+
+
+def _translation_proposal(preset: Preset, camera: Camera, resolution: int) -> np.ndarray:
+    """(3, 2) box to draw sphere centres from: the preset's box cut to the cube around the camera outside of
+    which the coverage constraint cannot hold. Uniform on it is the preset's distribution given the cut."""
+    box = np.array(preset.translation, dtype=np.float64)
+    radius = coverage_radius(math.ceil(preset.min_coverage * resolution**2), camera, resolution)
+    if math.isfinite(radius):
+        pos = np.array(camera.position)
+        box = np.stack([np.maximum(box[:, 0], pos - radius), np.minimum(box[:, 1], pos + radius)], axis=1)
+        if (box[:, 0] > box[:, 1]).any():
+            raise NeurenderError(f"preset '{preset.name}': no sphere centre in its translation range can cover "
+                                 f"{preset.min_coverage:.0%} of the frame")
+    return box
+
+
+def sample_scenes(preset: Preset, seed: int, indices: np.ndarray, resolution: int = 128,
+                  camera: Camera = DEFAULT_CAMERA) -> np.ndarray:
+    """Scenes for the given image indices. (n,) int -> (n, 10) float64 world-space parameters."""
+    indices = np.asarray(indices, dtype=np.int64)
+    ranges = preset.ranges()
+    full_box = ranges[:3]
+    proposal_box = _translation_proposal(preset, camera, resolution)
+    frame = resolution * resolution
+    min_pixels = max(1, math.ceil(preset.min_coverage * frame - 1e-9))
+    max_pixels = math.floor(preset.max_coverage * frame + 1e-9)
+    may_be_empty = empty_allowed(indices, preset.max_empty_fraction)
+    result = np.empty((len(indices), 10))
+    pending = np.arange(len(indices))
+    first, per_round = 0, FIRST_ROUND
+    while pending.size:
+        if first >= MAX_ATTEMPTS:
+            raise NeurenderError(
+                f"preset '{preset.name}': image {indices[pending[0]]} met no constraint (coverage "
+                f"{preset.min_coverage:.0%}-{preset.max_coverage:.0%}) within {MAX_ATTEMPTS} tries")
+        rows = np.repeat(pending, per_round)
+        attempt = np.tile(np.arange(first, first + per_round), len(pending))
+        u = scene_uniforms(seed, indices[rows], attempt)
+        free = may_be_empty[rows] & (attempt == 0)  # the one unrestricted draw an empty-allowed image gets
+        box = np.where(free[:, None, None], full_box, proposal_box)
+        candidates = ranges[:, 0] + u * (ranges[:, 1] - ranges[:, 0])
+        candidates[:, :3] = box[:, :, 0] + u[:, :3] * (box[:, :, 1] - box[:, :, 0])
+        pixels = _covered_if_possible(candidates, free, min_pixels, camera, resolution)
+        accept = ((pixels >= min_pixels) & (pixels <= max_pixels)) | (free & (pixels == 0))
+        accept = accept.reshape(len(pending), per_round)
+        done = accept.any(axis=1)
+        chosen = candidates.reshape(len(pending), per_round, 10)[done, accept[done].argmax(axis=1)]
+        result[pending[done]] = chosen
+        pending = pending[~done]
+        first += per_round
+        per_round = min(per_round * 2, MAX_ATTEMPTS - first) if first < MAX_ATTEMPTS else per_round
+    return result
+
+
+def _covered_if_possible(candidates: np.ndarray, exact: np.ndarray, min_pixels: int, camera: Camera,
+                         resolution: int) -> np.ndarray:
+    """Covered pixels per candidate (n, 10) -> (n,) int64, counted only where the analytic box could hold
+    ``min_pixels`` or ``exact`` asks for the count; -1 for the others."""
+    params = torch.from_numpy(candidates)
+    boxes = sphere_pixel_bounds(camera.to_view(params[:, :3]), camera, resolution)
+    area = (boxes[:, 1] - boxes[:, 0] + 1).clamp(min=0) * (boxes[:, 3] - boxes[:, 2] + 1).clamp(min=0)
+    count = (area >= min_pixels).numpy() | exact
+    pixels = np.full(len(candidates), -1, dtype=np.int64)
+    if count.any():
+        pixels[count] = covered_pixels(params[count], resolution, camera).numpy()
+    return pixels

@@ -1,0 +1,99 @@
+"""The scene: parameter layout, the template's camera, and the encoding the networks see.
+
+One scene is ten numbers in the course template's order (``PARAM_NAMES``): sphere centre (world units),
+diffuse RGB in [0, 1], Phong shininess, point-light position (world units). See ``shared/spec/scene.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+PARAM_NAMES = ("tx", "ty", "tz", "r", "g", "b", "shininess", "lx", "ly", "lz")
+CSV_COLUMNS = ("frame", *PARAM_NAMES)
+TRANSLATION = slice(0, 3)
+DIFFUSE = slice(3, 6)
+SHININESS = 6
+LIGHT = slice(7, 10)
+
+# The encoding divides view-space positions by this (world units): the default preset's positions relative to
+# the camera lie within about +-2 after it. Fixed, not per preset, so a renderer fine-tuned on another preset
+# sees the same input space.
+POSITION_SCALE = 20.0
+SHININESS_CENTRE, SHININESS_HALF_RANGE = 11.5, 8.5  # maps the template's U(3, 20) onto [-1, 1]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """The template's perspective camera (right-handed, y up)."""
+
+    position: tuple[float, float, float] = (5.0, 5.0, 15.0)  # world units
+    target: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the point it looks at
+    up: tuple[float, float, float] = (0.0, 1.0, 0.0)  # world up
+    fov_y_deg: float = 45.0  # vertical field of view; the aspect is 1
+    near: float = 0.1  # clipping planes, view-space depth in world units
+    far: float = 1000.0
+
+    def rotation(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """World-to-view rotation, rows = camera right, up, backward. Shape (3, 3)."""
+        pos, target, up = (torch.tensor(v, dtype=torch.float64) for v in (self.position, self.target, self.up))
+        forward = torch.nn.functional.normalize(target - pos, dim=0)
+        right = torch.nn.functional.normalize(torch.linalg.cross(forward, up), dim=0)
+        true_up = torch.linalg.cross(right, forward)
+        return torch.stack([right, true_up, -forward]).to(dtype)
+
+    def to_view(self, points: torch.Tensor) -> torch.Tensor:
+        """World points (..., 3) -> view space (..., 3): camera at the origin, looking down -z."""
+        pos = torch.tensor(self.position, dtype=points.dtype)
+        return (points - pos) @ self.rotation(points.dtype).T
+
+    @property
+    def tan_half_fov(self) -> float:
+        return math.tan(math.radians(self.fov_y_deg) / 2)
+
+
+DEFAULT_CAMERA = Camera()
+
+
+def pixel_centres_ndc(resolution: int) -> torch.Tensor:
+    """NDC coordinate of each pixel centre along one axis, float64 (resolution,).
+
+    Columns map left to right (ndc_x = (j + 0.5) / W * 2 - 1); rows top to bottom use the negation
+    (ndc_y = 1 - (i + 0.5) / H * 2), since row 0 is the top of the image.
+    """
+    return (torch.arange(resolution, dtype=torch.float64) + 0.5) / resolution * 2 - 1
+
+
+@lru_cache(maxsize=16)
+def ray_directions(camera: Camera, resolution: int) -> torch.Tensor:
+    """Unit view-space ray direction through each pixel centre, float32 (3, resolution * resolution).
+
+    Pixel (i, j) is column i * resolution + j. Stored component-major so each component is contiguous.
+    """
+    ndc = pixel_centres_ndc(resolution) * camera.tan_half_fov
+    y, x = torch.meshgrid(-ndc, ndc, indexing="ij")
+    d = torch.stack([x, y, -torch.ones_like(x)]).reshape(3, -1)
+    return (d / d.norm(dim=0)).to(torch.float32).contiguous()
+
+
+def encode_params(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> torch.Tensor:
+    """The relative, normalised network input. (B, 10) scene parameters -> (B, 10) float32.
+
+    Columns: sphere centre in view space / POSITION_SCALE (3), diffuse * 2 - 1 (3),
+    (shininess - 11.5) / 8.5 (1), light position in view space / POSITION_SCALE (3). View space is the
+    camera's frame (x right, y up, z towards the viewer), so the input says where the sphere and light are
+    as the camera sees them.
+    """
+    p = params.to(torch.float64)
+    return torch.cat(
+        [
+            camera.to_view(p[:, TRANSLATION]) / POSITION_SCALE,
+            p[:, DIFFUSE] * 2 - 1,
+            ((p[:, SHININESS] - SHININESS_CENTRE) / SHININESS_HALF_RANGE)[:, None],
+            camera.to_view(p[:, LIGHT]) / POSITION_SCALE,
+        ],
+        dim=1,
+    ).to(torch.float32)
