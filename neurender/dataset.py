@@ -1,4 +1,4 @@
-"""The on-disk dataset: generation (streamed into a memory-mapped array), shards and merging, template import,
+"""The on-disk dataset: generation (streamed block by block into a memory-mappable array), shards and merging, template import,
 verification, summaries, and the torch ``Dataset`` the trainer reads.
 
 A dataset is a directory:
@@ -139,8 +139,44 @@ def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
         os.replace(stage, out)
 
 
-def _write_meta(stage: Path, meta: dict) -> None:
-    meta["sha256"] = {IMAGES: sha256_file(stage / IMAGES), PARAMS: sha256_file(stage / PARAMS)}
+class _NpyStream:
+    """Writes a uint8 .npy file block by block on a background thread, hashing as it goes.
+
+    ``write(block)`` returns once the previous block is written, so one write overlaps the caller's next
+    block: the caller must not modify ``block`` until its next ``write`` or ``close`` (two buffers in turn
+    suffice). Plain sequential writes beat filling a fresh memory map, whose page faults cost more than
+    rendering.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...]):
+        self._file = open(path, "wb")
+        self._digest = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(2)  # writing and hashing run side by side
+        self._pending = None
+        header = {"descr": "|u1", "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(self._file, header)
+        self._file.flush()
+        self._digest.update(path.read_bytes())
+
+    def _wait(self) -> None:
+        for future in self._pending or ():
+            future.result()
+
+    def write(self, block: np.ndarray) -> None:
+        self._wait()
+        data = memoryview(np.ascontiguousarray(block)).cast("B")
+        self._pending = (self._pool.submit(self._file.write, data), self._pool.submit(self._digest.update, data))
+
+    def close(self) -> str:
+        """Finish writing; returns the file's sha256."""
+        self._wait()
+        self._pool.shutdown()
+        self._file.close()
+        return self._digest.hexdigest()
+
+
+def _write_meta(stage: Path, meta: dict, images_sha256: str) -> None:
+    meta["sha256"] = {IMAGES: images_sha256, PARAMS: sha256_file(stage / PARAMS)}
     (stage / META).write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -200,26 +236,26 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
     first = sample_scenes(spec.preset, spec.seed, np.arange(start, min(stop, start + BLOCK)), spec.resolution, camera)
     if shard[1] > 1:
         meta["shard"] = {"index": shard[0], "of": shard[1], "start": start, "stop": stop}
+    shape = (stop - start, spec.resolution, spec.resolution, 4)
+    buffers = [torch.empty((BLOCK, *shape[1:]), dtype=torch.uint8) for _ in range(2)]
     with _staging(out, overwrite) as stage, ThreadPoolExecutor(max(1, workers)) as pool:
-        images = np.lib.format.open_memmap(stage / IMAGES, mode="w+", dtype=np.uint8,
-                                           shape=(stop - start, spec.resolution, spec.resolution, 4))
+        stream = _NpyStream(stage / IMAGES, shape)
         params = np.empty((stop - start, 10))
-        for block_start in range(start, stop, BLOCK):
+        for k, block_start in enumerate(range(start, stop, BLOCK)):
             block_stop = min(stop, block_start + BLOCK)
             scenes = first if block_start == start else sample_scenes(
                 spec.preset, spec.seed, np.arange(block_start, block_stop), spec.resolution, camera)
-            rows = slice(block_start - start, block_stop - start)
-            params[rows] = scenes
-            render_spheres_uint8(torch.from_numpy(scenes), spec.resolution, camera, spec.supersample,
-                                 out=torch.from_numpy(images[rows]))
+            params[block_start - start:block_stop - start] = scenes
+            images = render_spheres_uint8(torch.from_numpy(scenes), spec.resolution, camera, spec.supersample,
+                                          out=buffers[k % 2][:block_stop - block_start]).numpy()
+            stream.write(images)
             if png:
-                _write_pngs(stage, images[rows], np.arange(block_start, block_stop), pool)
+                _write_pngs(stage, images, np.arange(block_start, block_stop), pool)
             if progress:
                 progress(block_stop - block_start)
-        images.flush()
-        del images
+        images_sha256 = stream.close()
         write_params_csv(stage / PARAMS, np.arange(start, stop), params)
-        _write_meta(stage, meta)
+        _write_meta(stage, meta, images_sha256)
     return out
 
 
@@ -246,21 +282,21 @@ def merge_shards(shard_dirs: list[Path], out: Path, overwrite: bool = False) -> 
         raise NeurenderError(f"shards cover {expected} of {common['count']} images: some are missing")
     res = common["resolution"]
     with _staging(out, overwrite) as stage:
-        images = np.lib.format.open_memmap(stage / IMAGES, mode="w+", dtype=np.uint8,
-                                           shape=(common["count"], res, res, 4))
+        stream = _NpyStream(stage / IMAGES, (common["count"], res, res, 4))
         frames, params = [], []
         for k in order:
-            shard_dir, shard = shard_dirs[k], metas[k]["shard"]
-            images[shard["start"]:shard["stop"]] = np.load(shard_dir / IMAGES, mmap_mode="r")
+            shard_dir = shard_dirs[k]
+            shard_images = np.load(shard_dir / IMAGES, mmap_mode="r")
+            for s in range(0, len(shard_images), BLOCK):
+                stream.write(shard_images[s:s + BLOCK])
             f, p = read_params_csv(shard_dir / PARAMS)
             frames.append(f)
             params.append(p)
             for png in shard_dir.glob("image_*.png"):
                 shutil.copyfile(png, stage / png.name)
-        images.flush()
-        del images
+        images_sha256 = stream.close()
         write_params_csv(stage / PARAMS, np.concatenate(frames), np.concatenate(params))
-        _write_meta(stage, common)
+        _write_meta(stage, common, images_sha256)
     return out
 
 
@@ -301,14 +337,12 @@ def import_template(src: Path, out: Path, resolution: int = 128, positions: str 
         "splits": split_sizes(len(frames), val, test),
     }
     with _staging(out, overwrite) as stage:
-        images = np.lib.format.open_memmap(stage / IMAGES, mode="w+", dtype=np.uint8,
-                                           shape=(len(frames), resolution, resolution, 4))
-        for k, frame in enumerate(frames.tolist()):
-            images[k] = _read_template_image(src / template_image_name(frame), resolution)
-        images.flush()
-        del images
+        stream = _NpyStream(stage / IMAGES, (len(frames), resolution, resolution, 4))
+        for frame in frames.tolist():
+            stream.write(_read_template_image(src / template_image_name(frame), resolution))
+        images_sha256 = stream.close()
         write_params_csv(stage / PARAMS, frames, params)
-        _write_meta(stage, meta)
+        _write_meta(stage, meta, images_sha256)
     return out
 
 
