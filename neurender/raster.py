@@ -169,10 +169,9 @@ def _shade(scenes: torch.Tensor, sphere: torch.Tensor, pixel: torch.Tensor, exac
     return hit, [(ambient_specular + lambert * per_pixel(k)).clamp_(0, 1) for k in (3, 4, 5)]
 
 
-def _sphere_table(params: torch.Tensor, camera: Camera) -> torch.Tensor:
-    """Per-sphere constants, one row each for fast gathers. (B, 10) world scenes -> (13, B) float32: the
-    columns of ``view_space_params`` (0-9), then |Lp|^2, T.Lp, and 1 where the camera is outside the sphere."""
-    view = view_space_params(params, camera)
+def _sphere_table(view: torch.Tensor) -> torch.Tensor:
+    """Per-sphere constants, one row each for fast gathers. (B, 10) view-space scenes -> (13, B) float32: the
+    ten columns, then |Lp|^2, T.Lp, and 1 where the camera is outside the sphere."""
     t, light = view[:, TRANSLATION], view[:, LIGHT]
     extra = torch.stack([(light * light).sum(1), (t * light).sum(1), ((t * t).sum(1) > 1).to(view.dtype)], dim=1)
     return torch.cat([view, extra], dim=1).T.to(torch.float32).contiguous()
@@ -180,9 +179,9 @@ def _sphere_table(params: torch.Tensor, camera: Camera) -> torch.Tensor:
 
 def _prepare(params: torch.Tensor, camera: Camera, resolution: int):
     """The sphere table (13, B), the row spans, and the ray table (3, H*W)."""
-    view = view_space_params(params.detach().to(torch.float64), camera)
+    view = view_space_params(params.to(torch.float64), camera)
     spans = _row_spans(view[:, TRANSLATION], camera, resolution)
-    return _sphere_table(params.to(torch.float64), camera), spans, ray_directions(camera, resolution)
+    return _sphere_table(view), spans, ray_directions(camera, resolution)
 
 
 def _check(params: torch.Tensor, resolution: int) -> None:
