@@ -1,5 +1,5 @@
-"""The on-disk dataset: generation (streamed block by block into a memory-mappable array), shards and merging, template import,
-verification, summaries, and the torch ``Dataset`` the trainer reads.
+"""The on-disk dataset: generation (streamed block by block into a memory-mappable array), shards and merging,
+template import, verification, summaries, and the torch ``Dataset`` the trainer reads.
 
 A dataset is a directory:
 - ``images.npy``: uint8 (N, H, W, 4) RGBA, alpha = object mask, memory-mappable;
@@ -175,8 +175,11 @@ class _NpyStream:
         return self._digest.hexdigest()
 
 
-def _write_meta(stage: Path, meta: dict, images_sha256: str) -> None:
-    meta["sha256"] = {IMAGES: images_sha256, PARAMS: sha256_file(stage / PARAMS)}
+def _finish(stage: Path, stream: _NpyStream, frames: np.ndarray, params: np.ndarray, meta: dict) -> None:
+    """Close the image stream, then write params.csv and meta.json with both checksums."""
+    meta["sha256"] = {IMAGES: stream.close()}
+    write_params_csv(stage / PARAMS, frames, params)
+    meta["sha256"][PARAMS] = sha256_file(stage / PARAMS)
     (stage / META).write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -253,9 +256,7 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
                 _write_pngs(stage, images, np.arange(block_start, block_stop), pool)
             if progress:
                 progress(block_stop - block_start)
-        images_sha256 = stream.close()
-        write_params_csv(stage / PARAMS, np.arange(start, stop), params)
-        _write_meta(stage, meta, images_sha256)
+        _finish(stage, stream, np.arange(start, stop), params, meta)
     return out
 
 
@@ -294,9 +295,7 @@ def merge_shards(shard_dirs: list[Path], out: Path, overwrite: bool = False) -> 
             params.append(p)
             for png in shard_dir.glob("image_*.png"):
                 shutil.copyfile(png, stage / png.name)
-        images_sha256 = stream.close()
-        write_params_csv(stage / PARAMS, np.concatenate(frames), np.concatenate(params))
-        _write_meta(stage, common, images_sha256)
+        _finish(stage, stream, np.concatenate(frames), np.concatenate(params), common)
     return out
 
 
@@ -340,9 +339,7 @@ def import_template(src: Path, out: Path, resolution: int = 128, positions: str 
         stream = _NpyStream(stage / IMAGES, (len(frames), resolution, resolution, 4))
         for frame in frames.tolist():
             stream.write(_read_template_image(src / template_image_name(frame), resolution))
-        images_sha256 = stream.close()
-        write_params_csv(stage / PARAMS, frames, params)
-        _write_meta(stage, meta, images_sha256)
+        _finish(stage, stream, frames, params, meta)
     return out
 
 
