@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import torch
 
-from neurender.scene import DEFAULT_CAMERA, DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera, ray_directions
+from neurender.scene import DEFAULT_CAMERA, LIGHT, SHININESS, TRANSLATION, Camera, ray_directions
 
 AMBIENT = 0.03  # light ambient 0.1 x material ambient 0.3
 CHUNK_PIXELS = 1 << 17  # pixels shaded per step: large enough to amortise dispatch, small enough for L2/L3
