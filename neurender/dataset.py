@@ -38,7 +38,7 @@ from neurender.scene import CSV_COLUMNS, DEFAULT_CAMERA, Camera, encode_params
 FORMAT_VERSION = 1
 BLOCK = 1024  # images rendered per step; shard boundaries fall on multiples of it
 IMAGES, PARAMS, META = "images.npy", "params.csv", "meta.json"
-TEMPLATE_IMAGE = re.compile(r"image_(\d+)\.png$")
+FRAME_NUMBER = re.compile(r"(?:^|[_-])(\d+)\.png$", re.IGNORECASE)
 
 
 def template_image_name(frame: int) -> str:
@@ -115,7 +115,7 @@ def sha256_file(path: Path) -> str:
 
 
 @contextmanager
-def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
+def staging(out: Path, overwrite: bool) -> Iterator[Path]:
     """A hidden sibling directory to build ``out`` in; moved into place only if the block succeeds."""
     if out.exists() and not overwrite:
         raise NeurenderError(f"output {out} already exists (pass --overwrite to replace it)")
@@ -241,7 +241,7 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
         meta["shard"] = {"index": shard[0], "of": shard[1], "start": start, "stop": stop}
     shape = (stop - start, spec.resolution, spec.resolution, 4)
     buffers = [torch.empty((BLOCK, *shape[1:]), dtype=torch.uint8) for _ in range(2)]
-    with _staging(out, overwrite) as stage, ThreadPoolExecutor(max(1, workers)) as pool:
+    with staging(out, overwrite) as stage, ThreadPoolExecutor(max(1, workers)) as pool:
         stream = _NpyStream(stage / IMAGES, shape)
         params = np.empty((stop - start, 10))
         for k, block_start in enumerate(range(start, stop, BLOCK)):
@@ -282,7 +282,7 @@ def merge_shards(shard_dirs: list[Path], out: Path, overwrite: bool = False) -> 
     if expected != common["count"]:
         raise NeurenderError(f"shards cover {expected} of {common['count']} images: some are missing")
     res = common["resolution"]
-    with _staging(out, overwrite) as stage:
+    with staging(out, overwrite) as stage:
         stream = _NpyStream(stage / IMAGES, (common["count"], res, res, 4))
         frames, params = [], []
         for k in order:
@@ -335,15 +335,16 @@ def import_template(src: Path, out: Path, resolution: int = 128, positions: str 
         "camera": asdict(camera),
         "splits": split_sizes(len(frames), val, test),
     }
-    with _staging(out, overwrite) as stage:
+    with staging(out, overwrite) as stage:
         stream = _NpyStream(stage / IMAGES, (len(frames), resolution, resolution, 4))
         for frame in frames.tolist():
-            stream.write(_read_template_image(src / template_image_name(frame), resolution))
+            stream.write(read_png(src / template_image_name(frame), resolution))
         _finish(stage, stream, frames, params, meta)
     return out
 
 
-def _read_template_image(path: Path, resolution: int) -> np.ndarray:
+def read_png(path: Path, resolution: int | None = None) -> np.ndarray:
+    """A square image file as uint8 (R, R, 4) RGBA (opaque if it has no alpha), box-resized to `resolution`."""
     try:
         with Image.open(path) as img:
             img.load()
@@ -352,9 +353,39 @@ def _read_template_image(path: Path, resolution: int) -> np.ndarray:
             rgba = img.convert("RGBA")
     except (OSError, SyntaxError) as e:
         raise NeurenderError(f"{path}: unreadable image ({e})") from None
-    if rgba.width != resolution:
+    if resolution is not None and rgba.width != resolution:
         rgba = rgba.resize((resolution, resolution), Image.Resampling.BOX)
     return np.asarray(rgba)
+
+
+def has_alpha(path: Path) -> bool:
+    """Whether an image file carries an alpha channel (RGBA, LA, or a transparency key)."""
+    with Image.open(path) as img:
+        return "A" in img.getbands() or "transparency" in img.info
+
+
+def read_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Every ``*_NNNN.png`` (or ``NNNN.png``) in a folder, by frame number: the template's names and ours.
+
+    Returns frames (N,) int64 ascending, images uint8 (N, R, R, 4), and whether every file had alpha.
+    """
+    if not folder.is_dir():
+        raise NeurenderError(f"image folder not found: {folder}")
+    by_frame: dict[int, Path] = {}
+    for path in folder.iterdir():
+        match = FRAME_NUMBER.search(path.name)
+        if match and path.is_file():
+            frame = int(match[1])
+            if frame in by_frame:
+                raise NeurenderError(f"{folder}: {by_frame[frame].name} and {path.name} are both frame {frame}")
+            by_frame[frame] = path
+    if not by_frame:
+        raise NeurenderError(f"{folder} has no PNG images named like image_0000.png")
+    frames = np.array(sorted(by_frame), dtype=np.int64)
+    images = [read_png(by_frame[f]) for f in frames.tolist()]
+    if len({im.shape for im in images}) > 1:
+        raise NeurenderError(f"{folder}: images differ in size")
+    return frames, np.stack(images), all(has_alpha(by_frame[f]) for f in frames.tolist())
 
 
 # ---------------------------------------------------------------------------------------------- reading

@@ -5,9 +5,19 @@ import numpy as np
 import pytest
 import torch
 
-from neurender.dataset import (GenerateSpec, SceneDataset, generate_dataset, import_template, merge_shards,
-                               open_dataset, read_params_csv, shard_range, split_sizes, summarize,
-                               write_params_csv)
+from neurender.dataset import (
+    GenerateSpec,
+    SceneDataset,
+    generate_dataset,
+    import_template,
+    merge_shards,
+    open_dataset,
+    read_params_csv,
+    shard_range,
+    split_sizes,
+    summarize,
+    write_params_csv,
+)
 from neurender.errors import NeurenderError
 from neurender.presets import PRESETS
 from neurender.raster import render_spheres_uint8

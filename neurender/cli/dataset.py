@@ -12,8 +12,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from neurender.dataset import (GenerateSpec, generate_dataset, import_template, merge_shards, open_dataset,
-                               shard_range, summarize)
+from neurender.dataset import (
+    GenerateSpec,
+    generate_dataset,
+    import_template,
+    merge_shards,
+    open_dataset,
+    shard_range,
+    summarize,
+)
 from neurender.errors import NeurenderError
 from neurender.presets import PRESETS, load_preset
 from neurender.report.preview import preview_grid

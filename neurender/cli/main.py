@@ -8,6 +8,7 @@ import click
 
 from neurender import __version__
 from neurender.cli.dataset import dataset
+from neurender.cli.evaluate import compare, evaluate, weights
 from neurender.errors import NeurenderError
 
 
@@ -36,3 +37,6 @@ def main() -> None:
 
 
 main.add_command(dataset)
+main.add_command(evaluate)
+main.add_command(compare)
+main.add_command(weights)

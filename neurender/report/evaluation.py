@@ -1,0 +1,165 @@
+"""``neurender evaluate``: score predicted images against a dataset split or a folder, write tables and pictures.
+
+Outputs (in one directory, written to a staging folder and moved into place): metrics.json, per_image.csv,
+table.md, flip_maps/ (one magma PNG per image) and side_by_side.png (best, median and worst images by FLIP).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from neurender import __version__
+from neurender.dataset import META, open_dataset, read_image_folder, staging, template_image_name
+from neurender.errors import NeurenderError
+from neurender.metrics.images import quantize_8bit, to_float
+from neurender.metrics.lpips_weights import weights_path
+from neurender.metrics.registry import METRICS, Pair, available
+from neurender.metrics.suite import score, summary
+from neurender.report.figures import save_flip_map, side_by_side
+from neurender.report.tables import metrics_table
+
+FORMAT_VERSION = 1
+PICKS = 3  # images per group (best, median, worst) in the side-by-side figure
+
+
+@dataclass(frozen=True)
+class Images:
+    """Images to score, by frame number: uint8 (N, H, W, 4) RGBA, and whether the alpha is a real object mask."""
+
+    frames: np.ndarray  # int64 (N,)
+    rgba: np.ndarray  # uint8 (N, H, W, 4)
+    has_mask: bool
+    source: str  # how to find them again: a dataset and split, or a folder
+
+
+def load_reference(path: Path, split: str = "test") -> Images:
+    """A dataset's split (checksums verified) when `path` holds meta.json, else a folder of PNG images."""
+    if (path / META).is_file():
+        data = open_dataset(path)
+        indices = data.split(split)
+        if len(indices) == 0:
+            raise NeurenderError(f"split {split!r} of {path} is empty")
+        rgba = np.asarray(data.images[indices.start:indices.stop])
+        return Images(data.frames[indices.start:indices.stop], rgba, True, f"{path} (dataset, split {split})")
+    frames, rgba, has_alpha = read_image_folder(path)
+    return Images(frames, rgba, has_alpha, f"{path} (folder)")
+
+
+def load_predictions(path: Path) -> Images:
+    frames, rgba, has_alpha = read_image_folder(path)
+    return Images(frames, rgba, has_alpha, f"{path} (folder)")
+
+
+def pair_up(reference: Images, prediction: Images) -> Pair:
+    """Match predictions to references by frame number; every reference needs one, extras are ignored."""
+    position = {f: i for i, f in enumerate(prediction.frames.tolist())}
+    missing = [f for f in reference.frames.tolist() if f not in position]
+    if missing:
+        raise NeurenderError(f"{len(missing)} of {len(reference.frames)} reference frames have no prediction "
+                             f"(first: {template_image_name(missing[0])})")
+    pred = prediction.rgba[[position[f] for f in reference.frames.tolist()]]
+    if pred.shape[1:] != reference.rgba.shape[1:]:
+        raise NeurenderError(f"predictions are {pred.shape[1]}x{pred.shape[2]} but references are "
+                             f"{reference.rgba.shape[1]}x{reference.rgba.shape[2]}")
+    return Pair(to_float(reference.rgba[..., :3]), quantize_8bit(to_float(pred[..., :3])),
+                reference.rgba[..., 3] > 0 if reference.has_mask else None,
+                pred[..., 3] > 0 if prediction.has_mask else None)
+
+
+def _versions() -> dict[str, str]:
+    out = {"neurender": __version__, "python": platform.python_version()}
+    for package in ("torch", "numpy", "scipy", "scikit-image", "flip-evaluator"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def evaluate(reference: Images, prediction: Images, out: Path, method: str, names: tuple[str, ...],
+             workers: int = 2, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> dict:
+    """Score, then write the outputs into `out`. Returns the metrics.json contents."""
+    if out.exists() and not overwrite:  # fail before the slow part
+        raise NeurenderError(f"output {out} already exists (pass --overwrite to replace it)")
+    pair = pair_up(reference, prediction)
+    runnable, skipped = available(names, pair)
+    if "lpips" in runnable and not weights_path().is_file():
+        skipped["lpips"] = f"weights not found at {weights_path()}; run `neurender weights fetch`"
+        runnable.remove("lpips")
+    if not runnable:
+        raise NeurenderError("none of the requested metrics can run: " + "; ".join(f"{k}: {v}"
+                                                                                 for k, v in skipped.items()))
+    start = time.perf_counter()
+    values = score(pair, runnable, workers, progress)
+    report = {
+        "format_version": FORMAT_VERSION,
+        "method": method,
+        "reference": reference.source,
+        "predictions": prediction.source,
+        "count": len(pair),
+        "metrics": {n: {**summary(values[n]), "better": METRICS[n].better, "convention": METRICS[n].convention}
+                    for n in runnable},
+        "cases": {k: int(v.sum()) for k, v in values.items() if v.dtype == np.bool_},
+        "skipped": skipped,
+        "seconds": round(time.perf_counter() - start, 3),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
+    with staging(out, overwrite) as stage:
+        (stage / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        _write_per_image(stage / "per_image.csv", reference.frames, values)
+        (stage / "table.md").write_text(metrics_table([report]))
+        if "flip" in values:
+            _write_flip_pictures(stage, pair, reference.frames, values, method)
+    return report
+
+
+def _write_per_image(path: Path, frames: np.ndarray, values: dict[str, np.ndarray]) -> None:
+    keys = [k for k, v in values.items() if v.ndim == 1]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["frame", *keys])
+        for i, frame in enumerate(frames.tolist()):
+            writer.writerow([frame, *(int(values[k][i]) if values[k].dtype == np.bool_ else f"{values[k][i]:.6g}"
+                                      for k in keys)])
+
+
+def _write_flip_pictures(stage: Path, pair: Pair, frames: np.ndarray, values: dict[str, np.ndarray],
+                         method: str) -> None:
+    maps = stage / "flip_maps"
+    maps.mkdir()
+    for frame, error_map in zip(frames.tolist(), values["flip_map"]):
+        save_flip_map(error_map, maps / template_image_name(frame))
+    order = np.argsort(values["flip"], kind="stable")
+    mid = len(order) // 2
+    groups = {"best": order[:PICKS], "median": order[max(0, mid - PICKS // 2):][:PICKS], "worst": order[-PICKS:][::-1]}
+    rows, seen = [], set()
+    for group, picks in groups.items():
+        for i in picks.tolist():
+            if i not in seen:
+                seen.add(i)
+                rows.append((f"{group}: frame {frames[i]}\nFLIP {values['flip'][i]:.4f}",
+                             pair.reference[i], pair.prediction[i], values["flip_map"][i]))
+    side_by_side(rows, stage / "side_by_side.png", f"{method}: reference | prediction | FLIP error")
+
+
+def load_evaluation(path: Path) -> dict:
+    """A metrics.json, given itself or the folder holding it (for `neurender compare`)."""
+    path = path / "metrics.json" if path.is_dir() else path
+    try:
+        report = json.loads(path.read_text())
+        if not isinstance(report, dict) or not {"method", "count", "metrics"} <= report.keys():
+            raise ValueError("missing method, count or metrics")
+    except (OSError, ValueError) as e:
+        raise NeurenderError(f"{path} is not an evaluation's metrics.json ({e})") from None
+    return report
