@@ -11,7 +11,7 @@ from tqdm import tqdm
 from neurender.metrics.lpips_weights import fetch_weights, weights_path
 from neurender.metrics.registry import DEFAULT_METRICS, METRICS
 from neurender.report.evaluation import evaluate as run_evaluation
-from neurender.report.evaluation import load_evaluation, load_predictions, load_reference
+from neurender.report.evaluation import load_evaluation, load_predictions, load_reference, rendered_predictions
 from neurender.report.tables import metrics_table
 
 
@@ -25,10 +25,12 @@ def _metric_names(value: str) -> tuple[str, ...]:
 
 
 @click.command()
-@click.option("--reference", type=click.Path(path_type=Path), required=True,
+@click.option("--reference", "--dataset", "reference", type=click.Path(path_type=Path), required=True,
               help="a dataset directory (its --split is scored) or a folder of PNG images")
-@click.option("--predictions", type=click.Path(path_type=Path), required=True,
+@click.option("--predictions", type=click.Path(path_type=Path), default=None,
               help="folder of predicted PNG images named by frame (image_0000.png, as the template writes)")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="instead of --predictions: render the reference dataset's scenes with this renderer")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the results")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
               help="which split of a reference dataset")
@@ -37,11 +39,17 @@ def _metric_names(value: str) -> tuple[str, ...]:
 @click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8),
               help="worker processes (1: score in this process)")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
-def evaluate(reference, predictions, out, split, method, names, workers, overwrite):
-    """Score predicted images with FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1; write tables and pictures."""
+def evaluate(reference, predictions, checkpoint, out, split, method, names, workers, overwrite):
+    """Score predicted images (or a checkpoint's renders) with FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1."""
     names = _metric_names(names)
+    if (predictions is None) == (checkpoint is None):
+        raise click.UsageError("give exactly one of --predictions and --checkpoint")
     ref = load_reference(reference, split)
-    pred = load_predictions(predictions)
+    if checkpoint is not None:
+        pred = rendered_predictions(checkpoint, reference, split)
+        method = method or checkpoint.parent.name
+    else:
+        pred = load_predictions(predictions)
     with tqdm(total=len(ref.frames), unit="img", desc="evaluate", disable=None) as bar:
         report = run_evaluation(ref, pred, out, method or predictions.name, names, workers, overwrite, bar.update)
     click.echo(metrics_table([report]), nl=False)

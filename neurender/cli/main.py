@@ -9,6 +9,7 @@ import click
 from neurender import __version__
 from neurender.cli.dataset import dataset
 from neurender.cli.evaluate import compare, evaluate, weights
+from neurender.cli.train import plot, render, train
 from neurender.errors import NeurenderError
 
 
@@ -40,3 +41,6 @@ main.add_command(dataset)
 main.add_command(evaluate)
 main.add_command(compare)
 main.add_command(weights)
+main.add_command(train)
+main.add_command(render)
+main.add_command(plot)

@@ -27,6 +27,7 @@ from neurender.metrics.registry import METRICS, Pair, available
 from neurender.metrics.suite import score, summary
 from neurender.report.figures import save_flip_map, side_by_side
 from neurender.report.tables import metrics_table
+from neurender.training.inference import check_matches, load_renderer
 
 FORMAT_VERSION = 1
 PICKS = 3  # images per group (best, median, worst) in the side-by-side figure
@@ -58,6 +59,18 @@ def load_reference(path: Path, split: str = "test") -> Images:
 def load_predictions(path: Path) -> Images:
     frames, rgba, has_alpha = read_image_folder(path)
     return Images(frames, rgba, has_alpha, f"{path} (folder)")
+
+
+def rendered_predictions(checkpoint: Path, reference: Path, split: str) -> Images:
+    """A trained renderer's images of a dataset split's scenes (no alpha: generators output RGB)."""
+    renderer = load_renderer(checkpoint)
+    data = open_dataset(reference)
+    check_matches(renderer, data.meta["resolution"], data.camera, str(reference))
+    indices = data.split(split)
+    rgb = renderer.render(data.params[indices.start:indices.stop])
+    rgba = np.concatenate([(rgb * 255 + 0.5).astype(np.uint8), np.full((*rgb.shape[:3], 1), 255, np.uint8)], -1)
+    return Images(data.frames[indices.start:indices.stop], rgba, False,
+                  f"{checkpoint} (checkpoint, {renderer.model['arch']}, {renderer.images_seen} images seen)")
 
 
 def pair_up(reference: Images, prediction: Images) -> Pair:

@@ -1,0 +1,145 @@
+"""``neurender train``, ``neurender render`` and ``neurender plot``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from PIL import Image
+
+from neurender.dataset import open_dataset, read_params_csv, template_image_name
+from neurender.errors import NeurenderError
+from neurender.models.generators import GENERATORS
+from neurender.raster import render_spheres_uint8
+from neurender.report.plots import plot_run
+from neurender.training.config import GAN_LOSSES, TrainConfig, from_dict, load_toml, merge, to_dict
+from neurender.training.inference import check_matches, load_renderer
+from neurender.training.loop import Trainer, select_device
+
+# CLI option -> (config section, key); None values are left to the config file or the defaults
+OPTION_KEYS = {
+    "arch": ("model", "arch"), "width": ("model", "width"), "batch": ("schedule", "batch"),
+    "warmup_images": ("schedule", "warmup_images"), "adversarial_images": ("schedule", "adversarial_images"),
+    "finetune_images": ("schedule", "finetune_images"), "lr_g": ("schedule", "lr_g"), "lr_d": ("schedule", "lr_d"),
+    "gan": ("loss", "gan"), "seed": ("run", "seed"), "threads": ("run", "threads"), "device": ("run", "device"),
+    "tick_images": ("run", "tick_images"),
+}
+
+
+def _config(dataset, out, init_from, config_file, options) -> TrainConfig:
+    data = to_dict(TrainConfig())
+    if config_file:
+        data = merge(data, load_toml(config_file))
+    overrides: dict = {"dataset": str(dataset), "out": str(out)}
+    if init_from:
+        overrides["init_from"] = str(init_from)
+    for name, value in options.items():
+        if value is not None:
+            section, key = OPTION_KEYS[name]
+            overrides.setdefault(section, {})[key] = value
+    return from_dict(merge(data, overrides))
+
+
+@click.command()
+@click.option("--dataset", type=click.Path(path_type=Path), help="dataset directory (required unless resuming)")
+@click.option("--out", type=click.Path(path_type=Path), help="run directory, e.g. checkpoints/hybrid-easy")
+@click.option("--arch", type=click.Choice(list(GENERATORS)), default=None, help="generator [default: hybrid]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="TOML file with [model], [loss], [balance], [schedule], [run] sections; options override it")
+@click.option("--width", type=click.IntRange(4, 4096), default=None, help="generator width (channels at 4x4)")
+@click.option("--batch", type=click.IntRange(1, 4096), default=None, help="images per step [default: 32]")
+@click.option("--warmup-images", type=click.IntRange(0), default=None, help="masked-L1 warm-up length")
+@click.option("--adversarial-images", type=click.IntRange(0), default=None, help="adversarial phase length")
+@click.option("--finetune-images", type=click.IntRange(0), default=None, help="fine-tuning phase length")
+@click.option("--lr-g", type=click.FloatRange(0, min_open=True), default=None, help="generator learning rate")
+@click.option("--lr-d", type=click.FloatRange(0, min_open=True), default=None, help="discriminator learning rate")
+@click.option("--gan", type=click.Choice(GAN_LOSSES), default=None, help="GAN loss [default: bce]")
+@click.option("--seed", type=click.IntRange(0), default=None, help="seed [default: 0]")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[default: auto]")
+@click.option("--tick-images", type=click.IntRange(1), default=None, help="images per log line / checkpoint")
+@click.option("--init-from", type=click.Path(path_type=Path), default=None,
+              help="start from another run's checkpoint (fine-tuning, e.g. easy then default)")
+@click.option("--resume", default=None, help="'latest' (in --out) or a checkpoint path: continue exactly")
+@click.option("--dry-run", is_flag=True, help="print the resolved config as JSON and stop")
+@click.option("--overwrite", is_flag=True, help="replace an existing run directory")
+def train(dataset, out, arch, config_file, init_from, resume, dry_run, overwrite, **options):
+    """Train a conditional renderer: masked-L1 warm-up, adversarial phase with balancing, fine-tuning."""
+    if resume:
+        if config_file or arch or init_from or any(v is not None for v in options.values()):
+            raise click.UsageError("--resume continues a run exactly as it was configured; only --out and "
+                                   "--dataset (a moved copy of the same data) go with it")
+        path = (out / "latest.pt") if resume == "latest" and out else Path(resume)
+        if resume == "latest" and not out:
+            raise click.BadParameter("--resume latest needs --out", param_hint="--resume")
+        trainer = Trainer.resume(path, dataset)
+        click.echo(f"resuming {path} at {trainer.counters.images} images")
+    else:
+        if dataset is None or out is None:
+            raise click.UsageError("--dataset and --out are required (or --resume)")
+        config = _config(dataset, out, init_from, config_file, {"arch": arch, **options})
+        if dry_run:
+            click.echo(json.dumps(to_dict(config), indent=2))
+            return
+        if int(os.environ.get("RANK", "0")) == 0 and out.exists() and any(out.iterdir()):  # torchrun: rank 0
+            if not overwrite:
+                raise NeurenderError(f"run {out} already exists (--resume latest continues it, --overwrite "
+                                     "replaces it)")
+            shutil.rmtree(out)
+        trainer = Trainer(config)
+    try:
+        record = trainer.run()
+    finally:
+        trainer.close()
+    if trainer.world.main:
+        click.echo(f"done: {trainer.counters.images} images; last tick {json.dumps(record)}")
+        click.echo(f"renderer: {trainer.out / 'renderer.pt'}")
+
+
+@click.command()
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="renderer.pt or a training checkpoint")
+@click.option("--params-csv", type=click.Path(path_type=Path), default=None, help="scenes in the template's CSV format")
+@click.option("--dataset", type=click.Path(path_type=Path), default=None, help="render this dataset's scenes")
+@click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for image_XXXX.png files")
+@click.option("--analytic", is_flag=True, help="also write the exact renders, in OUT/analytic/")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--overwrite", is_flag=True, help="write into an existing folder")
+def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwrite):
+    """Render scenes with a trained renderer (template-style PNG names)."""
+    if (params_csv is None) == (dataset is None):
+        raise click.UsageError("give exactly one of --params-csv and --dataset")
+    renderer = load_renderer(checkpoint)
+    if dataset is not None:
+        data = open_dataset(dataset)
+        check_matches(renderer, data.meta["resolution"], data.camera, str(dataset))
+        indices = data.split(split)
+        frames, params = data.frames[indices.start:indices.stop], data.params[indices.start:indices.stop]
+    else:
+        frames, params = read_params_csv(params_csv)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise NeurenderError(f"output {out} already exists (pass --overwrite to write into it)")
+    images = renderer.render(params, device=select_device(device))
+    out.mkdir(parents=True, exist_ok=True)
+    for frame, image in zip(frames.tolist(), images):
+        Image.fromarray((image * 255 + 0.5).astype(np.uint8)).save(out / template_image_name(frame))
+    if analytic:
+        (out / "analytic").mkdir(exist_ok=True)
+        exact = render_spheres_uint8(torch.from_numpy(params), renderer.resolution, renderer.camera).numpy()
+        for frame, image in zip(frames.tolist(), exact):
+            Image.fromarray(image).save(out / "analytic" / template_image_name(frame))
+    click.echo(f"wrote {len(frames)} images to {out}")
+
+
+@click.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="folder for the plots [default: RUN/plots]")
+def plot(run, out):
+    """Draw a run's loss, accuracy, balancing and validation curves (PNG and SVG)."""
+    for path in plot_run(run, out):
+        click.echo(f"wrote {path} (and .svg)")

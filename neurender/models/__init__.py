@@ -1,0 +1,1 @@
+"""Conditional generators (normalised scene parameters -> RGB image) and a conditional discriminator."""

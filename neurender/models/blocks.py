@@ -1,0 +1,72 @@
+"""Building blocks shared by the generators: convolution stages, the CSPup block, FiLM, the parameter MLP."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from neurender.scene import PARAM_NAMES
+
+N_PARAMS = len(PARAM_NAMES)
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """'batch', 'instance' (affine) or 'none'."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    return nn.Identity()
+
+
+def conv_block(c_in: int, c_out: int, norm: str, kernel: int = 3) -> nn.Sequential:
+    """Convolution (same padding) + normalisation + LeakyReLU(0.2)."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=norm == "none"),
+                         norm_layer(norm, c_out), nn.LeakyReLU(0.2, inplace=True))
+
+
+class ParamsToMap(nn.Module):
+    """MLP from the parameter vector to a 4x4 feature map: (B, 10) -> (B, C, 4, 4)."""
+
+    def __init__(self, channels: int, hidden: int = 256):
+        super().__init__()
+        self.channels = channels
+        self.mlp = nn.Sequential(nn.Linear(N_PARAMS, hidden), nn.LeakyReLU(0.2, inplace=True),
+                                 nn.Linear(hidden, channels * 16), nn.LeakyReLU(0.2, inplace=True))
+
+    def forward(self, params: torch.Tensor) -> torch.Tensor:
+        return self.mlp(params).view(-1, self.channels, 4, 4)
+
+
+class CSPUp(nn.Module):
+    """Cross-stage-partial upsampling (Scaled-YOLOv4 style): (B, C_in, H, W) -> (B, C_out, 2H, 2W).
+
+    The channels are split in two halves: one is only upsampled (a cheap shortcut), the other is upsampled and
+    goes through `depth` convolution blocks; the halves are concatenated and mixed by a 1x1 transition.
+    """
+
+    def __init__(self, c_in: int, c_out: int, norm: str, depth: int = 2):
+        super().__init__()
+        self.half = c_in // 2
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.blocks = nn.Sequential(*[conv_block(c_in - self.half if i == 0 else c_out // 2, c_out // 2, norm)
+                                      for i in range(depth)])
+        self.transition = conv_block(self.half + c_out // 2, c_out, norm, kernel=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut, rest = self.up(x).split([self.half, x.shape[1] - self.half], dim=1)
+        return self.transition(torch.cat([shortcut, self.blocks(rest)], dim=1))
+
+
+class FiLM(nn.Module):
+    """Feature-wise modulation by an embedding: x * (1 + gamma(e)) + beta(e), x (B, C, H, W), e (B, E)."""
+
+    def __init__(self, embedding: int, channels: int):
+        super().__init__()
+        self.affine = nn.Linear(embedding, 2 * channels)
+        nn.init.zeros_(self.affine.weight)
+        nn.init.zeros_(self.affine.bias)
+
+    def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.affine(e)[:, :, None, None].chunk(2, dim=1)
+        return x * (1 + gamma) + beta

@@ -1,0 +1,71 @@
+"""Training curves of a run: losses, discriminator accuracy and balancing, validation metrics (PNG and SVG)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+
+from neurender.errors import NeurenderError  # noqa: E402
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        raise NeurenderError(f"{path} is corrupt ({e})") from None
+
+
+def _figure(series: dict[str, tuple[list, list]], title: str, ylabel: str, out: Path, log: bool = False) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, (x, y) in series.items():
+        ax.plot(x, y, label=label, marker="." if len(x) < 30 else None)
+    ax.set_xlabel("images seen")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if series:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    for suffix in (".png", ".svg"):
+        fig.savefig(out.with_suffix(suffix), dpi=100)
+    plt.close(fig)
+
+
+def _series(records: list[dict], keys: list[str]) -> dict[str, tuple[list, list]]:
+    out = {}
+    for key in keys:
+        points = [(r["images"], r[key]) for r in records if r.get(key) is not None]
+        if points:
+            out[key] = tuple(map(list, zip(*points)))
+    return out
+
+
+def plot_run(run: Path, out: Path | None = None) -> list[Path]:
+    """Draw losses.*, accuracy.* and validation.* for a run folder; returns the PNG paths."""
+    log = read_jsonl(run / "log.jsonl")
+    if not log:
+        raise NeurenderError(f"{run} has no log.jsonl records to plot")
+    out = out or run / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    _figure(_series(log, ["g_l1", "g_gan", "g_lpips", "d"]), f"{run.name}: losses (tick means)", "loss",
+            out / "losses", log=True)
+    balance = [{"images": r["images"], "D steps skipped": r["balance"]["d_skipped"],
+                "G extra steps": r["balance"]["g_extra_steps"], "D extra steps": r["balance"]["d_extra_steps"]}
+               for r in log]
+    fig_acc = _series(log, ["d_acc_real", "d_acc_fake"])
+    _figure(fig_acc, f"{run.name}: discriminator accuracy", "accuracy", out / "accuracy")
+    _figure(_series(balance, ["D steps skipped", "G extra steps", "D extra steps"]),
+            f"{run.name}: balancing decisions (cumulative)", "count", out / "balance")
+    validation = read_jsonl(run / "metrics.jsonl")
+    _figure(_series(validation, ["masked_l1", "ssim"]), f"{run.name}: validation (G_ema)", "value",
+            out / "validation")
+    return [out / f"{name}.png" for name in ("losses", "accuracy", "balance", "validation")]

@@ -1,0 +1,1 @@
+"""Training: losses, the G/D balance controller, checkpoints, configs and the loop."""

@@ -1,0 +1,61 @@
+"""Checkpoints: the full training state in one file, written to a temporary file and moved into place.
+
+A training checkpoint holds G, G_ema, D, both optimizers, the balance controller, counters, RNG states, the
+config and a format version; `--resume` restores all of it. An inference export holds G_ema and what is needed
+to rebuild it (the model config and resolution), for `render` and `evaluate`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from neurender.errors import NeurenderError
+
+FORMAT_VERSION = 1
+KIND_TRAINING, KIND_RENDERER = "neurender-training-state", "neurender-renderer"
+
+
+def save_atomic(state: dict, path: Path) -> None:
+    """torch.save to a temporary sibling, fsync, then os.replace: a crash or a full disk never leaves a
+    half-written file under `path`, and the previous file there survives until the new one is complete."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise NeurenderError(f"could not write checkpoint {path} ({e.strerror or e}); the previous one is kept") \
+            from None
+
+
+def load_checkpoint(path: Path, kind: str | None = None) -> dict:
+    """Read a checkpoint (weights_only: no code runs), checking it is ours, its version and, if given, its kind."""
+    path = Path(path)
+    if not path.is_file():
+        raise NeurenderError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        raise NeurenderError(f"{path} is not a readable checkpoint (corrupt or truncated: {e})") from None
+    if not isinstance(state, dict) or state.get("kind") not in (KIND_TRAINING, KIND_RENDERER):
+        raise NeurenderError(f"{path} is not a neurender checkpoint")
+    if state.get("format_version") != FORMAT_VERSION:
+        raise NeurenderError(f"{path} has checkpoint format {state.get('format_version')}, "
+                             f"this neurender reads {FORMAT_VERSION}")
+    if kind is not None and state["kind"] != kind:
+        raise NeurenderError(f"{path} is a {state['kind']} file, expected a {kind} file")
+    return state
+
+
+def renderer_export(g_ema_state: dict, model: dict, resolution: int, camera: dict, images_seen: int) -> dict:
+    """The small inference file: G_ema's weights and how to rebuild it."""
+    return {"kind": KIND_RENDERER, "format_version": FORMAT_VERSION, "model": model, "resolution": resolution,
+            "camera": camera, "images_seen": images_seen, "g_ema": g_ema_state}

@@ -1,0 +1,167 @@
+"""The training configuration: dataclasses, validated in one place, written as plain JSON into each run."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from neurender.errors import NeurenderError
+from neurender.models.generators import GENERATORS
+
+GAN_LOSSES = ("bce", "lsgan", "hinge")
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "hybrid"  # generator name: upsample, deconv, hybrid, cspup, coord
+    width: int | None = None  # generator channels at 4x4 (coord: per-pixel width); None: the arch's default
+    norm: str = "batch"  # generator normalisation: batch, instance, none
+    d_width: int = 32  # discriminator channels after its first convolution
+    d_conditioning: str = "projection"  # projection, or concat (parameters broadcast as maps)
+    d_spectral: bool = True  # spectral normalisation in D
+    d_dropout: float = 0.0  # Dropout2d probability after each D stage
+    d_patch: bool = False  # PatchGAN head (8x8 logits) instead of one logit
+
+
+@dataclass
+class LossConfig:
+    l1_object: float = 10.0  # weight of |G - target| on object pixels (the dataset's mask)
+    l1_background: float = 1.0  # ... on background pixels
+    gan: str = "bce"  # bce (non-saturating), lsgan, hinge
+    gan_weight: float = 1.0  # weight of G's adversarial term
+    label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this (bce, lsgan)
+    lpips_weight: float = 0.0  # perceptual term on G (needs `neurender weights fetch`)
+
+
+@dataclass
+class BalanceConfig:
+    enabled: bool = True  # adapt D/G steps to D's accuracy; False: always one step each
+    low: float = 0.6  # D accuracy (moving average) below this: D is behind, it gets extra steps
+    high: float = 0.85  # above this: D dominates, its updates are skipped and G gets extra steps
+    decay: float = 0.9  # moving-average decay per step of the accuracies
+    max_g_steps: int = 4  # bound on G steps per iteration while D dominates
+    max_d_steps: int = 3  # bound on D steps per iteration while D is behind
+
+
+@dataclass
+class ScheduleConfig:
+    batch: int = 32  # images per optimizer step (over all processes)
+    warmup_images: int = 20_000  # phase 1: G alone on masked L1
+    adversarial_images: int = 100_000  # phase 2: G and D with balancing
+    finetune_images: int = 0  # phase 3: lower learning rates, its own L1 weight
+    lr_g: float = 2e-4  # generator Adam learning rate
+    lr_d: float = 1e-4  # discriminator Adam learning rate (two time-scale)
+    betas_g: tuple[float, float] = (0.5, 0.999)
+    betas_d: tuple[float, float] = (0.5, 0.999)
+    finetune_lr_factor: float = 0.1  # phase 3 learning rates = this x the above
+    finetune_l1_factor: float = 2.0  # phase 3 L1 weights = this x the above
+    ema_halflife_images: int = 10_000  # G_ema's half-life; 0 disables averaging (G_ema = G)
+    d_noise_std: float = 0.1  # std of noise on D's inputs at the start of phase 2, annealed linearly to 0
+    d_noise_images: int = 50_000  # images over which that noise is annealed
+
+
+@dataclass
+class RunConfig:
+    tick_images: int = 2_000  # log a line (and save `latest`) every this many images
+    sample_ticks: int = 5  # sample grid of fixed validation scenes every N ticks
+    snapshot_ticks: int = 25  # keep a numbered checkpoint every N ticks
+    val_images: int = 256  # validation images scored each epoch (0: the whole split)
+    seed: int = 0  # data order, initialisation, noise
+    threads: int | None = None  # CPU threads; None: torch's default
+    device: str = "auto"  # auto (CUDA when present), cpu, cuda
+    deterministic: bool = True  # deterministic algorithms (exact resume on CPU)
+    max_bad_steps: int = 20  # stop after this many NaN/inf steps in a row
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = ""  # dataset directory
+    out: str = ""  # run directory
+    init_from: str | None = None  # checkpoint of another run to start G/G_ema/D from (fine-tuning)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    @property
+    def total_images(self) -> int:
+        s = self.schedule
+        return s.warmup_images + s.adversarial_images + s.finetune_images
+
+
+SECTIONS = {"model": ModelConfig, "loss": LossConfig, "balance": BalanceConfig, "schedule": ScheduleConfig,
+            "run": RunConfig}
+
+
+def to_dict(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)
+
+
+def from_dict(data: dict) -> TrainConfig:
+    """A TrainConfig from nested dicts (TOML or a run's config.json); unknown keys are errors."""
+    top = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(data) - top
+    if unknown:
+        raise NeurenderError(f"unknown config key(s): {', '.join(sorted(unknown))}")
+    kwargs = {k: v for k, v in data.items() if k not in SECTIONS}
+    for name, cls in SECTIONS.items():
+        section = data.get(name, {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(section, dict) or set(section) - names:
+            raise NeurenderError(f"unknown key(s) in [{name}]: {', '.join(sorted(set(section) - names))}")
+        section = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
+        kwargs[name] = cls(**section)
+    return validate(TrainConfig(**kwargs))
+
+
+def load_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise NeurenderError(f"cannot read config {path}: {e}") from None
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Nested dict update (sections merged key by key)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for k, v in override.items():
+        out[k] = {**out.get(k, {}), **v} if isinstance(v, dict) else v
+    return out
+
+
+def validate(c: TrainConfig) -> TrainConfig:
+    """Every check in one place; a NeurenderError names the first bad field."""
+    m, loss, b, s, r = c.model, c.loss, c.balance, c.schedule, c.run
+    checks = [
+        (m.arch in GENERATORS, f"model.arch must be one of {', '.join(GENERATORS)}, got {m.arch!r}"),
+        (m.width is None or 4 <= m.width <= 4096, "model.width must be in [4, 4096]"),
+        (m.norm in ("batch", "instance", "none"), "model.norm must be batch, instance or none"),
+        (m.d_conditioning in ("projection", "concat"), "model.d_conditioning must be projection or concat"),
+        (0 <= m.d_dropout < 1, "model.d_dropout must be in [0, 1)"),
+        (4 <= m.d_width <= 1024, "model.d_width must be in [4, 1024]"),
+        (loss.gan in GAN_LOSSES, f"loss.gan must be one of {', '.join(GAN_LOSSES)}"),
+        (min(loss.l1_object, loss.l1_background, loss.gan_weight, loss.lpips_weight) >= 0,
+         "loss weights must be >= 0"),
+        (0 <= loss.label_smoothing < 0.5, "loss.label_smoothing must be in [0, 0.5)"),
+        (0 < b.low < b.high < 1, "balance needs 0 < low < high < 1"),
+        (0 <= b.decay < 1, "balance.decay must be in [0, 1)"),
+        (1 <= b.max_g_steps <= 16 and 1 <= b.max_d_steps <= 16, "balance step bounds must be in [1, 16]"),
+        (1 <= s.batch <= 4096, "schedule.batch must be in [1, 4096]"),
+        (min(s.warmup_images, s.adversarial_images, s.finetune_images) >= 0, "phase lengths must be >= 0"),
+        (c.total_images > 0, "the schedule trains on 0 images"),
+        (s.lr_g > 0 and s.lr_d > 0 and s.finetune_lr_factor > 0, "learning rates must be > 0"),
+        (all(0 <= x < 1 for x in (*s.betas_g, *s.betas_d)) and len(s.betas_g) == len(s.betas_d) == 2,
+         "betas must be two numbers in [0, 1)"),
+        (s.ema_halflife_images >= 0 and s.d_noise_std >= 0 and s.d_noise_images >= 0, "must be >= 0"),
+        (r.tick_images >= 1 and r.sample_ticks >= 1 and r.snapshot_ticks >= 1, "tick settings must be >= 1"),
+        (r.val_images >= 0 and r.max_bad_steps >= 1, "run.val_images >= 0 and run.max_bad_steps >= 1"),
+        (r.threads is None or r.threads >= 1, "run.threads must be >= 1"),
+        (r.device in ("auto", "cpu", "cuda"), "run.device must be auto, cpu or cuda"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise NeurenderError(f"invalid config: {message}")
+    return c

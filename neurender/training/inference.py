@@ -1,0 +1,55 @@
+"""Using a trained renderer: rebuild G_ema from a checkpoint (training state or export) and render scenes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurender.errors import NeurenderError
+from neurender.models.generators import build_generator
+from neurender.scene import Camera, encode_params
+from neurender.training.checkpoint import load_checkpoint
+
+
+@dataclass
+class Renderer:
+    generator: torch.nn.Module  # G_ema, eval mode
+    resolution: int
+    camera: Camera
+    model: dict  # the model config it was built from
+    images_seen: int
+
+    def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "cpu") -> np.ndarray:
+        """(N, 10) world-space scene parameters -> (N, R, R, 3) float32 RGB in [0, 1]."""
+        self.generator.to(device)
+        encoded = encode_params(torch.from_numpy(np.asarray(params, np.float64)), self.camera)
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(encoded), batch):
+                out.append(self.generator(encoded[s:s + batch].to(device)).float().permute(0, 2, 3, 1).cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, self.resolution, self.resolution, 3), np.float32)
+
+
+def load_renderer(path: Path) -> Renderer:
+    """G_ema of a training checkpoint (latest.pt, best.pt, ...) or of an export (renderer.pt)."""
+    state = load_checkpoint(path)
+    model = state["config"]["model"] if "config" in state else state["model"]
+    try:
+        generator = build_generator(model["arch"], state["resolution"], model["width"], model["norm"])
+        generator.load_state_dict(state["g_ema"])
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise NeurenderError(f"{path}: the generator does not match its description ({e})") from None
+    camera = Camera(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["camera"].items()})
+    images = state["counters"]["images"] if "counters" in state else state["images_seen"]
+    return Renderer(generator.eval(), state["resolution"], camera, model, images)
+
+
+def check_matches(renderer: Renderer, resolution: int, camera: Camera, what: str) -> None:
+    """A clear error when a checkpoint and a dataset disagree on resolution or camera."""
+    if renderer.resolution != resolution:
+        raise NeurenderError(f"the checkpoint renders {renderer.resolution} px but {what} is {resolution} px")
+    if renderer.camera != camera:
+        raise NeurenderError(f"the checkpoint was trained with another camera than {what}'s")

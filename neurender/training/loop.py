@@ -1,0 +1,462 @@
+"""The training loop: masked-L1 warm-up, adversarial phase with adaptive balancing, fine-tuning.
+
+Progress is counted in images seen; housekeeping happens once per tick (`run.tick_images`). Everything that
+decides the future (weights, optimizers, controller, counters, RNG states) is in the checkpoint, and the data
+order is a pure function of (seed, batch number), so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from neurender.dataset import LoadedDataset, open_dataset
+from neurender.errors import NeurenderError
+from neurender.metrics.registry import METRICS, Pair
+from neurender.models.discriminator import Discriminator
+from neurender.models.generators import build_generator
+from neurender.scene import encode_params
+from neurender.training import losses
+from neurender.training.balance import BalanceController, Decision
+from neurender.training.checkpoint import (
+    FORMAT_VERSION,
+    KIND_TRAINING,
+    load_checkpoint,
+    renderer_export,
+    save_atomic,
+)
+from neurender.training.config import TrainConfig, from_dict, to_dict
+from neurender.training.distributed import World, close_world, init_world, mean_over_world
+
+SAMPLE_SCENES = 8  # fixed validation scenes in each sample grid
+VALIDATION_METRICS = ("masked_l1", "ssim")  # from the shared registry; the first one picks `best`
+
+
+def select_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise NeurenderError("--device cuda requested but CUDA is not available")
+    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+def build_models(config: TrainConfig, resolution: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    m = config.model
+    generator = build_generator(m.arch, resolution, m.width, m.norm)
+    discriminator = Discriminator(resolution, m.d_width, m.d_conditioning, m.d_spectral, m.d_dropout, m.d_patch)
+    return generator, discriminator
+
+
+@dataclass
+class Counters:
+    batches: int = 0  # batches drawn: the data position
+    images: int = 0  # images seen (batches x batch size)
+    ticks: int = 0
+    validated_epochs: int = 0
+    bad_steps: int = 0  # non-finite losses skipped, in total
+    bad_in_row: dict = field(default_factory=lambda: {"g": 0, "d": 0})  # per network, reset by a good step
+    best: float = math.inf  # best validation value of VALIDATION_METRICS[0]
+    tick_sums: dict = field(default_factory=dict)  # loss/accuracy sums since the last tick
+
+
+class Trainer:
+    """One run. `Trainer(config).run()` trains from scratch (or `init_from`); `Trainer.resume(path)` continues."""
+
+    def __init__(self, config: TrainConfig, state: dict | None = None):
+        self.config = config
+        self.out = Path(config.out)
+        r = config.run
+        self.device = select_device(r.device)
+        self.world: World = init_world(self.device)
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", self.world.local_rank)
+        if r.threads:
+            torch.set_num_threads(r.threads)
+        torch.use_deterministic_algorithms(r.deterministic, warn_only=True)
+        torch.manual_seed(r.seed)
+
+        self.data: LoadedDataset = open_dataset(Path(config.dataset))
+        self.resolution = self.data.meta["resolution"]
+        self.train_indices = np.asarray(self.data.split("train"))
+        if len(self.train_indices) < config.schedule.batch:
+            raise NeurenderError(f"{config.dataset}: the train split has {len(self.train_indices)} images, "
+                                 f"fewer than one batch of {config.schedule.batch}")
+        if config.schedule.batch % self.world.size:
+            raise NeurenderError(f"batch {config.schedule.batch} does not divide over {self.world.size} processes")
+        self.encoded = encode_params(torch.from_numpy(self.data.params), self.data.camera)
+        val = self.data.split("val")
+        self.val_indices = np.asarray(val)[: r.val_images or None]
+
+        self.g, self.d = build_models(config, self.resolution)
+        self.g, self.d = (m.to(self.device, memory_format=torch.channels_last) for m in (self.g, self.d))
+        self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
+        s = config.schedule
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=s.lr_g, betas=s.betas_g)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=s.lr_d, betas=s.betas_d)
+        b = config.balance
+        self.controller = BalanceController(b.low, b.high, b.decay, b.max_g_steps, b.max_d_steps, b.enabled)
+        self.counters = Counters()
+        self.lpips = None
+        if config.loss.lpips_weight > 0:
+            from neurender.metrics.lpips import load_lpips
+            self.lpips = load_lpips(self.device)
+
+        if state is not None:
+            self._load_state(state)
+        elif config.init_from:
+            self._init_from(Path(config.init_from))
+        self.g_train, self.d_train = self.g, self.d
+        if self.world.size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_train = DistributedDataParallel(self.g, device_ids=ids)
+            self.d_train = DistributedDataParallel(self.d, device_ids=ids)
+        self._stop_signal: int | None = None
+
+    # ------------------------------------------------------------------------------------------ state
+
+    @classmethod
+    def resume(cls, path: Path, dataset: str | None = None) -> Trainer:
+        """Continue a run from a training checkpoint; `dataset` may point at a moved copy of the same data."""
+        state = load_checkpoint(path, KIND_TRAINING)
+        data = state["config"]
+        if dataset:
+            data = {**data, "dataset": str(dataset)}
+        data["out"] = str(Path(path).parent)
+        return cls(from_dict(data), state)
+
+    def _check_compatible(self, state: dict, path: str) -> None:
+        mine, theirs = self.config.model, state["config"]["model"]
+        for key in ("arch", "width", "norm"):
+            if theirs[key] != getattr(mine, key):
+                raise NeurenderError(f"{path} holds a {theirs['arch']} generator (width {theirs['width']}, norm "
+                                     f"{theirs['norm']}); this run builds {mine.arch} (width {mine.width}, "
+                                     f"norm {mine.norm})")
+        if state["resolution"] != self.resolution:
+            raise NeurenderError(f"{path} was trained at {state['resolution']} px but {self.config.dataset} is "
+                                 f"{self.resolution} px")
+
+    def _load_state(self, state: dict) -> None:
+        self._check_compatible(state, "the checkpoint")
+        if state["dataset_sha256"] != self.data.meta["sha256"]:
+            raise NeurenderError("the checkpoint was trained on another dataset than "
+                                 f"{self.config.dataset} (checksums differ); pass --dataset with the original")
+        self.g.load_state_dict(state["g"])
+        self.g_ema.load_state_dict(state["g_ema"])
+        self.d.load_state_dict(state["d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.controller.load_state_dict(state["controller"])
+        self.counters = Counters(**state["counters"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
+    def _init_from(self, path: Path) -> None:
+        state = load_checkpoint(path, KIND_TRAINING)
+        self._check_compatible(state, str(path))
+        self.g.load_state_dict(state["g"])
+        self.g_ema.load_state_dict(state["g_ema"])
+        their_d = state["config"]["model"]
+        if all(their_d[k] == getattr(self.config.model, k) for k in their_d if k.startswith("d_")):
+            self.d.load_state_dict(state["d"])
+
+    def state_dict(self) -> dict:
+        return {
+            "kind": KIND_TRAINING, "format_version": FORMAT_VERSION, "config": to_dict(self.config),
+            "resolution": self.resolution, "camera": self.data.meta["camera"],
+            "dataset_sha256": self.data.meta["sha256"],
+            "g": self.g.state_dict(), "g_ema": self.g_ema.state_dict(), "d": self.d.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "controller": self.controller.state_dict(), "counters": vars(self.counters).copy(),
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None},
+        }
+
+    def save(self, name: str) -> Path:
+        path = self.out / name
+        if self.world.main:
+            save_atomic(self.state_dict(), path)
+        return path
+
+    def export(self, name: str = "renderer.pt") -> Path:
+        path = self.out / name
+        if self.world.main:
+            save_atomic(renderer_export(self.g_ema.state_dict(), to_dict(self.config)["model"], self.resolution,
+                                        self.data.meta["camera"], self.counters.images), path)
+        return path
+
+    # ------------------------------------------------------------------------------------------ data
+
+    def batch(self, number: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Batch `number` of the run, this process's share: params (b, 10), image (b, 3, R, R), mask (b, 1, R, R).
+
+        Epoch e visits the train split in the order of a permutation seeded by (seed, e).
+        """
+        size = self.config.schedule.batch
+        per_epoch = len(self.train_indices) // size
+        epoch, k = divmod(number, per_epoch)
+        order = np.random.default_rng([self.config.run.seed, epoch]).permutation(len(self.train_indices))
+        picks = np.sort(self.train_indices[order[k * size:(k + 1) * size]][self.world.rank::self.world.size])
+        rgba = torch.from_numpy(np.asarray(self.data.images[picks])).to(self.device)
+        rgba = rgba.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=torch.channels_last)
+        return self.encoded[picks].to(self.device), rgba[:, :3], rgba[:, 3:]
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.batch(self.counters.batches)
+        self.counters.batches += 1
+        self.counters.images += self.config.schedule.batch
+        return out
+
+    # ------------------------------------------------------------------------------------------ schedule
+
+    def phase(self) -> str:
+        s, images = self.config.schedule, self.counters.images
+        if images < s.warmup_images:
+            return "warmup"
+        return "adversarial" if images < s.warmup_images + s.adversarial_images else "finetune"
+
+    def _apply_schedule(self, phase: str) -> None:
+        s = self.config.schedule
+        factor = s.finetune_lr_factor if phase == "finetune" else 1.0
+        for opt, lr in ((self.opt_g, s.lr_g), (self.opt_d, s.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+        since = self.counters.images - s.warmup_images
+        fade = max(0.0, 1 - since / s.d_noise_images) if s.d_noise_images else 0.0
+        self.d.noise_std = s.d_noise_std * fade
+
+    # ------------------------------------------------------------------------------------------ steps
+
+    def _accumulate(self, **values: float) -> None:
+        sums = self.counters.tick_sums
+        for k, v in values.items():
+            total, count = sums.get(k, (0.0, 0))
+            sums[k] = (total + v, count + 1)
+
+    def _finite_everywhere(self, loss: torch.Tensor, network: str) -> bool:
+        """Whether the loss is finite in every process; if not, the step is skipped and counted."""
+        ok = mean_over_world([float(torch.isfinite(loss).item())], self.world, self.device)[0] == 1.0
+        in_row = self.counters.bad_in_row
+        if ok:
+            in_row[network] = 0
+            return True
+        self.counters.bad_steps += 1
+        in_row[network] += 1
+        if in_row[network] >= self.config.run.max_bad_steps:
+            path = self.save("latest.pt")
+            raise NeurenderError(f"stopped: {in_row[network]} non-finite {network.upper()} losses in a row at "
+                                 f"{self.counters.images} images; the last good state is in {path}. "
+                                 "Lower the learning rates or the loss weights and resume.")
+        return False
+
+    def g_step(self, batch, adversarial: bool, l1_factor: float) -> float | None:
+        params, image, mask = batch
+        c = self.config.loss
+        fake = self.g_train(params)
+        loss = losses.masked_l1(fake, image, mask, c.l1_object * l1_factor, c.l1_background * l1_factor)
+        parts = {"g_l1": loss.item()}
+        acc_fake = None
+        if adversarial:
+            logits = self.d_train(fake, params)
+            gan = losses.g_loss(logits, c.gan)
+            loss = loss + c.gan_weight * gan
+            parts["g_gan"] = gan.item()
+            acc_fake = (logits.detach() < 0).float().mean().item()
+        if self.lpips is not None:
+            perceptual = self.lpips(fake.float(), image).mean()
+            loss = loss + c.lpips_weight * perceptual
+            parts["g_lpips"] = perceptual.item()
+        self.opt_g.zero_grad(set_to_none=True)
+        if not self._finite_everywhere(loss, "g"):
+            return acc_fake
+        loss.backward()
+        self.opt_g.step()
+        self._update_ema()
+        self._accumulate(**parts)
+        return acc_fake
+
+    def d_step(self, batch) -> tuple[float, float]:
+        params, image, _ = batch
+        with torch.no_grad():
+            fake = self.g_train(params)
+        real_logits, fake_logits = self.d_train(image, params), self.d_train(fake, params)
+        loss = losses.d_loss(real_logits, fake_logits, self.config.loss.gan, self.config.loss.label_smoothing)
+        acc = losses.accuracy(real_logits.detach(), fake_logits.detach())
+        self.opt_d.zero_grad(set_to_none=True)
+        if self._finite_everywhere(loss, "d"):
+            loss.backward()
+            self.opt_d.step()
+            self._accumulate(d=loss.item())
+        return acc
+
+    def _update_ema(self) -> None:
+        halflife = self.config.schedule.ema_halflife_images
+        beta = 0.5 ** (self.config.schedule.batch / halflife) if halflife else 0.0
+        with torch.no_grad():
+            for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters()):
+                p_ema.lerp_(p, 1 - beta)
+            for b_ema, b in zip(self.g_ema.buffers(), self.g.buffers()):
+                b_ema.copy_(b)
+
+    def iteration(self) -> None:
+        """One iteration: G alone in warm-up; later the controller's D steps, then its G steps."""
+        phase = self.phase()
+        self._apply_schedule(phase)
+        l1_factor = self.config.schedule.finetune_l1_factor if phase == "finetune" else 1.0
+        if phase == "warmup":
+            self.g_step(self.next_batch(), adversarial=False, l1_factor=1.0)
+            return
+        decision: Decision = self.controller.decision
+        batch = self.next_batch()
+        acc = None
+        for i in range(decision.d_steps):
+            acc = self.d_step(batch if i == 0 else self.next_batch())
+        acc_fake = None
+        for i in range(decision.g_steps):
+            acc_fake = self.g_step(batch if i == 0 else self.next_batch(), adversarial=True, l1_factor=l1_factor)
+        if acc is None:  # D skipped: measure it without training it
+            with torch.no_grad():
+                acc_real = (self.d_train(batch[1], batch[0]) > 0).float().mean().item()
+            acc = (acc_real, acc_fake if acc_fake is not None else 0.5)
+        acc = mean_over_world(list(acc), self.world, self.device)
+        self.controller.update(*acc)
+        self._accumulate(d_acc_real=acc[0], d_acc_fake=acc[1])
+
+    # ------------------------------------------------------------------------------------------ housekeeping
+
+    def _log(self, name: str, record: dict) -> None:
+        if self.world.main:
+            with open(self.out / name, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def tick(self, seconds: float, images: int) -> dict:
+        c = self.counters
+        c.ticks += 1
+        record = {"tick": c.ticks, "images": c.images, "phase": self.phase(),
+                  **{k: total / n for k, (total, n) in sorted(c.tick_sums.items())},
+                  "balance": {"lean": self.controller.lean, "accuracy_ema": round(self.controller.accuracy, 4),
+                              **self.controller.counts},
+                  "lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"],
+                  "d_noise": self.d.noise_std, "bad_steps": c.bad_steps,
+                  "images_per_s": round(images / max(seconds, 1e-9), 2), "time": time.time()}
+        c.tick_sums = {}
+        self._log("log.jsonl", record)
+        return record
+
+    def predict(self, indices: np.ndarray, batch: int = 64) -> np.ndarray:
+        """G_ema's images for dataset indices: (N, R, R, 3) float32 in [0, 1]."""
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(indices), batch):
+                params = self.encoded[np.asarray(indices[s:s + batch])].to(self.device)
+                out.append(self.g_ema(params).float().permute(0, 2, 3, 1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.resolution, self.resolution, 3), np.float32)
+
+    def validate(self) -> dict:
+        """Score G_ema on the validation images with the shared metric registry (8-bit quantized)."""
+        from neurender.metrics.images import quantize_8bit, to_float
+
+        rgba = np.asarray(self.data.images[np.sort(self.val_indices)])
+        pair = Pair(to_float(rgba[..., :3]), quantize_8bit(self.predict(np.sort(self.val_indices))),
+                    rgba[..., 3] > 0)
+        record = {"images": self.counters.images, "epoch": self.counters.validated_epochs, "time": time.time()}
+        for name in VALIDATION_METRICS:
+            values = METRICS[name].compute(pair)[name]
+            record[name] = float(np.nanmean(values)) if np.isfinite(values).any() else None
+        return record
+
+    def samples(self) -> None:
+        """A grid of fixed validation scenes: the reference above G_ema's image."""
+        if not self.world.main or not len(self.val_indices):
+            return
+        picks = np.sort(self.val_indices[:SAMPLE_SCENES])
+        refs = np.asarray(self.data.images[picks])[..., :3]
+        preds = (self.predict(picks) * 255 + 0.5).astype(np.uint8)
+        grid = np.concatenate([np.concatenate(list(refs), 1), np.concatenate(list(preds), 1)], 0)
+        (self.out / "samples").mkdir(exist_ok=True)
+        Image.fromarray(grid).save(self.out / "samples" / f"samples-{self.counters.images:09d}.png")
+
+    def _end_of_epoch(self) -> bool:
+        per_epoch = len(self.train_indices) // self.config.schedule.batch
+        return self.counters.batches // per_epoch > self.counters.validated_epochs
+
+    def _validation_round(self) -> None:
+        self.counters.validated_epochs = self.counters.batches // (len(self.train_indices)
+                                                                   // self.config.schedule.batch)
+        if not self.world.main or not len(self.val_indices):
+            return
+        record = self.validate()
+        value = record[VALIDATION_METRICS[0]]
+        record["best"] = value is not None and value < self.counters.best
+        self._log("metrics.jsonl", record)
+        if record["best"]:
+            self.counters.best = value
+            self.save("best.pt")
+            self.export("renderer-best.pt")
+
+    # ------------------------------------------------------------------------------------------ run
+
+    def _on_signal(self, signum, frame) -> None:
+        self._stop_signal = signum
+
+    def run(self, stop_at_images: int | None = None, progress: bool = True) -> dict:
+        """Train to the end of the schedule (or to `stop_at_images`, saving `latest` there, as an interruption
+        would). Ctrl-C and SIGTERM save `latest.pt` first, then stop. Returns the last tick's log record."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.world.main:
+            (self.out / "config.json").write_text(json.dumps(to_dict(self.config), indent=2) + "\n")
+        total = self.config.total_images
+        end = min(total, stop_at_images) if stop_at_images else total
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        record: dict = {}
+        bar = tqdm(total=total, initial=self.counters.images, unit="img", desc="train",
+                   disable=None if progress and self.world.main else True)
+        try:
+            tick_start, tick_images = time.perf_counter(), 0
+            while self.counters.images < end:
+                before = self.counters.images
+                self.iteration()
+                bar.update(self.counters.images - before)
+                tick_images += self.counters.images - before
+                if self._stop_signal is not None:
+                    break
+                if self.counters.images // self.config.run.tick_images > (before // self.config.run.tick_images):
+                    record = self.tick(time.perf_counter() - tick_start, tick_images)
+                    bar.set_postfix(phase=record["phase"], l1=f"{record.get('g_l1', 0):.4f}",
+                                    acc=f"{self.controller.accuracy:.2f}")
+                    tick_start, tick_images = time.perf_counter(), 0
+                    if self.counters.ticks % self.config.run.sample_ticks == 0:
+                        self.samples()
+                    if self._end_of_epoch():
+                        self._validation_round()
+                    self.save("latest.pt")
+                    if self.counters.ticks % self.config.run.snapshot_ticks == 0:
+                        self.save(f"snapshot-{self.counters.images:09d}.pt")
+            if self._stop_signal is not None:
+                self.save("latest.pt")
+                raise NeurenderError(f"interrupted by signal {self._stop_signal} at {self.counters.images} images; "
+                                     f"saved {self.out / 'latest.pt'} (continue with --resume latest)")
+            if self.counters.images >= total:
+                if tick_images:
+                    record = self.tick(time.perf_counter() - tick_start, tick_images)
+                self.samples()
+                self._validation_round()
+                self.export("renderer.pt")
+            self.save("latest.pt")
+        finally:
+            bar.close()
+            for s, h in handlers.items():
+                signal.signal(s, h)
+        return record
+
+    def close(self) -> None:
+        close_world(self.world)

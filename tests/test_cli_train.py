@@ -1,0 +1,137 @@
+"""`neurender train`, `render`, `plot` and `evaluate --checkpoint` as users meet them; torchrun; SIGTERM."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from cli_helpers import assert_user_error, run
+
+from neurender.dataset import GenerateSpec, generate_dataset, write_params_csv
+from neurender.presets import PRESETS
+from neurender.training.loop import Trainer
+
+TINY_TOML = """
+[model]
+width = 32
+d_width = 8
+[schedule]
+batch = 8
+warmup_images = 16
+adversarial_images = 24
+finetune_images = 8
+[run]
+tick_images = 8
+val_images = 8
+threads = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli_train")
+    generate_dataset(GenerateSpec(PRESETS["easy"], 96, 0, 32, 16, 16), root / "easy32")
+    generate_dataset(GenerateSpec(PRESETS["easy"], 48, 0, 16, 8, 8), root / "easy16")
+    (root / "tiny.toml").write_text(TINY_TOML)
+    result = run("train", "--dataset", root / "easy32", "--out", root / "run", "--config", root / "tiny.toml")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_train_writes_a_complete_run(setup):
+    names = {p.name for p in (setup / "run").iterdir()}
+    assert {"config.json", "log.jsonl", "metrics.jsonl", "latest.pt", "best.pt", "renderer.pt", "samples"} <= names
+    config = json.loads((setup / "run" / "config.json").read_text())
+    assert config["model"]["width"] == 32 and config["schedule"]["batch"] == 8  # from the TOML
+
+
+def test_dry_run_prints_the_resolved_config(setup, tmp_path):
+    result = run("train", "--dataset", setup / "easy32", "--out", tmp_path / "r", "--config", setup / "tiny.toml",
+                 "--arch", "coord", "--lr-g", 0.001, "--dry-run")
+    assert result.exit_code == 0
+    config = json.loads(result.output)
+    assert config["model"]["arch"] == "coord" and config["schedule"]["lr_g"] == 0.001
+    assert config["schedule"]["batch"] == 8 and not (tmp_path / "r").exists()
+
+
+def test_render_plot_and_evaluate_a_checkpoint(setup, tmp_path):
+    out = tmp_path / "renders"
+    result = run("render", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy32",
+                 "--out", out, "--analytic")
+    assert result.exit_code == 0, result.output
+    assert len(list(out.glob("image_*.png"))) == 16 and len(list((out / "analytic").glob("image_*.png"))) == 16
+    csv = tmp_path / "scenes.csv"
+    write_params_csv(csv, np.array([7, 9]), np.array([[0, 0, 0, 0.5, 0.5, 0.5, 10, 5, 5, 15],
+                                                      [1, 1, 1, 1, 0, 0, 3, -5, 5, 10]], float), header=False)
+    result = run("render", "--checkpoint", setup / "run" / "latest.pt", "--params-csv", csv, "--out", tmp_path / "c")
+    assert result.exit_code == 0 and {p.name for p in (tmp_path / "c").iterdir()} == {"image_0007.png",
+                                                                                       "image_0009.png"}
+    result = run("plot", setup / "run", "--out", tmp_path / "plots")
+    assert result.exit_code == 0 and {"losses.png", "losses.svg", "accuracy.png", "validation.svg"} <= {
+        p.name for p in (tmp_path / "plots").iterdir()}
+    result = run("evaluate", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy32",
+                 "--out", tmp_path / "eval", "--metrics", "flip,ssim,l1", "--workers", 1)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["count"] == 16
+
+
+def test_user_errors(setup, tmp_path):
+    args = ["--dataset", setup / "easy32", "--config", setup / "tiny.toml"]
+    assert_user_error(run("train", *args, "--out", setup / "run"), "already exists")
+    assert_user_error(run("train", *args, "--out", tmp_path / "r", "--config", tmp_path / "none.toml"),
+                      "cannot read config")
+    assert_user_error(run("train", "--resume", tmp_path / "missing.pt"), "checkpoint not found")
+    assert_user_error(run("render", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy16",
+                          "--out", tmp_path / "x"), "renders 32 px but")
+    assert_user_error(run("evaluate", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy16",
+                          "--out", tmp_path / "x"), "renders 32 px but")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes((setup / "run" / "renderer.pt").read_bytes()[:1000])
+    assert_user_error(run("render", "--checkpoint", corrupt, "--dataset", setup / "easy32", "--out", tmp_path / "x"),
+                      "not a readable checkpoint")
+    assert_user_error(run("train", "--dataset", setup / "easy32", "--out", tmp_path / "r", "--arch", "coord",
+                          "--init-from", setup / "run" / "latest.pt", "--config", setup / "tiny.toml"),
+                      "holds a hybrid generator")
+    assert_user_error(run("plot", tmp_path), "no log.jsonl")
+    assert not (tmp_path / "x").exists()
+
+
+def _neurender(*args, **kwargs):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, **kwargs)
+
+
+def test_torchrun_two_cpu_processes(setup, tmp_path):
+    proc = _neurender("-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "neurender", "train",
+                      "--dataset", str(setup / "easy32"), "--out", str(tmp_path / "ddp"),
+                      "--config", str(setup / "tiny.toml"))
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    records = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    assert records[-1]["images"] >= 48 and len(records) >= 5  # one writer (rank 0), one line per tick
+    assert (tmp_path / "ddp" / "renderer.pt").is_file()
+
+
+def test_sigterm_saves_then_resume_finishes(setup, tmp_path):
+    out = tmp_path / "run"
+    toml = tmp_path / "long.toml"
+    toml.write_text(TINY_TOML.replace("adversarial_images = 24", "adversarial_images = 100000"))
+    proc = _neurender("-m", "neurender", "train", "--dataset", str(setup / "easy32"), "--out", str(out),
+                      "--config", str(toml))
+    deadline = time.time() + 120
+    while not (out / "latest.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "interrupted by signal" in output and "--resume latest" in output
+    stopped_at = json.loads((out / "log.jsonl").read_text().splitlines()[-1])["images"]
+    assert stopped_at < 100000
+    assert_user_error(run("train", "--out", out, "--resume", "latest", "--adversarial-images", 0), "--resume")
+    resumed = Trainer.resume(out / "latest.pt")
+    assert resumed.counters.images >= stopped_at
+    resumed.run(stop_at_images=resumed.counters.images + 16, progress=False)

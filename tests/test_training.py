@@ -1,0 +1,178 @@
+"""Training: every architecture for a few steps, exact resume, init-from, faults (NaN, full disk, bad checkpoints)."""
+
+import errno
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from neurender.dataset import GenerateSpec, generate_dataset
+from neurender.errors import NeurenderError
+from neurender.models.generators import GENERATORS
+from neurender.presets import PRESETS
+from neurender.training import checkpoint as checkpoint_module
+from neurender.training import losses
+from neurender.training.config import from_dict
+from neurender.training.inference import load_renderer
+from neurender.training.loop import Trainer
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """96 easy scenes at 32x32: 64 train, 16 val, 16 test."""
+    root = tmp_path_factory.mktemp("tiny") / "easy32"
+    generate_dataset(GenerateSpec(PRESETS["easy"], 96, 0, 32, 16, 16), root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny16(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny16") / "easy16"
+    generate_dataset(GenerateSpec(PRESETS["easy"], 48, 0, 16, 8, 8), root)
+    return root
+
+
+def config(dataset, out, **sections):
+    base = {"dataset": str(dataset), "out": str(out),
+            "model": {"arch": "hybrid", "width": 32, "d_width": 8},
+            "schedule": {"batch": 8, "warmup_images": 16, "adversarial_images": 24, "finetune_images": 8,
+                         "ema_halflife_images": 40, "d_noise_images": 16},
+            "run": {"tick_images": 8, "val_images": 8, "threads": 1, "snapshot_ticks": 2}}
+    for name, values in sections.items():
+        base[name] = {**base.get(name, {}), **values} if isinstance(values, dict) else values
+    return from_dict(base)
+
+
+def assert_same_weights(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize("arch", list(GENERATORS))
+def test_every_architecture_trains(tiny, tmp_path, arch):
+    trainer = Trainer(config(tiny, tmp_path / arch, model={"arch": arch, "width": 16 if arch == "coord" else 32}))
+    record = trainer.run(progress=False)
+    assert trainer.counters.images >= 48 and record["phase"] == "finetune"
+    for name in ("config.json", "log.jsonl", "metrics.jsonl", "latest.pt", "renderer.pt", "best.pt"):
+        assert (tmp_path / arch / name).is_file(), name
+    lines = [json.loads(line) for line in (tmp_path / arch / "log.jsonl").read_text().splitlines()]
+    assert {"g_l1", "d", "d_acc_real", "d_acc_fake", "balance", "lr_g", "lr_d", "images_per_s"} <= set(lines[-1])
+    renderer = load_renderer(tmp_path / arch / "renderer.pt")
+    images = renderer.render(np.tile(trainer.data.params[:2], (1, 1)))
+    assert images.shape == (2, 32, 32, 3) and np.isfinite(images).all() and 0 <= images.min() <= images.max() <= 1
+
+
+@pytest.mark.parametrize("d_options", [{"d_patch": True, "d_conditioning": "concat", "d_dropout": 0.2,
+                                        "d_spectral": False}])
+def test_discriminator_options_and_other_losses(tiny, tmp_path, d_options):
+    trainer = Trainer(config(tiny, tmp_path / "run", model=d_options,
+                             loss={"gan": "hinge", "label_smoothing": 0.1}))
+    trainer.run(progress=False)
+    assert trainer.counters.images >= 48
+
+
+def test_resume_equals_uninterrupted(tiny, tmp_path):
+    straight = Trainer(config(tiny, tmp_path / "straight"))
+    straight.run(progress=False)
+    interrupted = Trainer(config(tiny, tmp_path / "interrupted"))
+    interrupted.run(stop_at_images=24, progress=False)  # stops in the adversarial phase, saving latest.pt
+    assert interrupted.counters.images < straight.counters.images
+    resumed = Trainer.resume(tmp_path / "interrupted" / "latest.pt")
+    assert resumed.counters.images == interrupted.counters.images
+    resumed.run(progress=False)
+    for part in ("g", "g_ema", "d", "opt_g", "controller", "counters"):
+        a, b = straight.state_dict()[part], resumed.state_dict()[part]
+        if part in ("g", "g_ema", "d"):
+            assert_same_weights(a, b)
+        elif part == "opt_g":
+            for sa, sb in zip(a["state"].values(), b["state"].values()):
+                assert torch.equal(sa["exp_avg"], sb["exp_avg"])
+        else:
+            a.pop("tick_sums", None), b.pop("tick_sums", None)
+            assert a == b, part
+
+
+def test_init_from_for_fine_tuning(tiny, tmp_path):
+    first = Trainer(config(tiny, tmp_path / "first"))
+    first.run(progress=False)
+    second = Trainer(config(tiny, tmp_path / "second", init_from=str(tmp_path / "first" / "latest.pt"),
+                            schedule={"warmup_images": 0, "adversarial_images": 0, "finetune_images": 8}))
+    assert_same_weights(second.g.state_dict(), first.g.state_dict())
+    assert second.counters.images == 0  # fresh counters, learned weights
+    second.run(progress=False)
+    with pytest.raises(NeurenderError, match="holds a hybrid generator"):
+        Trainer(config(tiny, tmp_path / "third", init_from=str(tmp_path / "first" / "latest.pt"),
+                       model={"arch": "deconv"}))
+
+
+def test_checkpoint_and_dataset_that_disagree(tiny, tiny16, tmp_path):
+    Trainer(config(tiny, tmp_path / "run")).run(stop_at_images=16, progress=False)
+    with pytest.raises(NeurenderError, match="trained at 32 px"):
+        Trainer.resume(tmp_path / "run" / "latest.pt", dataset=str(tiny16))
+    with pytest.raises(NeurenderError, match="trained at 32 px"):
+        Trainer(config(tiny16, tmp_path / "other", init_from=str(tmp_path / "run" / "latest.pt")))
+
+
+def test_corrupt_and_truncated_checkpoints(tiny, tmp_path):
+    Trainer(config(tiny, tmp_path / "run")).run(stop_at_images=16, progress=False)
+    good = (tmp_path / "run" / "latest.pt").read_bytes()
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(NeurenderError, match="not a readable checkpoint"):
+        Trainer.resume(bad)
+    bad.write_bytes(b"\0" * 100)
+    with pytest.raises(NeurenderError, match="not a readable checkpoint"):
+        load_renderer(bad)
+    torch.save({"something": 1}, bad)
+    with pytest.raises(NeurenderError, match="not a neurender checkpoint"):
+        load_renderer(bad)
+    with pytest.raises(NeurenderError, match="expected a neurender-training-state"):
+        Trainer.resume(tmp_path / "run" / "renderer.pt" if (tmp_path / "run" / "renderer.pt").exists()
+                       else _export(tmp_path))
+
+
+def _export(tmp_path):
+    trainer = Trainer.resume(tmp_path / "run" / "latest.pt")
+    return trainer.export()
+
+
+def test_non_finite_losses_are_skipped_then_stop(tiny, tmp_path, monkeypatch):
+    trainer = Trainer(config(tiny, tmp_path / "run", run={"max_bad_steps": 3}))
+    before = {k: v.detach().clone() for k, v in trainer.g.named_parameters()}
+    monkeypatch.setattr(losses, "masked_l1", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(NeurenderError, match="3 non-finite G losses in a row"):
+        trainer.run(progress=False)
+    assert trainer.counters.bad_steps == 3
+    assert_same_weights({k: v.detach() for k, v in trainer.g.named_parameters()}, before)  # no step on a NaN
+    state = torch.load(tmp_path / "run" / "latest.pt", weights_only=True)
+    assert state["counters"]["bad_steps"] == 3
+
+
+def test_full_disk_keeps_the_previous_checkpoint(tiny, tmp_path, monkeypatch):
+    trainer = Trainer(config(tiny, tmp_path / "run"))
+    trainer.run(stop_at_images=16, progress=False)
+    latest = tmp_path / "run" / "latest.pt"
+    before = latest.read_bytes()
+
+    def full_disk(obj, f, *args, **kwargs):
+        f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", full_disk)
+    with pytest.raises(NeurenderError, match="No space left on device.*previous one is kept"):
+        trainer.save("latest.pt")
+    assert latest.read_bytes() == before
+    assert not [p for p in latest.parent.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_invalid_configs_are_refused(tiny, tmp_path):
+    with pytest.raises(NeurenderError, match="model.arch"):
+        config(tiny, tmp_path, model={"arch": "nope"})
+    with pytest.raises(NeurenderError, match="low < high"):
+        config(tiny, tmp_path, balance={"low": 0.9, "high": 0.5})
+    with pytest.raises(NeurenderError, match="unknown key"):
+        config(tiny, tmp_path, schedule={"learning_rate": 1})
+    with pytest.raises(NeurenderError, match="fewer than one batch"):
+        Trainer(config(tiny, tmp_path / "x", schedule={"batch": 128}))
