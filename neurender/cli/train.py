@@ -35,9 +35,10 @@ def _config(dataset, out, init_from, config_file, options) -> TrainConfig:
     data = to_dict(TrainConfig())
     if config_file:
         data = merge(data, load_toml(config_file))
-    overrides: dict = {"dataset": str(dataset), "out": str(out)}
+    # absolute paths, so that `--resume` works from any directory
+    overrides: dict = {"dataset": str(dataset.resolve()), "out": str(out.resolve())}
     if init_from:
-        overrides["init_from"] = str(init_from)
+        overrides["init_from"] = str(init_from.resolve())
     for name, value in options.items():
         if value is not None:
             section, key = OPTION_KEYS[name]

@@ -10,6 +10,15 @@ from neurender.scene import PARAM_NAMES
 N_PARAMS = len(PARAM_NAMES)
 
 
+def clamp_unit(x: torch.Tensor) -> torch.Tensor:
+    """Clamp to [0, 1] in the forward pass, identity gradient in the backward pass (straight-through).
+
+    A sigmoid output saturates on the black background that covers most pixels: its logits run to -inf and
+    the object pixels' gradients vanish with them, so training collapses to an all-black image.
+    """
+    return x + (x.clamp(0, 1) - x).detach()
+
+
 def norm_layer(kind: str, channels: int) -> nn.Module:
     """'batch', 'instance' (affine) or 'none'."""
     if kind == "batch":

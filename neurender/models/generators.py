@@ -1,5 +1,5 @@
 """The generators, by name. Input: (B, 10) normalised relative parameters (``scene.encode_params``); output:
-(B, 3, R, R) RGB in [0, 1]. Widths halve at each doubling of resolution, from `width` channels at 4x4."""
+(B, 3, R, R) RGB in [0, 1] (a linear output clamped, see ``blocks.clamp_unit``). Widths halve at each doubling of resolution, from `width` channels at 4x4."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from neurender.models.blocks import N_PARAMS, CSPUp, FiLM, ParamsToMap, conv_block, norm_layer
+from neurender.models.blocks import N_PARAMS, CSPUp, FiLM, ParamsToMap, clamp_unit, conv_block, norm_layer
 from neurender.scene import DEFAULT_CAMERA, ray_directions
 
 
@@ -21,7 +21,7 @@ def stage_channels(resolution: int, width: int, minimum: int = 16) -> list[int]:
 
 
 class _Upsampling(nn.Module):
-    """MLP to a 4x4 map, a list of x2 stages, then a 3x3 convolution to RGB and a sigmoid."""
+    """MLP to a 4x4 map, a list of x2 stages, then a 3x3 convolution to RGB, clamped to [0, 1]."""
 
     def __init__(self, channels: list[int], stages: list[nn.Module]):
         super().__init__()
@@ -30,7 +30,7 @@ class _Upsampling(nn.Module):
         self.to_rgb = nn.Conv2d(channels[-1], 3, 3, padding=1)
 
     def forward(self, params: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.to_rgb(self.stages(self.start(params))))
+        return clamp_unit(self.to_rgb(self.stages(self.start(params))))
 
 
 def upsample(resolution: int, width: int = 256, norm: str = "batch") -> nn.Module:
@@ -84,6 +84,7 @@ class CoordGenerator(nn.Module):
         self.smooth = nn.Sequential(nn.Conv2d(width, 16, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
                                     nn.Conv2d(16, 3, 3, padding=1))
 
+
     def forward(self, params: torch.Tensor) -> torch.Tensor:
         b = params.shape[0]
         _, _, h, w = self.coords.shape
@@ -91,7 +92,7 @@ class CoordGenerator(nn.Module):
         e = self.embed(params)
         for layer, film in zip(self.layers, self.films):
             x = nn.functional.leaky_relu(film(layer(x), e), 0.2)
-        return torch.sigmoid(self.smooth(x))
+        return clamp_unit(self.smooth(x))
 
 
 def coord(resolution: int, width: int = 32, norm: str = "none") -> nn.Module:

@@ -82,6 +82,7 @@ class Trainer:
         if r.threads:
             torch.set_num_threads(r.threads)
         torch.use_deterministic_algorithms(r.deterministic, warn_only=True)
+        torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling every new tensor costs 10%
         torch.manual_seed(r.seed)
 
         self.data: LoadedDataset = open_dataset(Path(config.dataset))
@@ -120,6 +121,8 @@ class Trainer:
             self.g_train = DistributedDataParallel(self.g, device_ids=ids)
             self.d_train = DistributedDataParallel(self.d, device_ids=ids)
         self._stop_signal: int | None = None
+        self.last_phase = self.phase()
+        self._validated_at: int | None = None
 
     # ------------------------------------------------------------------------------------------ state
 
@@ -299,8 +302,10 @@ class Trainer:
         return acc
 
     def _update_ema(self) -> None:
-        halflife = self.config.schedule.ema_halflife_images
-        beta = 0.5 ** (self.config.schedule.batch / halflife) if halflife else 0.0
+        # ramp-up as in StyleGAN2-ADA: early on the half-life is at most 5% of the images seen, so G_ema
+        # does not stay close to the random initialisation for the first half-lives
+        halflife = min(self.config.schedule.ema_halflife_images, 0.05 * self.counters.images)
+        beta = 0.5 ** (self.config.schedule.batch / halflife) if halflife > 0 else 0.0
         with torch.no_grad():
             for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters()):
                 p_ema.lerp_(p, 1 - beta)
@@ -309,7 +314,7 @@ class Trainer:
 
     def iteration(self) -> None:
         """One iteration: G alone in warm-up; later the controller's D steps, then its G steps."""
-        phase = self.phase()
+        phase = self.last_phase = self.phase()
         self._apply_schedule(phase)
         l1_factor = self.config.schedule.finetune_l1_factor if phase == "finetune" else 1.0
         if phase == "warmup":
@@ -341,7 +346,7 @@ class Trainer:
     def tick(self, seconds: float, images: int) -> dict:
         c = self.counters
         c.ticks += 1
-        record = {"tick": c.ticks, "images": c.images, "phase": self.phase(),
+        record = {"tick": c.ticks, "images": c.images, "phase": self.last_phase,
                   **{k: total / n for k, (total, n) in sorted(c.tick_sums.items())},
                   "balance": {"lean": self.controller.lean, "accuracy_ema": round(self.controller.accuracy, 4),
                               **self.controller.counts},
@@ -392,8 +397,9 @@ class Trainer:
     def _validation_round(self) -> None:
         self.counters.validated_epochs = self.counters.batches // (len(self.train_indices)
                                                                    // self.config.schedule.batch)
-        if not self.world.main or not len(self.val_indices):
+        if not self.world.main or not len(self.val_indices) or self._validated_at == self.counters.images:
             return
+        self._validated_at = self.counters.images
         record = self.validate()
         value = record[VALIDATION_METRICS[0]]
         record["best"] = value is not None and value < self.counters.best
