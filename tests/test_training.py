@@ -176,3 +176,11 @@ def test_invalid_configs_are_refused(tiny, tmp_path):
         config(tiny, tmp_path, schedule={"learning_rate": 1})
     with pytest.raises(NeurenderError, match="fewer than one batch"):
         Trainer(config(tiny, tmp_path / "x", schedule={"batch": 128}))
+
+
+def test_lpips_perceptual_term(tiny, tmp_path, lpips_net):
+    trainer = Trainer(config(tiny, tmp_path / "run", loss={"lpips_weight": 0.5},
+                             schedule={"warmup_images": 16, "adversarial_images": 8, "finetune_images": 0}))
+    trainer.run(progress=False)
+    last = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert last["g_lpips"] > 0
