@@ -128,14 +128,9 @@ def test_corrupt_and_truncated_checkpoints(tiny, tmp_path):
     torch.save({"something": 1}, bad)
     with pytest.raises(NeurenderError, match="not a neurender checkpoint"):
         load_renderer(bad)
+    export = Trainer.resume(tmp_path / "run" / "latest.pt").export()
     with pytest.raises(NeurenderError, match="expected a neurender-training-state"):
-        Trainer.resume(tmp_path / "run" / "renderer.pt" if (tmp_path / "run" / "renderer.pt").exists()
-                       else _export(tmp_path))
-
-
-def _export(tmp_path):
-    trainer = Trainer.resume(tmp_path / "run" / "latest.pt")
-    return trainer.export()
+        Trainer.resume(export)
 
 
 def test_non_finite_losses_are_skipped_then_stop(tiny, tmp_path, monkeypatch):

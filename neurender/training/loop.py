@@ -23,6 +23,8 @@ from tqdm import tqdm
 
 from neurender.dataset import LoadedDataset, open_dataset
 from neurender.errors import NeurenderError
+from neurender.metrics.images import quantize_8bit, to_float
+from neurender.metrics.lpips import load_lpips
 from neurender.metrics.registry import METRICS, Pair
 from neurender.models.discriminator import Discriminator
 from neurender.models.generators import build_generator
@@ -108,7 +110,6 @@ class Trainer:
         self.counters = Counters()
         self.lpips = None
         if config.loss.lpips_weight > 0:
-            from neurender.metrics.lpips import load_lpips
             self.lpips = load_lpips(self.device)
 
         if state is not None:
@@ -269,7 +270,10 @@ class Trainer:
         parts = {"g_l1": loss.item()}
         acc_fake = None
         if adversarial:
-            logits = self.d_train(fake, params)
+            # D only passes gradients to G here: its own weight gradients (and their all-reduce) are skipped
+            self.d.requires_grad_(False)
+            logits = self.d(fake, params)
+            self.d.requires_grad_(True)
             gan = losses.g_loss(logits, c.gan)
             loss = loss + c.gan_weight * gan
             parts["g_gan"] = gan.item()
@@ -330,7 +334,7 @@ class Trainer:
             acc_fake = self.g_step(batch if i == 0 else self.next_batch(), adversarial=True, l1_factor=l1_factor)
         if acc is None:  # D skipped: measure it without training it
             with torch.no_grad():
-                acc_real = (self.d_train(batch[1], batch[0]) > 0).float().mean().item()
+                acc_real = (self.d(batch[1], batch[0]) > 0).float().mean().item()
             acc = (acc_real, acc_fake if acc_fake is not None else 0.5)
         acc = mean_over_world(list(acc), self.world, self.device)
         self.controller.update(*acc)
@@ -368,8 +372,6 @@ class Trainer:
 
     def validate(self) -> dict:
         """Score G_ema on the validation images with the shared metric registry (8-bit quantized)."""
-        from neurender.metrics.images import quantize_8bit, to_float
-
         rgba = np.asarray(self.data.images[np.sort(self.val_indices)])
         pair = Pair(to_float(rgba[..., :3]), quantize_8bit(self.predict(np.sort(self.val_indices))),
                     rgba[..., 3] > 0)
