@@ -179,3 +179,14 @@ def test_lpips_perceptual_term(tiny, tmp_path, lpips_net):
     trainer.run(progress=False)
     last = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
     assert last["g_lpips"] > 0
+
+
+def test_parameter_statistics_are_fitted_on_the_train_split_and_exported(tiny, tmp_path):
+    trainer = Trainer(config(tiny, tmp_path / "run"))
+    train = trainer.encoded[trainer.train_indices]
+    for model in (trainer.g, trainer.g_ema, trainer.d):
+        assert torch.allclose(model.param_norm.mean, train.mean(0))
+        assert torch.allclose(model.param_norm.std, train.std(0))
+    trainer.run(stop_at_images=8, progress=False)
+    renderer = load_renderer(trainer.export())
+    assert torch.equal(renderer.generator.param_norm.std, trainer.g_ema.param_norm.std)

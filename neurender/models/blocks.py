@@ -34,6 +34,28 @@ def conv_block(c_in: int, c_out: int, norm: str, kernel: int = 3) -> nn.Sequenti
                          norm_layer(norm, c_out), nn.LeakyReLU(0.2, inplace=True))
 
 
+class ParamNorm(nn.Module):
+    """Standardises the parameter vector with statistics of the training data: (B, 10) -> (B, 10).
+
+    The encoding's scales are fixed across presets, so within one preset some columns barely vary (on `easy` the
+    sphere position has 1/16 of the spread of the colours) and a network learns them slowly. The trainer calls
+    `fit` once on the training split; mean and std are buffers, saved and restored with the weights.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(N_PARAMS))
+        self.register_buffer("std", torch.ones(N_PARAMS))
+
+    def fit(self, params: torch.Tensor) -> None:
+        """params: (N, 10) encoded training scenes."""
+        self.mean.copy_(params.mean(0))
+        self.std.copy_(params.std(0).clamp(min=1e-3))
+
+    def forward(self, params: torch.Tensor) -> torch.Tensor:
+        return (params - self.mean) / self.std
+
+
 class ParamsToMap(nn.Module):
     """MLP from the parameter vector to a 4x4 feature map: (B, 10) -> (B, C, 4, 4)."""
 

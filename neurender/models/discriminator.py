@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from neurender.models.blocks import N_PARAMS
+from neurender.models.blocks import N_PARAMS, ParamNorm
 
 
 class Discriminator(nn.Module):
@@ -25,6 +25,7 @@ class Discriminator(nn.Module):
             raise ValueError(f"conditioning must be 'projection' or 'concat', got {conditioning!r}")
         self.conditioning, self.patch = conditioning, patch
         self.noise_std = 0.0
+        self.param_norm = ParamNorm()
         wrap = spectral_norm if spectral else (lambda m: m)
         c_in = 3 + (N_PARAMS if conditioning == "concat" else 0)
         layers, c, size = [], width, resolution
@@ -39,6 +40,7 @@ class Discriminator(nn.Module):
         self.embed = wrap(nn.Linear(N_PARAMS, c_in)) if conditioning == "projection" else None
 
     def forward(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        params = self.param_norm(params)
         x = image * 2 - 1
         if self.training and self.noise_std > 0:
             x = x + self.noise_std * torch.randn(x.shape, dtype=x.dtype, device=x.device)  # 8x faster than

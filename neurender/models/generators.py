@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from neurender.models.blocks import N_PARAMS, CSPUp, FiLM, ParamsToMap, clamp_unit, conv_block, norm_layer
+from neurender.models.blocks import N_PARAMS, CSPUp, FiLM, ParamNorm, ParamsToMap, clamp_unit, conv_block, norm_layer
 from neurender.scene import DEFAULT_CAMERA, ray_directions
 
 
@@ -25,12 +25,13 @@ class _Upsampling(nn.Module):
 
     def __init__(self, channels: list[int], stages: list[nn.Module]):
         super().__init__()
+        self.param_norm = ParamNorm()
         self.start = ParamsToMap(channels[0])
         self.stages = nn.Sequential(*stages)
         self.to_rgb = nn.Conv2d(channels[-1], 3, 3, padding=1)
 
     def forward(self, params: torch.Tensor) -> torch.Tensor:
-        return clamp_unit(self.to_rgb(self.stages(self.start(params))))
+        return clamp_unit(self.to_rgb(self.stages(self.start(self.param_norm(params)))))
 
 
 def upsample(resolution: int, width: int = 256, norm: str = "batch") -> nn.Module:
@@ -73,6 +74,7 @@ class CoordGenerator(nn.Module):
     def __init__(self, resolution: int, width: int = 32, depth: int = 3, embedding: int = 128,
                  frequencies: int = 4):
         super().__init__()
+        self.param_norm = ParamNorm()
         rays = ray_directions(DEFAULT_CAMERA, resolution).view(3, resolution, resolution)
         bands = [rays] + [f(rays * math.pi * 2 ** k) for k in range(frequencies) for f in (torch.sin, torch.cos)]
         self.register_buffer("coords", torch.cat(bands)[None], persistent=False)
@@ -86,6 +88,7 @@ class CoordGenerator(nn.Module):
 
 
     def forward(self, params: torch.Tensor) -> torch.Tensor:
+        params = self.param_norm(params)
         b = params.shape[0]
         _, _, h, w = self.coords.shape
         x = torch.cat([self.coords.expand(b, -1, -1, -1), params[:, :, None, None].expand(-1, -1, h, w)], dim=1)

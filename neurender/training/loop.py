@@ -100,6 +100,8 @@ class Trainer:
         self.val_indices = np.asarray(val)[: r.val_images or None]
 
         self.g, self.d = build_models(config, self.resolution)
+        for model in (self.g, self.d):  # overwritten by the checkpoint's own statistics on resume / init_from
+            model.param_norm.fit(self.encoded[self.train_indices])
         self.g, self.d = (m.to(self.device, memory_format=torch.channels_last) for m in (self.g, self.d))
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
         s = config.schedule
