@@ -30,7 +30,7 @@ class LossConfig:
     l1_object: float = 10.0  # weight of |G - target| on object pixels (the dataset's mask)
     l1_background: float = 1.0  # ... on background pixels
     gan: str = "bce"  # bce (non-saturating), lsgan, hinge
-    gan_weight: float = 1.0  # weight of G's adversarial term
+    gan_weight: float = 0.05  # weight of G's adversarial term; 1.0 undid the warm-up within 1,600 images in our runs
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this (bce, lsgan)
     lpips_weight: float = 0.0  # perceptual term on G (needs `neurender weights fetch`)
 
