@@ -107,7 +107,8 @@ def _neurender(*args, **kwargs):
 
 
 def test_torchrun_two_cpu_processes(setup, tmp_path):
-    proc = _neurender("-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "neurender", "train",
+    proc = _neurender("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                      "-m", "neurender", "train",
                       "--dataset", str(setup / "easy32"), "--out", str(tmp_path / "ddp"),
                       "--config", str(setup / "tiny.toml"))
     output, _ = proc.communicate(timeout=300)
