@@ -97,6 +97,12 @@ def test_user_errors(setup, tmp_path):
                           "--init-from", setup / "run" / "latest.pt", "--config", setup / "tiny.toml"),
                       "holds a hybrid generator")
     assert_user_error(run("plot", tmp_path), "no log.jsonl")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    assert_user_error(run("train", *args, "--out", a_file, "--overwrite"), "not a directory")
+    assert_user_error(run("render", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy32",
+                          "--out", a_file, "--overwrite"), "not a directory")
+    assert a_file.read_text() == "mine"
     assert not (tmp_path / "x").exists()
 
 

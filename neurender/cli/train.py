@@ -31,6 +31,13 @@ OPTION_KEYS = {
 }
 
 
+def _holds_files(out: Path) -> bool:
+    """Whether an output folder already has content; a file in its place is an error, never replaced."""
+    if out.exists() and not out.is_dir():
+        raise NeurenderError(f"output {out} exists and is not a directory")
+    return out.exists() and any(out.iterdir())
+
+
 def _config(dataset, out, init_from, config_file, options) -> TrainConfig:
     data = to_dict(TrainConfig())
     if config_file:
@@ -87,7 +94,7 @@ def train(dataset, out, arch, config_file, init_from, resume, dry_run, overwrite
         if dry_run:
             click.echo(json.dumps(to_dict(config), indent=2))
             return
-        if int(os.environ.get("RANK", "0")) == 0 and out.exists() and any(out.iterdir()):  # torchrun: rank 0
+        if int(os.environ.get("RANK", "0")) == 0 and _holds_files(out):  # under torchrun, rank 0 decides
             if not overwrite:
                 raise NeurenderError(f"run {out} already exists (--resume latest continues it, --overwrite "
                                      "replaces it)")
@@ -103,7 +110,8 @@ def train(dataset, out, arch, config_file, init_from, resume, dry_run, overwrite
 
 
 @click.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="renderer.pt or a training checkpoint")
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
+              help="renderer.pt or a training checkpoint")
 @click.option("--params-csv", type=click.Path(path_type=Path), default=None, help="scenes in the template's CSV format")
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, help="render this dataset's scenes")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test")
@@ -123,7 +131,7 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
         frames, params = data.frames[indices.start:indices.stop], data.params[indices.start:indices.stop]
     else:
         frames, params = read_params_csv(params_csv)
-    if out.exists() and any(out.iterdir()) and not overwrite:
+    if _holds_files(out) and not overwrite:
         raise NeurenderError(f"output {out} already exists (pass --overwrite to write into it)")
     images = renderer.render(params, device=select_device(device))
     out.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,8 @@ def read_jax_checkpoint(data: bytes) -> dict[str, torch.Tensor]:
         state = {}
         for i, conv in enumerate(TRUNK_LAYERS):
             layer = tree["AlexNet_0"][f"Conv_{i}"]
-            state[f"trunk.{conv}.weight"] = torch.from_numpy(np.ascontiguousarray(layer["kernel"].transpose(3, 2, 0, 1)))
+            kernel = layer["kernel"].transpose(3, 2, 0, 1)
+            state[f"trunk.{conv}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel))
             state[f"trunk.{conv}.bias"] = torch.from_numpy(np.array(layer["bias"]))
             kernel = tree[f"NetLinLayer_{i}"]["Conv_0"]["kernel"]
             state[f"linear.{i}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))

@@ -1,5 +1,6 @@
 """The generators, by name. Input: (B, 10) normalised relative parameters (``scene.encode_params``); output:
-(B, 3, R, R) RGB in [0, 1] (a linear output clamped, see ``blocks.clamp_unit``). Widths halve at each doubling of resolution, from `width` channels at 4x4."""
+(B, 3, R, R) RGB in [0, 1] (a linear output clamped, see ``blocks.clamp_unit``). Widths halve at each doubling
+of resolution, from `width` channels at 4x4."""
 
 from __future__ import annotations
 

@@ -208,8 +208,7 @@ class Trainer:
         Epoch e visits the train split in the order of a permutation seeded by (seed, e).
         """
         size = self.config.schedule.batch
-        per_epoch = len(self.train_indices) // size
-        epoch, k = divmod(number, per_epoch)
+        epoch, k = divmod(number, self.batches_per_epoch)
         order = np.random.default_rng([self.config.run.seed, epoch]).permutation(len(self.train_indices))
         picks = np.sort(self.train_indices[order[k * size:(k + 1) * size]][self.world.rank::self.world.size])
         rgba = torch.from_numpy(np.asarray(self.data.images[picks])).to(self.device)
@@ -394,13 +393,15 @@ class Trainer:
         (self.out / "samples").mkdir(exist_ok=True)
         Image.fromarray(grid).save(self.out / "samples" / f"samples-{self.counters.images:09d}.png")
 
+    @property
+    def batches_per_epoch(self) -> int:
+        return len(self.train_indices) // self.config.schedule.batch
+
     def _end_of_epoch(self) -> bool:
-        per_epoch = len(self.train_indices) // self.config.schedule.batch
-        return self.counters.batches // per_epoch > self.counters.validated_epochs
+        return self.counters.batches // self.batches_per_epoch > self.counters.validated_epochs
 
     def _validation_round(self) -> None:
-        self.counters.validated_epochs = self.counters.batches // (len(self.train_indices)
-                                                                   // self.config.schedule.batch)
+        self.counters.validated_epochs = self.counters.batches // self.batches_per_epoch
         if not self.world.main or not len(self.val_indices) or self._validated_at == self.counters.images:
             return
         self._validated_at = self.counters.images
