@@ -27,7 +27,7 @@ from neurender.scene import DEFAULT_CAMERA, Camera
 
 Range = tuple[float, float]
 MAX_ATTEMPTS = 20_000  # candidates per image before a preset is declared impossible
-FIRST_ROUND = 8  # candidates per pending image in the first round; doubles each round
+FIRST_ROUND = 2  # candidates per pending image in the first round; doubles each round
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 

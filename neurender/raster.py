@@ -2,23 +2,33 @@
 
 Each pixel samples the ray through its centre (``scene.ray_directions``) and is shaded as
 ``shared/spec/scene.md`` says: the nearest intersection in front of the camera, back faces culled (nothing is
-drawn with the camera inside a sphere), the template's Phong equation with its ungated specular term. Work is
-spent only inside each sphere's analytic screen-space bounding box, in chunks of a bounded number of pixels so
-the intermediates stay in cache.
+drawn with the camera inside a sphere), the template's Phong equation with its ungated specular term.
+
+Work is proportional to the pixels covered: each image row's span of sphere pixels is solved exactly in
+float64 (``_row_spans``), spans are padded to a few shared widths (``_group_widths``) and shaded as dense
+(spans, width) grids with per-span constants broadcast along the row (``_span_table``, ``_shade``): no
+per-pixel gathers, every quantity a low-degree polynomial in the column. Grids hold about CHUNK_PIXELS pixels
+so the intermediates stay in cache; the uint8 path writes each row's window straight into the output.
 
 All shading happens in view space: the camera sits at the origin, so the view vector is minus the ray direction.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import numpy as np
 import torch
+from numpy.lib.stride_tricks import as_strided
 
-from neurender.scene import DEFAULT_CAMERA, LIGHT, SHININESS, TRANSLATION, Camera, ray_directions
+from neurender.scene import DEFAULT_CAMERA, DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera
 
 AMBIENT = 0.03  # light ambient 0.1 x material ambient 0.3
-CHUNK_PIXELS = 1 << 17  # pixels shaded per step: large enough to amortise dispatch, small enough for L2/L3
+CHUNK_PIXELS = 1 << 17  # pixels shaded per step: enough for torch to split across threads, few enough for L3
+WIDTH_STEP = 4  # window widths are multiples of this many pixels
+CALL_PIXELS = 1 << 16  # one more shading step costs about as much as shading this many pixels
 
 
 def view_space_params(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> torch.Tensor:
@@ -92,7 +102,7 @@ def _row_spans(centres: torch.Tensor, camera: Camera, resolution: int) -> tuple[
     col0, col1 = boxes[sphere, 2], boxes[sphere, 3]
     cx, cy, cz = c[sphere].unbind(1)
     exact = (cz + 1 <= -camera.near) & (1 - cz <= camera.far)
-    y = (1 - (row + 0.5) / resolution * 2) * camera.tan_half_fov
+    y = (1 - (row.to(torch.float64) + 0.5) / resolution * 2) * camera.tan_half_fov
     k = cx * cx + cy * cy + cz * cz - 1
     e = cy * y - cz
     a = cx * cx - k  # < 0 for a sphere in front of the camera
@@ -109,79 +119,149 @@ def _row_spans(centres: torch.Tensor, camera: Camera, resolution: int) -> tuple[
     return sphere[keep], row[keep], col0[keep], col1[keep], exact[keep]
 
 
-def _pixel_chunks(spans: tuple[torch.Tensor, ...], resolution: int
-                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Enumerate the pixels of row spans, about CHUNK_PIXELS at a time.
+@dataclass(frozen=True)
+class _Windows:
+    """Row spans shaded together: each span padded to a window of ``width`` pixels within its image row.
 
-    Yields (sphere, pixel, exact), each (P,): the sphere's index in the batch, the pixel's flat index
-    row * resolution + col, and whether the pixel is known to be covered.
+    sphere (n,) batch index of each span's sphere; offset (n,) flat pixel index (image, row, column) of each
+    window's first pixel; table (n, 19) float32 per-span constants (``_span_table``); exact: whether the spans
+    hold exactly the covered pixels (else each pixel is tested).
+    """
+
+    sphere: torch.Tensor
+    offset: torch.Tensor
+    table: torch.Tensor
+    width: int
+    exact: bool
+
+
+def _group_widths(widths: torch.Tensor) -> list[tuple[int, int]]:
+    """Merge sorted window widths into groups that share one width. widths (n,) sorted
+    -> [(first span, last span + 1)], each group padded to the width of its last span.
+
+    Padding costs pixels and every group costs shading calls; the split is the cheapest one (dynamic
+    programming over the distinct widths): a narrow group earns its calls only where it saves many pixels.
+    """
+    values, counts = torch.unique_consecutive(widths, return_counts=True)
+    values, ends = values.tolist(), torch.cumsum(counts, 0).tolist()
+    best, cut = [0.0], []  # best[j]: cost of the first j distinct widths; cut[j - 1]: where the last group starts
+    for j in range(1, len(values) + 1):
+        options = []
+        for i in range(j):
+            spans = ends[j - 1] - (ends[i - 1] if i else 0)
+            pixels = spans * values[j - 1]
+            options.append((best[i] + pixels + CALL_PIXELS * math.ceil(pixels / CHUNK_PIXELS), i))
+        cost, i = min(options)
+        best.append(cost)
+        cut.append(i)
+    groups, j = [], len(values)
+    while j:
+        i = cut[j - 1]
+        groups.append((ends[i - 1] if i else 0, ends[j - 1]))
+        j = i
+    return groups[::-1]
+
+
+def _span_table(view: torch.Tensor, sphere: torch.Tensor, row: torch.Tensor, col0: torch.Tensor,
+                col1: torch.Tensor, start: torch.Tensor, camera: Camera, resolution: int) -> torch.Tensor:
+    """Per-span constants of the shading, so that every per-pixel quantity is a polynomial in one variable.
+    view (B, 10) float64 view-space scenes; sphere, row, col0, col1, start (n,) -> (n, 19) float32.
+
+    Pixel j of row i has the ray d = (x_j, y_i, -1), unnormalised. With c the sphere centre and l the light,
+    |d|^2, c.d, l.d and the discriminant numerator D = (c.d)^2 - (|c|^2 - 1) |d|^2 are polynomials in x of
+    degree <= 2. They are expanded around a reference x_r (the vertex of D, where D peaks, else the span's
+    centre) in u = x - x_r, computed in float64: near the silhouette D is a small difference of large terms,
+    and the expanded form keeps it accurate in float32. Columns: u offset of the window's first pixel, the
+    coefficients of D (u^2, u, 1), of |d|^2 (2 x_r, constant), of c.d (u, 1), of l.d (u, 1), c.l, |l|^2,
+    shininess, diffuse RGB, the span's first and last pixel within its window, 1 if the camera is outside.
+    """
+    tan = camera.tan_half_fov
+    v = view.index_select(0, sphere)
+    c, light = v[:, TRANSLATION], v[:, LIGHT]
+    cx, cy, cz = c.unbind(1)
+    lx, ly, lz = light.unbind(1)
+    row, col0, col1, start = (t.to(torch.float64) for t in (row, col0, col1, start))  # int + float is float32
+    y = (1 - (row + 0.5) / resolution * 2) * tan
+    c_dot_d0 = cy * y - cz  # c.d - cx x
+    k = (c * c).sum(1) - 1
+    a2, a1, a0 = cx * cx - k, 2 * cx * c_dot_d0, c_dot_d0 * c_dot_d0 - k * (y * y + 1)
+    x_centre = ((col0 + col1 + 1) / resolution - 1) * tan
+    x_r = torch.where(a2 < 0, -a1 / (2 * torch.where(a2 < 0, a2, -1.0)), x_centre)
+    first_u = ((start + 0.5) * 2 / resolution - 1) * tan - x_r
+    columns = [first_u, a2, 2 * a2 * x_r + a1, (a2 * x_r + a1) * x_r + a0, 2 * x_r, x_r * x_r + y * y + 1,
+               cx, cx * x_r + c_dot_d0, lx, lx * x_r + ly * y - lz, (c * light).sum(1), (light * light).sum(1),
+               v[:, SHININESS], *v[:, DIFFUSE].unbind(1), col0 - start, col1 - start,
+               (k > 0).to(v.dtype)]
+    return torch.stack(columns, dim=1).to(torch.float32)
+
+
+def _windows(view: torch.Tensor, spans: tuple[torch.Tensor, ...], camera: Camera, resolution: int
+             ) -> Iterator[_Windows]:
+    """Group row spans into padded windows, at most about CHUNK_PIXELS pixels per step.
+
+    A window starts at its span's first pixel, moved left where it would overrun the row; padding pixels lie
+    in the same image row, outside the sphere, and are shaded as background.
     """
     sphere, row, col0, col1, exact = spans
-    lengths = col1 - col0 + 1
-    ends = torch.cumsum(lengths, 0)
-    start, n = 0, len(lengths)
-    while start < n:
-        before = int(ends[start - 1]) if start else 0
-        stop = max(int(torch.searchsorted(ends, before + CHUNK_PIXELS, right=True)), start + 1)
-        chunk = lengths[start:stop]
-        total = int(ends[stop - 1]) - before
-        local = torch.repeat_interleave(torch.arange(start, stop), chunk, output_size=total)
-        # pixel = row * resolution + col0 + offset within the span, with offset = position - span start
-        base = (row * resolution + col0 - (ends - lengths)).index_select(0, local)
-        yield sphere.index_select(0, local), base + torch.arange(before, before + total), exact.index_select(0, local)
-        start = stop
+    need = ((col1 - col0 + WIDTH_STEP) // WIDTH_STEP * WIDTH_STEP).clamp(max=resolution)
+    order = torch.argsort(need + (~exact) * (resolution + WIDTH_STEP), stable=True)  # exact first, by width
+    sphere, row, col0, col1, exact, need = (t[order] for t in (sphere, row, col0, col1, exact, need))
+    n_exact = int(exact.sum())
+    groups = [(lo + first, hi + first) for first, last in ((0, n_exact), (n_exact, len(exact)))
+              for lo, hi in _group_widths(need[first:last])]
+    width = torch.empty_like(need)
+    for lo, hi in groups:
+        width[lo:hi] = need[hi - 1]
+    start = torch.minimum(col0, resolution - width)
+    table = _span_table(view, sphere, row, col0, col1, start, camera, resolution)
+    offset = (sphere * resolution + row) * resolution + start
+    for lo, hi in groups:
+        w = int(width[lo])
+        step = max(1, CHUNK_PIXELS // w)
+        for a in range(lo, hi, step):
+            chunk = slice(a, min(a + step, hi))
+            yield _Windows(sphere[chunk], offset[chunk], table[chunk], w, a < n_exact)
 
 
-def _shade(scenes: torch.Tensor, sphere: torch.Tensor, pixel: torch.Tensor, exact: torch.Tensor,
-           dirs: torch.Tensor, camera: Camera, with_colour: bool = True):
-    """Shade pixels. scenes (13, B) from ``_sphere_table``, sphere, pixel, exact (P,) from ``_pixel_chunks``,
-    dirs (3, H*W) unit rays.
+def _shade(windows: _Windows, camera: Camera, resolution: int, with_colour: bool = True):
+    """Shade the pixels of windows of shape (n, W).
 
-    Returns (hit (P,) bool, [red, green, blue] (P,) each in [0, 1], meaningful where hit), or with
-    ``with_colour=False`` only the hit mask.
+    Returns hit (n, W) bool and, with ``with_colour``, (base, lambert) (n, W) float32: colour channel k is
+    clamp(base + lambert * diffuse_k, 0, 1). The pixel's ray is d = (x, y, -1) with x = x_r + u; see
+    ``_span_table`` for the names below.
     """
-    def per_pixel(row: int) -> torch.Tensor:
-        return scenes[row].index_select(0, sphere)
-
-    tx, ty, tz = per_pixel(0), per_pixel(1), per_pixel(2)
-    dx, dy, dz = (dirs[k].index_select(0, pixel) for k in range(3))
-    b = dx * tx + dy * ty + dz * tz  # ray parameter of the point nearest the centre
-    qx, qy, qz = tx - b * dx, ty - b * dy, tz - b * dz
-    disc = 1 - (qx * qx + qy * qy + qz * qz)  # 1 - squared distance of the ray from the centre: stable
+    (first_u, d2, d1, d0, two_xr, dd0, cx, cd0, lx, ld0, c_dot_l, l_dot_l, shininess, _, _, _, lo, hi,
+     outside) = windows.table.unsqueeze(2).unbind(1)
+    index = torch.arange(windows.width, dtype=torch.float32)
+    u = first_u + index * (2 * camera.tan_half_fov / resolution)
+    disc = (d2 * u + d1) * u + d0  # (c.d)^2 - (|c|^2 - 1) |d|^2: the ray meets the sphere where >= 0
     root = disc.clamp(min=0).sqrt()
-    t = b - root
-    if exact.all():
-        hit = exact
-    else:
-        depth = -t * dz
-        tested = (disc >= 0) & (per_pixel(12) > 0) & (b > 0) & (depth >= camera.near) & (depth <= camera.far)
-        hit = exact | tested
+    c_dot_d = cx * u + cd0
+    dd = (u + two_xr) * u + dd0  # |d|^2
+    s = (c_dot_d - root) / dd  # the hit point is s d; its depth is s
+    hit = (index >= lo) & (index <= hi)
+    if not windows.exact:
+        hit = hit & (disc >= 0) & (c_dot_d > 0) & (s >= camera.near) & (s <= camera.far) & (outside > 0)
     if not with_colour:
         return hit
-    # With P = t d, N = P - T, w = Lp - P and |d| = 1: N.d = t - b = -root, |w|^2 = |Lp|^2 - 2 t (Lp.d) + t^2,
-    # N.w = t (Lp.d) - T.Lp - t^2 + t b. R = 2 (N.L) N - L and V = -d, so R.V = L.d + 2 root (N.L).
-    l_dot_d = dx * per_pixel(7) + dy * per_pixel(8) + dz * per_pixel(9)
-    inv_len = (per_pixel(10) - 2 * t * l_dot_d + t * t).rsqrt()
-    n_dot_l = (t * (l_dot_d - t + b) - per_pixel(11)) * inv_len
-    r_dot_v = (l_dot_d - t) * inv_len + 2 * root * n_dot_l
-    ambient_specular = AMBIENT + r_dot_v.clamp(0, 1).pow(per_pixel(SHININESS))
-    lambert = n_dot_l.clamp(0, 1)
-    return hit, [(ambient_specular + lambert * per_pixel(k)).clamp_(0, 1) for k in (3, 4, 5)]
-
-
-def _sphere_table(view: torch.Tensor) -> torch.Tensor:
-    """Per-sphere constants, one row each for fast gathers. (B, 10) view-space scenes -> (13, B) float32: the
-    ten columns, then |Lp|^2, T.Lp, and 1 where the camera is outside the sphere."""
-    t, light = view[:, TRANSLATION], view[:, LIGHT]
-    extra = torch.stack([(light * light).sum(1), (t * light).sum(1), ((t * t).sum(1) > 1).to(view.dtype)], dim=1)
-    return torch.cat([view, extra], dim=1).T.to(torch.float32).contiguous()
+    # With N = s d - c (unit), L = l - s d and N.d = -root: N.L = s (l.d + root) - c.l,
+    # |L|^2 = |l|^2 - 2 s l.d + s^2 |d|^2, and with V = -d / |d|, R = 2 (N.L) N - L (L, R unit):
+    # R.V = (2 root N.L + L.d) / |d|.
+    l_dot_d = lx * u + ld0
+    light_dot_d = l_dot_d - s * dd
+    inv_len = (l_dot_l - s * (l_dot_d + light_dot_d)).rsqrt()
+    n_dot_l = (s * (l_dot_d + root) - c_dot_l) * inv_len
+    r_dot_v = (2 * root * n_dot_l + light_dot_d * inv_len) * dd.rsqrt()
+    # r_dot_v ** shininess; below 1e-6 the term is < 1e-18, invisible next to the ambient 0.03, and log2 of 0
+    # takes a slow path.
+    specular = torch.exp2(shininess * r_dot_v.clamp(1e-6, 1).log2())
+    return hit, AMBIENT + specular, n_dot_l.clamp(0, 1)
 
 
 def _prepare(params: torch.Tensor, camera: Camera, resolution: int):
-    """The sphere table (13, B), the row spans, and the ray table (3, H*W)."""
+    """View-space scenes (B, 10) float64 and their row spans."""
     view = view_space_params(params.to(torch.float64), camera)
-    spans = _row_spans(view[:, TRANSLATION], camera, resolution)
-    return _sphere_table(view), spans, ray_directions(camera, resolution)
+    return view, _row_spans(view[:, TRANSLATION], camera, resolution)
 
 
 def _check(params: torch.Tensor, resolution: int) -> None:
@@ -204,13 +284,16 @@ def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera =
         fine = render_spheres(params, resolution * supersample, camera)
         b = len(params)
         return fine.view(b, resolution, supersample, resolution, supersample, 4).mean(dim=(2, 4))
-    view, spans, dirs = _prepare(params, camera, resolution)
+    view, spans = _prepare(params, camera, resolution)
     flat = torch.zeros(len(params) * resolution * resolution, 4, dtype=torch.float32)
-    for sphere, pixel, exact in _pixel_chunks(spans, resolution):
-        hit, colour = _shade(view, sphere, pixel, exact, dirs, camera)
+    for windows in _windows(view, spans, camera, resolution):
+        hit, base, lambert = _shade(windows, camera, resolution)
         alpha = hit.to(torch.float32)
-        rgba = torch.stack([c * alpha for c in colour] + [alpha], dim=1)
-        flat = flat.index_put((sphere * resolution * resolution + pixel,), rgba)
+        diffuse = windows.table[:, 13:16].unsqueeze(1)
+        rgba = torch.cat([(base.unsqueeze(2) + lambert.unsqueeze(2) * diffuse).clamp(0, 1) * alpha.unsqueeze(2),
+                          alpha.unsqueeze(2)], dim=2)
+        pixels = windows.offset.unsqueeze(1) + torch.arange(windows.width)
+        flat = flat.index_put((pixels.flatten(),), rgba.flatten(0, 1))
     return flat.view(len(params), resolution, resolution, 4)
 
 
@@ -231,18 +314,23 @@ def render_spheres_uint8(params: torch.Tensor, resolution: int = 128, camera: Ca
     if supersample > 1:
         out.copy_((render_spheres(params, resolution, camera, supersample) * 255 + 0.5).to(torch.uint8))
         return out
+    if not out.is_contiguous():
+        raise ValueError("out must be contiguous")
     out.zero_()
-    view, spans, dirs = _prepare(params, camera, resolution)
-    flat = out.view(-1, 4)
-    for sphere, pixel, exact in _pixel_chunks(spans, resolution):
-        hit, colour = _shade(view, sphere, pixel, exact, dirs, camera)
-        rgba = torch.empty(len(pixel), 4, dtype=torch.uint8)
-        for k, channel in enumerate(colour):
-            rgba[:, k] = channel.mul_(255).add_(0.5)  # the uint8 cast truncates: round half up
-        rgba[:, 3] = 255
-        if not exact.all():
-            rgba.mul_(hit[:, None])
-        flat[sphere * resolution * resolution + pixel] = rgba
+    view, spans = _prepare(params, camera, resolution)
+    words = out.numpy().view(np.int32).reshape(-1)  # one packed RGBA word per pixel
+    for windows in _windows(view, spans, camera, resolution):
+        hit, base, lambert = _shade(windows, camera, resolution)
+        rgba = torch.empty(len(windows.offset), windows.width, 4, dtype=torch.uint8)
+        scale = hit.to(torch.float32).mul_(255)
+        base.mul_(scale).add_(0.5)  # the uint8 cast truncates: round half up
+        lambert.mul_(scale)
+        for k in range(3):
+            rgba[..., k] = torch.addcmul(base, lambert, windows.table[:, 13 + k, None]).clamp_(max=255.5)
+        rgba[..., 3] = scale
+        # Window i is words[offset[i]:offset[i] + W]: an overlapping strided view indexed by offset.
+        window_view = as_strided(words, (len(words) - windows.width + 1, windows.width), (4, 4))
+        window_view[windows.offset.numpy()] = rgba.view(torch.int32).squeeze(2).numpy()
     return out
 
 
@@ -253,10 +341,11 @@ def covered_pixels(params: torch.Tensor, resolution: int = 128, camera: Camera =
     Exact spans are counted by their length (work per row, not per pixel); the rest pixel by pixel.
     """
     _check(params, resolution)
-    view, (sphere, row, col0, col1, exact), dirs = _prepare(params, camera, resolution)
+    view, (sphere, row, col0, col1, exact) = _prepare(params, camera, resolution)
     counts = torch.zeros(len(params), dtype=torch.int64)
     counts.index_add_(0, sphere[exact], (col1 - col0 + 1)[exact])
     tested = tuple(part[~exact] for part in (sphere, row, col0, col1, exact))
-    for sphere, pixel, known in _pixel_chunks(tested, resolution):
-        counts.index_add_(0, sphere, _shade(view, sphere, pixel, known, dirs, camera, with_colour=False).long())
+    for windows in _windows(view, tested, camera, resolution):
+        hit = _shade(windows, camera, resolution, with_colour=False)
+        counts.index_add_(0, windows.sphere, hit.sum(1))
     return counts

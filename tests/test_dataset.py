@@ -51,15 +51,33 @@ def test_generate_is_byte_identical_and_self_consistent(tmp_path):
 
 def test_shards_merge_into_the_single_run(tmp_path):
     spec = GenerateSpec(PRESETS["default"], count=2100, seed=1, resolution=24)
-    whole = generate_dataset(spec, tmp_path / "whole")
+    whole = generate_dataset(spec, tmp_path / "whole", workers=3)  # three blocks in flight at once
     assert shard_range(2100, 0, 2) == (0, 1024) and shard_range(2100, 1, 2) == (1024, 2100)
-    shards = [generate_dataset(spec, tmp_path / f"s{i}", shard=(i, 2)) for i in (1, 0)]
+    shards = [generate_dataset(spec, tmp_path / f"s{i}", shard=(i, 2), workers=1) for i in (1, 0)]
     merged = merge_shards(shards, tmp_path / "merged")
     assert files(merged) == files(whole)
     with pytest.raises(NeurenderError, match="exactly once"):
         merge_shards(shards[:1], tmp_path / "partial")
     with pytest.raises(NeurenderError, match="cannot split"):
         shard_range(100, 0, 2)
+
+
+def _holes_supported(tmp_path) -> bool:
+    probe = tmp_path / "probe"
+    with open(probe, "wb") as f:
+        f.truncate(1 << 20)
+    return probe.stat().st_blocks * 512 < 1 << 20
+
+
+def test_images_file_is_a_plain_npy_written_sparsely(tmp_path):
+    spec = GenerateSpec(PRESETS["default"], count=300, seed=2, resolution=128)
+    out = generate_dataset(spec, tmp_path / "d")
+    images = np.load(out / "images.npy")
+    np.save(tmp_path / "plain.npy", images)
+    assert (out / "images.npy").read_bytes() == (tmp_path / "plain.npy").read_bytes()
+    if _holes_supported(tmp_path):  # black pages are left as holes: far fewer bytes reach the disk
+        allocated = (out / "images.npy").stat().st_blocks * 512
+        assert allocated < 0.3 * (out / "images.npy").stat().st_size
 
 
 def test_csv_round_trip_in_template_format(tmp_path, data_dir):

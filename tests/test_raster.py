@@ -5,11 +5,11 @@ import pytest
 import torch
 from PIL import Image
 from scipy import ndimage
-from spec_reference import render_image
+from spec_reference import render_image, render_pixel
 
 from neurender.dataset import read_params_csv
 from neurender.presets import PRESETS, sample_scenes
-from neurender.raster import covered_pixels, render_spheres, render_spheres_uint8
+from neurender.raster import _group_widths, covered_pixels, render_spheres, render_spheres_uint8
 from neurender.scene import DEFAULT_CAMERA
 
 CAMERA = torch.tensor(DEFAULT_CAMERA.position, dtype=torch.float64)
@@ -161,3 +161,25 @@ def test_rejects_bad_shapes():
         render_spheres(torch.zeros(3, 9))
     with pytest.raises(ValueError):
         render_spheres_uint8(torch.zeros(2, 10), 8, out=torch.zeros(2, 8, 8, 3, dtype=torch.uint8))
+
+
+def test_span_windows_group_by_cost():
+    def groups(widths):
+        return _group_widths(torch.tensor(sorted(widths)))
+
+    assert groups([8] * 1000) == [(0, 1000)]
+    assert groups([4] * 50 + [12] * 50) == [(0, 100)]  # padding 400 pixels is cheaper than another step
+    many_narrow = groups([4] * 200_000 + [128] * 10)  # padding the narrow spans to 128 would cost 24M pixels
+    assert many_narrow[-1] == (200_000, 200_010) and many_narrow[0][0] == 0
+    assert all(a[1] == b[0] for a, b in zip(many_narrow, many_narrow[1:]))
+    assert groups([]) == []
+
+
+def test_distant_highlights_stay_within_a_fraction_of_a_level():
+    # Far spheres with sharp highlights are the worst case for float32 (depth ~40, exponent ~20).
+    scenes = torch.from_numpy(sample_scenes(PRESETS["default"], 5, np.arange(40), resolution=128))
+    ours = render_spheres(scenes, 128).numpy()
+    covered = np.argwhere(ours[..., 3] > 0)
+    assert len(covered) > 1000
+    worst = max(np.abs(ours[k, i, j] - render_pixel(scenes[k].tolist(), i, j, 128)).max() for k, i, j in covered)
+    assert worst < 0.25 / 255

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from neurender.dataset import (
@@ -52,7 +51,7 @@ def dataset() -> None:
 @click.option("--supersample", type=click.IntRange(1, 8), default=1,
               help="samples per pixel side (anti-aliased edges); 1 matches the template")
 @click.option("--workers", type=click.IntRange(1, 256), default=min(os.cpu_count() or 1, 8),
-              help="CPU threads for rendering and PNG writing")
+              help="blocks sampled and rendered at once, one thread each (also the PNG writers)")
 @click.option("--shard", default="0/1", help="write only shard I of N (then `dataset merge`)")
 @click.option("--png", is_flag=True, help="also write template-style image_0000.png files")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
@@ -61,7 +60,6 @@ def generate(preset, count, seed, out, resolution, val, test, supersample, worke
     spec = GenerateSpec(load_preset(preset), count, seed, resolution, val, test, supersample)
     shard = _shard(shard)
     start, stop = shard_range(count, *shard)
-    torch.set_num_threads(workers)
     with tqdm(total=stop - start, unit="img", desc="generate", disable=None) as bar:
         generate_dataset(spec, out, shard, png=png, overwrite=overwrite, workers=workers, progress=bar.update)
     click.echo(f"wrote {stop - start} images to {out}")
