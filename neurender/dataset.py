@@ -37,7 +37,8 @@ from neurender.raster import render_spheres_uint8
 from neurender.scene import CSV_COLUMNS, DEFAULT_CAMERA, Camera, encode_params
 
 FORMAT_VERSION = 1
-BLOCK = 1024  # images rendered per step; shard boundaries fall on multiples of it
+BLOCK = 1024  # shard boundaries fall on multiples of this many images
+STEP_BYTES = 64 << 20  # images rendered and written per step: at most BLOCK, at most this many bytes
 IMAGES, PARAMS, META = "images.npy", "params.csv", "meta.json"
 FRAME_NUMBER = re.compile(r"(?:^|[_-])(\d+)\.png$", re.IGNORECASE)
 
@@ -258,26 +259,29 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
                      progress: Callable[[int], None] | None = None) -> Path:
     """Sample, render and write a dataset (or one shard of it) to ``out``. Returns ``out``.
 
-    ``workers`` blocks are sampled and rendered at once, each on one thread (torch runs single-threaded
-    meanwhile: its own thread team would fight the writer's threads for the cores), while the stream writes
-    and hashes finished blocks in order. progress(n) is called after every block with the number of images
-    just written.
+    Work goes in steps of up to BLOCK images and STEP_BYTES bytes. ``workers`` steps are sampled and rendered
+    at once, each on one thread (torch runs single-threaded meanwhile: its own thread team would fight the
+    writer's threads for the cores), while the stream writes and hashes finished steps in order.
+    progress(n) is called after every step with the number of images just written.
     """
     validate_preset(spec.preset)
     meta = spec.meta(camera)  # validates the splits before anything is written
     start, stop = shard_range(spec.count, *shard)
-    # Sample the first block before touching the disk: an impossible preset fails here, with nothing written.
-    first = sample_scenes(spec.preset, spec.seed, np.arange(start, min(stop, start + BLOCK)), spec.resolution, camera)
+    # Bytes per image in flight: the RGBA output, or with supersampling the float32 RGBA of the fine image.
+    image_bytes = spec.resolution**2 * 4 * (4 * spec.supersample**2 if spec.supersample > 1 else 1)
+    step = max(1, min(BLOCK, STEP_BYTES // image_bytes))
+    # Sample the first step before touching the disk: an impossible preset fails here, with nothing written.
+    first = sample_scenes(spec.preset, spec.seed, np.arange(start, min(stop, start + step)), spec.resolution, camera)
     if shard[1] > 1:
         meta["shard"] = {"index": shard[0], "of": shard[1], "start": start, "stop": stop}
     shape = (stop - start, spec.resolution, spec.resolution, 4)
     workers = max(1, workers)
-    # Block k renders into buffer k mod (workers + 2): by the time block k + workers + 2 starts, block k's
+    # Step k renders into buffer k mod (workers + 2): by the time step k + workers + 2 starts, step k's
     # write has finished (the stream finishes one write before it accepts the next).
-    buffers = [torch.empty((BLOCK, *shape[1:]), dtype=torch.uint8) for _ in range(workers + 2)]
+    buffers = [torch.empty((step, *shape[1:]), dtype=torch.uint8) for _ in range(workers + 2)]
 
     def produce(k: int, block_start: int) -> tuple[np.ndarray, np.ndarray]:
-        block_stop = min(stop, block_start + BLOCK)
+        block_stop = min(stop, block_start + step)
         scenes = first if block_start == start else sample_scenes(
             spec.preset, spec.seed, np.arange(block_start, block_stop), spec.resolution, camera)
         images = render_spheres_uint8(torch.from_numpy(scenes), spec.resolution, camera, spec.supersample,
@@ -288,7 +292,7 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
         stream = _NpyStream(stage / IMAGES, shape)
         params = np.empty((stop - start, 10))
         pending: deque = deque()
-        block_starts = range(start, stop, BLOCK)
+        block_starts = range(start, stop, step)
         for k, block_start in enumerate([*block_starts, *[None] * workers]):
             if block_start is not None:
                 pending.append((block_start, pool.submit(produce, k, block_start)))
@@ -333,8 +337,9 @@ def merge_shards(shard_dirs: list[Path], out: Path, overwrite: bool = False) -> 
         for k in order:
             shard_dir = shard_dirs[k]
             shard_images = np.load(shard_dir / IMAGES, mmap_mode="r")
-            for s in range(0, len(shard_images), BLOCK):
-                stream.write(shard_images[s:s + BLOCK])
+            step = max(1, STEP_BYTES // (res * res * 4))
+            for s in range(0, len(shard_images), step):
+                stream.write(shard_images[s:s + step])
             f, p = read_params_csv(shard_dir / PARAMS)
             frames.append(f)
             params.append(p)

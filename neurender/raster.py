@@ -293,7 +293,7 @@ def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera =
         rgba = torch.cat([(base.unsqueeze(2) + lambert.unsqueeze(2) * diffuse).clamp(0, 1) * alpha.unsqueeze(2),
                           alpha.unsqueeze(2)], dim=2)
         pixels = windows.offset.unsqueeze(1) + torch.arange(windows.width)
-        flat = flat.index_put((pixels.flatten(),), rgba.flatten(0, 1))
+        flat.index_put_((pixels.flatten(),), rgba.flatten(0, 1))  # windows never overlap
     return flat.view(len(params), resolution, resolution, 4)
 
 

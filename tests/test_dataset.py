@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import neurender.dataset as dataset_module
 from neurender.dataset import (
     GenerateSpec,
     SceneDataset,
@@ -60,6 +61,14 @@ def test_shards_merge_into_the_single_run(tmp_path):
         merge_shards(shards[:1], tmp_path / "partial")
     with pytest.raises(NeurenderError, match="cannot split"):
         shard_range(100, 0, 2)
+
+
+def test_generation_steps_do_not_change_the_bytes(tmp_path, monkeypatch):
+    spec = GenerateSpec(PRESETS["default"], count=40, seed=4, resolution=16)
+    whole = generate_dataset(spec, tmp_path / "whole")
+    monkeypatch.setattr(dataset_module, "STEP_BYTES", 3 * 16 * 16 * 4)  # steps of 3 images, as at 4K resolution
+    stepped = generate_dataset(spec, tmp_path / "stepped", workers=3)
+    assert files(stepped) == files(whole)
 
 
 def _holes_supported(tmp_path) -> bool:

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -171,7 +172,7 @@ def test_span_windows_group_by_cost():
     assert groups([4] * 50 + [12] * 50) == [(0, 100)]  # padding 400 pixels is cheaper than another step
     many_narrow = groups([4] * 200_000 + [128] * 10)  # padding the narrow spans to 128 would cost 24M pixels
     assert many_narrow[-1] == (200_000, 200_010) and many_narrow[0][0] == 0
-    assert all(a[1] == b[0] for a, b in zip(many_narrow, many_narrow[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(many_narrow))
     assert groups([]) == []
 
 
