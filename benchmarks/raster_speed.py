@@ -6,7 +6,10 @@ Prints a table and writes benchmarks/results/raster_speed.json. Measures, per pr
   best of three batch sizes), for the speed-up of working only on covered pixels;
 - sample: drawing scenes that meet the preset's constraints;
 - write: `generate_dataset` end to end (sample + render + .npy + CSV + checksums) into the current
-  directory: at 64 KB per image this is bound by the disk's write bandwidth.
+  directory, in images/s and logical MB/s (64 KB per image; black pages are left as holes, so fewer bytes
+  reach the disk);
+- disk: plain sequential writes of 1 GiB of non-zero bytes into the same directory, the ceiling any
+  writer of dense data meets on this machine.
 
     python benchmarks/raster_speed.py [--threads 2] [--seconds 3]
 """
@@ -63,6 +66,17 @@ def full_frame_uint8(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> t
     return (rgba * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1)
 
 
+def disk_bandwidth(seconds: float) -> float:
+    """MB/s of plain sequential writes (1 GiB in 64 MiB blocks, no fsync: as the dataset writer) into the
+    current directory."""
+    block = np.full(64 << 20, 7, dtype=np.uint8)
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        def write_gib():
+            with open(Path(tmp) / "disk", "wb") as f:
+                f.writelines([block] * 16)
+        return rate(write_gib, 1024, seconds) * (1 << 20) / 1e6
+
+
 def measure_preset(preset: Preset, count: int, threads: int, seconds: float) -> dict:
     params = torch.from_numpy(sample_scenes(preset, 0, np.arange(count), RES))
     out = torch.empty(BLOCK, RES, RES, 4, dtype=torch.uint8)
@@ -95,12 +109,14 @@ def main() -> None:
                "machine": platform.processor() or platform.machine(), "presets": {}}
     for name, count in (("default", 16 * BLOCK), ("easy", 4 * BLOCK)):
         results["presets"][name] = measure_preset(PRESETS[name], count, args.threads, args.seconds)
+    results["disk_write_MB_per_s"] = round(disk_bandwidth(args.seconds))
     print(f"{'preset':8} {'render img/s':>13} {'full-frame img/s':>17} {'speed-up':>9} {'sample/s':>9} "
           f"{'write img/s':>12} {'write MB/s':>11}")
     for name, r in results["presets"].items():
         print(f"{name:8} {r['render_images_per_s']:13,d} {r['full_frame_images_per_s']:17,.0f} "
               f"{r['speedup_vs_full_frame']:8.1f}x {r['sample_scenes_per_s']:9,d} {r['write_images_per_s']:12,d} "
               f"{r['write_MB_per_s']:11,d}")
+    print(f"disk: plain sequential writes {results['disk_write_MB_per_s']:,d} MB/s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
