@@ -29,6 +29,7 @@ AMBIENT = 0.03  # light ambient 0.1 x material ambient 0.3
 CHUNK_PIXELS = 1 << 17  # pixels shaded per step: enough for torch to split across threads, few enough for L3
 WIDTH_STEP = 4  # window widths are multiples of this many pixels
 CALL_PIXELS = 1 << 16  # one more shading step costs about as much as shading this many pixels
+DIFFUSE_COLUMN = 15  # where diffuse RGB sits among ``_span_table``'s rows
 
 
 def view_space_params(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> torch.Tensor:
@@ -124,7 +125,7 @@ class _Windows:
     """Row spans shaded together: each span padded to a window of ``width`` pixels within its image row.
 
     sphere (n,) batch index of each span's sphere; offset (n,) flat pixel index (image, row, column) of each
-    window's first pixel; table (n, 19) float32 per-span constants (``_span_table``); exact: whether the spans
+    window's first pixel; table (19, n) float32 per-span constants (``_span_table``); exact: whether the spans
     hold exactly the covered pixels (else each pixel is tested).
     """
 
@@ -165,34 +166,35 @@ def _group_widths(widths: torch.Tensor) -> list[tuple[int, int]]:
 def _span_table(view: torch.Tensor, sphere: torch.Tensor, row: torch.Tensor, col0: torch.Tensor,
                 col1: torch.Tensor, start: torch.Tensor, camera: Camera, resolution: int) -> torch.Tensor:
     """Per-span constants of the shading, so that every per-pixel quantity is a polynomial in one variable.
-    view (B, 10) float64 view-space scenes; sphere, row, col0, col1, start (n,) -> (n, 19) float32.
+    view (B, 10) float64 view-space scenes; sphere, row, col0, col1, start (n,) -> (19, n) float32, one row
+    per constant so that each broadcasts as a contiguous column.
 
     Pixel j of row i has the ray d = (x_j, y_i, -1), unnormalised. With c the sphere centre and l the light,
     |d|^2, c.d, l.d and the discriminant numerator D = (c.d)^2 - (|c|^2 - 1) |d|^2 are polynomials in x of
     degree <= 2. They are expanded around a reference x_r (the vertex of D, where D peaks, else the span's
     centre) in u = x - x_r, computed in float64: near the silhouette D is a small difference of large terms,
-    and the expanded form keeps it accurate in float32. Columns: u offset of the window's first pixel, the
-    coefficients of D (u^2, u, 1), of |d|^2 (2 x_r, constant), of c.d (u, 1), of l.d (u, 1), c.l, |l|^2,
-    shininess, diffuse RGB, the span's first and last pixel within its window, 1 if the camera is outside.
+    and the expanded form keeps it accurate in float32. Columns, per span: u of the window's first pixel, the
+    coefficients of D (u, 1), of |d|^2 (2 x_r, 1), c.d and l.d at u = 0, the span's first and last pixel
+    within its window; per sphere: D's u^2 coefficient, c.d's and l.d's u coefficients (c_x, l_x), c.l,
+    |l|^2, shininess, diffuse RGB (from column DIFFUSE_COLUMN), 1 if the camera is outside.
     """
     tan = camera.tan_half_fov
-    v = view.index_select(0, sphere)
-    c, light = v[:, TRANSLATION], v[:, LIGHT]
-    cx, cy, cz = c.unbind(1)
-    lx, ly, lz = light.unbind(1)
+    c, light = view[:, TRANSLATION], view[:, LIGHT]
+    k = (c * c).sum(1) - 1
+    a2 = c[:, 0] * c[:, 0] - k
+    per_sphere = torch.stack([a2, c[:, 0], light[:, 0], (c * light).sum(1), (light * light).sum(1),
+                              view[:, SHININESS], *view[:, DIFFUSE].unbind(1), (k > 0).to(view.dtype)])
+    cx, cy, cz, lx, ly, lz, k, a2 = (t.index_select(0, sphere) for t in (*c.unbind(1), *light.unbind(1), k, a2))
     row, col0, col1, start = (t.to(torch.float64) for t in (row, col0, col1, start))  # int + float is float32
     y = (1 - (row + 0.5) / resolution * 2) * tan
     c_dot_d0 = cy * y - cz  # c.d - cx x
-    k = (c * c).sum(1) - 1
-    a2, a1, a0 = cx * cx - k, 2 * cx * c_dot_d0, c_dot_d0 * c_dot_d0 - k * (y * y + 1)
+    a1, a0 = 2 * cx * c_dot_d0, c_dot_d0 * c_dot_d0 - k * (y * y + 1)
     x_centre = ((col0 + col1 + 1) / resolution - 1) * tan
     x_r = torch.where(a2 < 0, -a1 / (2 * torch.where(a2 < 0, a2, -1.0)), x_centre)
     first_u = ((start + 0.5) * 2 / resolution - 1) * tan - x_r
-    columns = [first_u, a2, 2 * a2 * x_r + a1, (a2 * x_r + a1) * x_r + a0, 2 * x_r, x_r * x_r + y * y + 1,
-               cx, cx * x_r + c_dot_d0, lx, lx * x_r + ly * y - lz, (c * light).sum(1), (light * light).sum(1),
-               v[:, SHININESS], *v[:, DIFFUSE].unbind(1), col0 - start, col1 - start,
-               (k > 0).to(v.dtype)]
-    return torch.stack(columns, dim=1).to(torch.float32)
+    per_span = torch.stack([first_u, 2 * a2 * x_r + a1, (a2 * x_r + a1) * x_r + a0, 2 * x_r, x_r * x_r + y * y + 1,
+                            cx * x_r + c_dot_d0, lx * x_r + ly * y - lz, col0 - start, col1 - start])
+    return torch.cat([per_span.to(torch.float32), per_sphere.to(torch.float32).index_select(1, sphere)])
 
 
 def _windows(view: torch.Tensor, spans: tuple[torch.Tensor, ...], camera: Camera, resolution: int
@@ -220,7 +222,7 @@ def _windows(view: torch.Tensor, spans: tuple[torch.Tensor, ...], camera: Camera
         step = max(1, CHUNK_PIXELS // w)
         for a in range(lo, hi, step):
             chunk = slice(a, min(a + step, hi))
-            yield _Windows(sphere[chunk], offset[chunk], table[chunk], w, a < n_exact)
+            yield _Windows(sphere[chunk], offset[chunk], table[:, chunk], w, a < n_exact)
 
 
 def _shade(windows: _Windows, camera: Camera, resolution: int, with_colour: bool = True):
@@ -230,8 +232,8 @@ def _shade(windows: _Windows, camera: Camera, resolution: int, with_colour: bool
     clamp(base + lambert * diffuse_k, 0, 1). The pixel's ray is d = (x, y, -1) with x = x_r + u; see
     ``_span_table`` for the names below.
     """
-    (first_u, d2, d1, d0, two_xr, dd0, cx, cd0, lx, ld0, c_dot_l, l_dot_l, shininess, _, _, _, lo, hi,
-     outside) = windows.table.unsqueeze(2).unbind(1)
+    (first_u, d1, d0, two_xr, dd0, cd0, ld0, lo, hi, d2, cx, lx, c_dot_l, l_dot_l, shininess, _, _, _,
+     outside) = windows.table.unsqueeze(2).unbind(0)
     index = torch.arange(windows.width, dtype=torch.float32)
     u = first_u + index * (2 * camera.tan_half_fov / resolution)
     disc = (d2 * u + d1) * u + d0  # (c.d)^2 - (|c|^2 - 1) |d|^2: the ray meets the sphere where >= 0
@@ -289,7 +291,7 @@ def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera =
     for windows in _windows(view, spans, camera, resolution):
         hit, base, lambert = _shade(windows, camera, resolution)
         alpha = hit.to(torch.float32)
-        diffuse = windows.table[:, 13:16].unsqueeze(1)
+        diffuse = windows.table[DIFFUSE_COLUMN:DIFFUSE_COLUMN + 3].T.unsqueeze(1)
         rgba = torch.cat([(base.unsqueeze(2) + lambert.unsqueeze(2) * diffuse).clamp(0, 1) * alpha.unsqueeze(2),
                           alpha.unsqueeze(2)], dim=2)
         pixels = windows.offset.unsqueeze(1) + torch.arange(windows.width)
@@ -321,16 +323,16 @@ def render_spheres_uint8(params: torch.Tensor, resolution: int = 128, camera: Ca
     words = out.numpy().view(np.int32).reshape(-1)  # one packed RGBA word per pixel
     for windows in _windows(view, spans, camera, resolution):
         hit, base, lambert = _shade(windows, camera, resolution)
-        rgba = torch.empty(len(windows.offset), windows.width, 4, dtype=torch.uint8)
-        scale = hit.to(torch.float32).mul_(255)
-        base.mul_(scale).add_(0.5)  # the uint8 cast truncates: round half up
-        lambert.mul_(scale)
-        for k in range(3):
-            rgba[..., k] = torch.addcmul(base, lambert, windows.table[:, 13 + k, None]).clamp_(max=255.5)
-        rgba[..., 3] = scale
+        base.mul_(255).add_(0.5)  # round half up: floor(255 v + 0.5)
+        lambert.mul_(255)
+        diffuse = windows.table[DIFFUSE_COLUMN:DIFFUSE_COLUMN + 3, :, None]
+        red, green, blue = (torch.addcmul(base, lambert, d).clamp_(max=255.5).floor_() for d in diffuse)
+        # One little-endian RGBA word: R + 2^8 G + 2^16 B (exact in float32, < 2^24), then A = 255 (2^24 * 255
+        # wraps to -2^24 in int32); zero off the sphere.
+        word = red.add_(green, alpha=256).add_(blue, alpha=65536).to(torch.int32).sub_(1 << 24).mul_(hit)
         # Window i is words[offset[i]:offset[i] + W]: an overlapping strided view indexed by offset.
         window_view = as_strided(words, (len(words) - windows.width + 1, windows.width), (4, 4))
-        window_view[windows.offset.numpy()] = rgba.view(torch.int32).squeeze(2).numpy()
+        window_view[windows.offset.numpy()] = word.numpy()
     return out
 
 
