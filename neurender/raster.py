@@ -98,10 +98,11 @@ def _row_spans(centres: torch.Tensor, camera: Camera, resolution: int) -> tuple[
     boxes = sphere_pixel_bounds(c, camera, resolution)
     heights = (boxes[:, 1] - boxes[:, 0] + 1).clamp(min=0)
     sphere = torch.repeat_interleave(torch.arange(len(c)), heights)
-    first_row = torch.cumsum(heights, 0) - heights
-    row = boxes[sphere, 0] + torch.arange(len(sphere)) - first_row[sphere]
-    col0, col1 = boxes[sphere, 2], boxes[sphere, 3]
-    cx, cy, cz = c[sphere].unbind(1)
+    # first row of the box, minus the span's position in the list, per sphere: + position gives the row
+    row_base = boxes[:, 0] - (torch.cumsum(heights, 0) - heights)
+    row = row_base.index_select(0, sphere) + torch.arange(len(sphere))
+    col0, col1 = boxes[:, 2].index_select(0, sphere), boxes[:, 3].index_select(0, sphere)
+    cx, cy, cz = (c[:, k].index_select(0, sphere) for k in range(3))
     exact = (cz + 1 <= -camera.near) & (1 - cz <= camera.far)
     y = (1 - (row.to(torch.float64) + 0.5) / resolution * 2) * camera.tan_half_fov
     k = cx * cx + cy * cy + cz * cz - 1
@@ -116,8 +117,8 @@ def _row_spans(centres: torch.Tensor, camera: Camera, resolution: int) -> tuple[
     span1 = torch.where(disc < 0, span0 - 1, span1)
     col0 = torch.where(exact, span0.to(torch.int64), col0)
     col1 = torch.where(exact, span1.to(torch.int64), col1)
-    keep = col1 >= col0
-    return sphere[keep], row[keep], col0[keep], col1[keep], exact[keep]
+    keep = (col1 >= col0).nonzero().squeeze(1)
+    return tuple(t.index_select(0, keep) for t in (sphere, row, col0, col1, exact))
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def _windows(view: torch.Tensor, spans: tuple[torch.Tensor, ...], camera: Camera
     sphere, row, col0, col1, exact = spans
     need = ((col1 - col0 + WIDTH_STEP) // WIDTH_STEP * WIDTH_STEP).clamp(max=resolution)
     order = torch.argsort(need + (~exact) * (resolution + WIDTH_STEP), stable=True)  # exact first, by width
-    sphere, row, col0, col1, exact, need = (t[order] for t in (sphere, row, col0, col1, exact, need))
+    sphere, row, col0, col1, exact, need = (t.index_select(0, order) for t in (sphere, row, col0, col1, exact, need))
     n_exact = int(exact.sum())
     groups = [(lo + first, hi + first) for first, last in ((0, n_exact), (n_exact, len(exact)))
               for lo, hi in _group_widths(need[first:last])]
@@ -345,8 +346,9 @@ def covered_pixels(params: torch.Tensor, resolution: int = 128, camera: Camera =
     _check(params, resolution)
     view, (sphere, row, col0, col1, exact) = _prepare(params, camera, resolution)
     counts = torch.zeros(len(params), dtype=torch.int64)
-    counts.index_add_(0, sphere[exact], (col1 - col0 + 1)[exact])
-    tested = tuple(part[~exact] for part in (sphere, row, col0, col1, exact))
+    counts.index_add_(0, sphere, torch.where(exact, col1 - col0 + 1, 0))
+    inexact = (~exact).nonzero().squeeze(1)
+    tested = tuple(part.index_select(0, inexact) for part in (sphere, row, col0, col1, exact))
     for windows in _windows(view, tested, camera, resolution):
         hit = _shade(windows, camera, resolution, with_colour=False)
         counts.index_add_(0, windows.sphere, hit.sum(1))
