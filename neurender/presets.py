@@ -23,7 +23,7 @@ import torch
 
 from neurender.errors import NeurenderError
 from neurender.raster import covered_pixels, sphere_pixel_bounds
-from neurender.scene import DEFAULT_CAMERA, Camera
+from neurender.scene import DEFAULT_CAMERA, TRANSLATION, Camera
 
 Range = tuple[float, float]
 MAX_ATTEMPTS = 20_000  # candidates per image before a preset is declared impossible
@@ -143,8 +143,9 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def scene_uniforms(seed: int, index: np.ndarray, attempt: np.ndarray) -> np.ndarray:
-    """Counter-based uniforms in [0, 1): (n,) image indices and attempts -> (n, 10) float64.
+def scene_uniforms(seed: int, index: np.ndarray, attempt: np.ndarray, columns: slice = slice(0, 10)) -> np.ndarray:
+    """Counter-based uniforms in [0, 1): (n,) image indices and attempts -> (n, 10) float64, or only the
+    parameter columns ``columns`` (the same values as those columns of the full draw).
 
     A pure function of (seed, index, attempt, column), so sampling needs no sequential generator state
     (NumPy's generators cannot be keyed per element without a per-image object, which is slow).
@@ -152,8 +153,8 @@ def scene_uniforms(seed: int, index: np.ndarray, attempt: np.ndarray) -> np.ndar
     with np.errstate(over="ignore"):
         key = _mix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
         h = _mix64(_mix64(index.astype(np.uint64) ^ key) + attempt.astype(np.uint64) * _GOLDEN)
-        columns = np.arange(1, 11, dtype=np.uint64) * _GOLDEN
-        bits = _mix64(h[:, None] + columns)
+        salts = np.arange(1, 11, dtype=np.uint64)[columns] * _GOLDEN
+        bits = _mix64(h[:, None] + salts)
     return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
@@ -214,32 +215,35 @@ def sample_scenes(preset: Preset, seed: int, indices: np.ndarray, resolution: in
                 f"{preset.min_coverage:.0%}-{preset.max_coverage:.0%}) within {MAX_ATTEMPTS} tries")
         rows = np.repeat(pending, per_round)
         attempt = np.tile(np.arange(first, first + per_round), len(pending))
-        u = scene_uniforms(seed, indices[rows], attempt)
+        # Coverage depends on the sphere centre only: draw the other parameters for accepted candidates alone.
+        u = scene_uniforms(seed, indices[rows], attempt, TRANSLATION)
         free = may_be_empty[rows] & (attempt == 0)  # the one unrestricted draw an empty-allowed image gets
         box = np.where(free[:, None, None], full_box, proposal_box)
-        candidates = ranges[:, 0] + u * (ranges[:, 1] - ranges[:, 0])
-        candidates[:, :3] = box[:, :, 0] + u[:, :3] * (box[:, :, 1] - box[:, :, 0])
-        pixels = _covered_if_possible(candidates, free, min_pixels, camera, resolution)
+        centres = box[:, :, 0] + u * (box[:, :, 1] - box[:, :, 0])
+        pixels = _covered_if_possible(centres, free, min_pixels, camera, resolution)
         accept = ((pixels >= min_pixels) & (pixels <= max_pixels)) | (free & (pixels == 0))
         accept = accept.reshape(len(pending), per_round)
         done = accept.any(axis=1)
-        chosen = candidates.reshape(len(pending), per_round, 10)[done, accept[done].argmax(axis=1)]
-        result[pending[done]] = chosen
+        chosen = np.flatnonzero(done) * per_round + accept[done].argmax(axis=1)  # index into the round's rows
+        rest = scene_uniforms(seed, indices[rows[chosen]], attempt[chosen], slice(3, 10))
+        result[pending[done], :3] = centres[chosen]
+        result[pending[done], 3:] = ranges[3:, 0] + rest * (ranges[3:, 1] - ranges[3:, 0])
         pending = pending[~done]
         first += per_round
         per_round = min(per_round * 2, MAX_ATTEMPTS - first) if first < MAX_ATTEMPTS else per_round
     return result
 
 
-def _covered_if_possible(candidates: np.ndarray, exact: np.ndarray, min_pixels: int, camera: Camera,
+def _covered_if_possible(centres: np.ndarray, exact: np.ndarray, min_pixels: int, camera: Camera,
                          resolution: int) -> np.ndarray:
-    """Covered pixels per candidate (n, 10) -> (n,) int64, counted only where the analytic box could hold
-    ``min_pixels`` or ``exact`` asks for the count; -1 for the others."""
-    params = torch.from_numpy(candidates)
-    boxes = sphere_pixel_bounds(camera.to_view(params[:, :3]), camera, resolution)
+    """Covered pixels per candidate sphere centre (n, 3) -> (n,) int64, counted only where the analytic box
+    could hold ``min_pixels`` or ``exact`` asks for the count; -1 for the others."""
+    params = torch.zeros(len(centres), 10, dtype=torch.float64)  # coverage ignores colour and light
+    params[:, TRANSLATION] = torch.from_numpy(centres)
+    boxes = sphere_pixel_bounds(camera.to_view(params[:, TRANSLATION]), camera, resolution)
     area = (boxes[:, 1] - boxes[:, 0] + 1).clamp(min=0) * (boxes[:, 3] - boxes[:, 2] + 1).clamp(min=0)
     count = (area >= min_pixels).numpy() | exact
-    pixels = np.full(len(candidates), -1, dtype=np.int64)
+    pixels = np.full(len(centres), -1, dtype=np.int64)
     if count.any():
         pixels[count] = covered_pixels(params[count], resolution, camera).numpy()
     return pixels
