@@ -13,6 +13,7 @@ def test_uniforms_are_pure_functions_of_seed_index_attempt():
     assert np.array_equal(a[2:], scene_uniforms(7, idx[2:], att[2:]))
     assert not np.array_equal(a, scene_uniforms(8, idx, att))
     assert a.shape == (4, 10) and a.min() >= 0 and a.max() < 1
+    assert np.array_equal(scene_uniforms(7, idx, att, slice(3, 10)), a[:, 3:])  # any subset of columns
     big = scene_uniforms(0, np.arange(20000), np.zeros(20000, dtype=np.int64))
     assert abs(big.mean() - 0.5) < 0.005 and abs(big.std() - (1 / 12) ** 0.5) < 0.005
 
