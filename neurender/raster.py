@@ -1,6 +1,6 @@
 """The Phong sphere rasterizer: exact, batched, differentiable, and proportional to the pixels covered.
 
-Each pixel samples the ray through its centre (``scene.ray_directions``) and is shaded as
+Each pixel samples the ray through its centre (placed as ``scene.pixel_centres_ndc`` says) and is shaded as
 ``shared/spec/scene.md`` says: the nearest intersection in front of the camera, back faces culled (nothing is
 drawn with the camera inside a sphere), the template's Phong equation with its ungated specular term.
 
@@ -98,7 +98,7 @@ def _row_spans(centres: torch.Tensor, camera: Camera, resolution: int) -> tuple[
     boxes = sphere_pixel_bounds(c, camera, resolution)
     heights = (boxes[:, 1] - boxes[:, 0] + 1).clamp(min=0)
     sphere = torch.repeat_interleave(torch.arange(len(c)), heights)
-    # first row of the box, minus the span's position in the list, per sphere: + position gives the row
+    # span k of a sphere whose spans start at list position p lies on row box_row0 + k = (box_row0 - p) + position
     row_base = boxes[:, 0] - (torch.cumsum(heights, 0) - heights)
     row = row_base.index_select(0, sphere) + torch.arange(len(sphere))
     col0, col1 = boxes[:, 2].index_select(0, sphere), boxes[:, 3].index_select(0, sphere)
