@@ -243,6 +243,11 @@ def shard_range(count: int, shard: int, shards: int) -> tuple[int, int]:
     return min(count, shard * blocks // shards * BLOCK), min(count, (shard + 1) * blocks // shards * BLOCK)
 
 
+def _step_images(image_bytes: int) -> int:
+    """Images per generation or merge step: at most BLOCK, and at most STEP_BYTES bytes in flight."""
+    return max(1, min(BLOCK, STEP_BYTES // image_bytes))
+
+
 @contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` torch intra-op threads, then restore the setting."""
@@ -268,8 +273,7 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
     meta = spec.meta(camera)  # validates the splits before anything is written
     start, stop = shard_range(spec.count, *shard)
     # Bytes per image in flight: the RGBA output, or with supersampling the float32 RGBA of the fine image.
-    image_bytes = spec.resolution**2 * 4 * (4 * spec.supersample**2 if spec.supersample > 1 else 1)
-    step = max(1, min(BLOCK, STEP_BYTES // image_bytes))
+    step = _step_images(spec.resolution**2 * 4 * (4 * spec.supersample**2 if spec.supersample > 1 else 1))
     # Sample the first step before touching the disk: an impossible preset fails here, with nothing written.
     first = sample_scenes(spec.preset, spec.seed, np.arange(start, min(stop, start + step)), spec.resolution, camera)
     if shard[1] > 1:
@@ -291,20 +295,23 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
     with staging(out, overwrite) as stage, _torch_threads(1), ThreadPoolExecutor(workers) as pool:
         stream = _NpyStream(stage / IMAGES, shape)
         params = np.empty((stop - start, 10))
-        pending: deque = deque()
-        block_starts = range(start, stop, step)
-        for k, block_start in enumerate([*block_starts, *[None] * workers]):
-            if block_start is not None:
-                pending.append((block_start, pool.submit(produce, k, block_start)))
-            if len(pending) > workers or (block_start is None and pending):
-                done_start, future = pending.popleft()
-                scenes, images = future.result()
-                params[done_start - start:done_start - start + len(scenes)] = scenes
-                stream.write(images)
-                if png:
-                    _write_pngs(stage, images, np.arange(done_start, done_start + len(scenes)), pool)
-                if progress:
-                    progress(len(scenes))
+
+        def consume(block_start: int, future) -> None:
+            scenes, images = future.result()
+            params[block_start - start:block_start - start + len(scenes)] = scenes
+            stream.write(images)
+            if png:
+                _write_pngs(stage, images, np.arange(block_start, block_start + len(scenes)), pool)
+            if progress:
+                progress(len(scenes))
+
+        pending: deque = deque()  # (first image, future) of the steps in flight, in order
+        for k, block_start in enumerate(range(start, stop, step)):
+            pending.append((block_start, pool.submit(produce, k, block_start)))
+            if len(pending) > workers:
+                consume(*pending.popleft())
+        while pending:
+            consume(*pending.popleft())
         _finish(stage, stream, np.arange(start, stop), params, meta)
     return out
 
@@ -334,10 +341,10 @@ def merge_shards(shard_dirs: list[Path], out: Path, overwrite: bool = False) -> 
     with staging(out, overwrite) as stage:
         stream = _NpyStream(stage / IMAGES, (common["count"], res, res, 4))
         frames, params = [], []
+        step = _step_images(res * res * 4)
         for k in order:
             shard_dir = shard_dirs[k]
             shard_images = np.load(shard_dir / IMAGES, mmap_mode="r")
-            step = max(1, STEP_BYTES // (res * res * 4))
             for s in range(0, len(shard_images), step):
                 stream.write(shard_images[s:s + step])
             f, p = read_params_csv(shard_dir / PARAMS)

@@ -29,7 +29,7 @@ AMBIENT = 0.03  # light ambient 0.1 x material ambient 0.3
 CHUNK_PIXELS = 1 << 17  # pixels shaded per step: enough for torch to split across threads, few enough for L3
 WIDTH_STEP = 4  # window widths are multiples of this many pixels
 CALL_PIXELS = 1 << 16  # one more shading step costs about as much as shading this many pixels
-DIFFUSE_COLUMN = 15  # where diffuse RGB sits among ``_span_table``'s rows
+DIFFUSE_ROW = 15  # where diffuse RGB sits among ``_span_table``'s rows
 
 
 def view_space_params(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> torch.Tensor:
@@ -174,10 +174,10 @@ def _span_table(view: torch.Tensor, sphere: torch.Tensor, row: torch.Tensor, col
     |d|^2, c.d, l.d and the discriminant numerator D = (c.d)^2 - (|c|^2 - 1) |d|^2 are polynomials in x of
     degree <= 2. They are expanded around a reference x_r (the vertex of D, where D peaks, else the span's
     centre) in u = x - x_r, computed in float64: near the silhouette D is a small difference of large terms,
-    and the expanded form keeps it accurate in float32. Columns, per span: u of the window's first pixel, the
+    and the expanded form keeps it accurate in float32. Rows, per span: u of the window's first pixel, the
     coefficients of D (u, 1), of |d|^2 (2 x_r, 1), c.d and l.d at u = 0, the span's first and last pixel
     within its window; per sphere: D's u^2 coefficient, c.d's and l.d's u coefficients (c_x, l_x), c.l,
-    |l|^2, shininess, diffuse RGB (from column DIFFUSE_COLUMN), 1 if the camera is outside.
+    |l|^2, shininess, diffuse RGB (from row DIFFUSE_ROW), 1 if the camera is outside.
     """
     tan = camera.tan_half_fov
     c, light = view[:, TRANSLATION], view[:, LIGHT]
@@ -292,7 +292,7 @@ def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera =
     for windows in _windows(view, spans, camera, resolution):
         hit, base, lambert = _shade(windows, camera, resolution)
         alpha = hit.to(torch.float32)
-        diffuse = windows.table[DIFFUSE_COLUMN:DIFFUSE_COLUMN + 3].T.unsqueeze(1)
+        diffuse = windows.table[DIFFUSE_ROW:DIFFUSE_ROW + 3].T.unsqueeze(1)
         rgba = torch.cat([(base.unsqueeze(2) + lambert.unsqueeze(2) * diffuse).clamp(0, 1) * alpha.unsqueeze(2),
                           alpha.unsqueeze(2)], dim=2)
         pixels = windows.offset.unsqueeze(1) + torch.arange(windows.width)
@@ -326,7 +326,7 @@ def render_spheres_uint8(params: torch.Tensor, resolution: int = 128, camera: Ca
         hit, base, lambert = _shade(windows, camera, resolution)
         base.mul_(255).add_(0.5)  # round half up: floor(255 v + 0.5)
         lambert.mul_(255)
-        diffuse = windows.table[DIFFUSE_COLUMN:DIFFUSE_COLUMN + 3, :, None]
+        diffuse = windows.table[DIFFUSE_ROW:DIFFUSE_ROW + 3, :, None]
         red, green, blue = (torch.addcmul(base, lambert, d).clamp_(max=255.5).floor_() for d in diffuse)
         # One little-endian RGBA word: R + 2^8 G + 2^16 B (exact in float32, < 2^24), then A = 255 (2^24 * 255
         # wraps to -2^24 in int32); zero off the sphere.
