@@ -60,7 +60,7 @@ def test_every_architecture_trains(tiny, tmp_path, arch):
     lines = [json.loads(line) for line in (tmp_path / arch / "log.jsonl").read_text().splitlines()]
     assert {"g_l1", "d", "d_acc_real", "d_acc_fake", "balance", "lr_g", "lr_d", "images_per_s"} <= set(lines[-1])
     renderer = load_renderer(tmp_path / arch / "renderer.pt")
-    images = renderer.render(np.tile(trainer.data.params[:2], (1, 1)))
+    images = renderer.render(trainer.source.data.params[:2])
     assert images.shape == (2, 32, 32, 3) and np.isfinite(images).all() and 0 <= images.min() <= images.max() <= 1
 
 
@@ -183,7 +183,7 @@ def test_lpips_perceptual_term(tiny, tmp_path, lpips_net):
 
 def test_parameter_statistics_are_fitted_on_the_train_split_and_exported(tiny, tmp_path):
     trainer = Trainer(config(tiny, tmp_path / "run"))
-    train = trainer.encoded[trainer.train_indices]
+    train = trainer.source.fit_scenes()
     for model in (trainer.g, trainer.g_ema, trainer.d):
         assert torch.allclose(model.param_norm.mean, train.mean(0))
         assert torch.allclose(model.param_norm.std, train.std(0))

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from neurender.models.blocks import N_PARAMS, CSPUp, FiLM, ParamNorm, ParamsToMap, clamp_unit, conv_block, norm_layer
+from neurender.models.field import field
 from neurender.scene import DEFAULT_CAMERA, ray_directions
 
 
@@ -104,8 +105,9 @@ def coord(resolution: int, width: int = 32, norm: str = "none") -> nn.Module:
     return CoordGenerator(resolution, width)
 
 
-GENERATORS = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup, "coord": coord}
-DEFAULT_WIDTH = {"upsample": 256, "deconv": 256, "hybrid": 256, "cspup": 256, "coord": 32}
+GENERATORS = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup, "coord": coord, "field": field}
+PIXEL_GENERATORS = ("field",)  # those that can render a sample of pixels per scene (training on sampled pixels)
+DEFAULT_WIDTH = {"upsample": 256, "deconv": 256, "hybrid": 256, "cspup": 256, "coord": 32, "field": 64}
 
 
 def build_generator(arch: str, resolution: int, width: int | None = None, norm: str = "batch") -> nn.Module:

@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from neurender.errors import NeurenderError
-from neurender.models.generators import GENERATORS
+from neurender.models.generators import GENERATORS, PIXEL_GENERATORS
 
 GAN_LOSSES = ("bce", "lsgan", "hinge")
+LR_DECAYS = ("none", "cosine")
 
 
 @dataclass
 class ModelConfig:
-    arch: str = "hybrid"  # generator name: upsample, deconv, hybrid, cspup, coord
-    width: int | None = None  # generator channels at 4x4 (coord: per-pixel width); None: the arch's default
+    arch: str = "hybrid"  # generator name: upsample, deconv, hybrid, cspup, coord, field
+    width: int | None = None  # generator channels at 4x4 (coord, field: per-pixel width); None: the arch's default
     norm: str = "batch"  # generator normalisation: batch, instance, none
     d_width: int = 32  # discriminator channels after its first convolution
     d_conditioning: str = "projection"  # projection, or concat (parameters broadcast as maps)
@@ -33,6 +34,7 @@ class LossConfig:
     gan_weight: float = 0.05  # weight of G's adversarial term; 1.0 undid the warm-up within 1,600 images in our runs
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this (bce, lsgan)
     lpips_weight: float = 0.0  # perceptual term on G (needs `neurender weights fetch`)
+    coverage_weight: float = 1.0  # sampled-pixel training: weight of the coverage logits' cross-entropy vs the mask
 
 
 @dataclass
@@ -57,6 +59,9 @@ class ScheduleConfig:
     betas_d: tuple[float, float] = (0.5, 0.999)
     finetune_lr_factor: float = 0.1  # phase 3 learning rates = this x the above
     finetune_l1_factor: float = 2.0  # phase 3 L1 weights = this x the above
+    lr_decay: str = "none"  # none, or cosine: learning rates follow a half cosine over the whole schedule
+    lr_final_factor: float = 0.01  # with cosine: the learning rates at the end = this x the above
+    pixels_per_image: int = 0  # > 0: the warm-up trains on this many sampled pixels per scene (field only)
     ema_halflife_images: int = 10_000  # G_ema's half-life; 0 disables averaging (G_ema = G)
     d_noise_std: float = 0.1  # std of noise on D's inputs at the start of phase 2, annealed linearly to 0
     d_noise_images: int = 50_000  # images over which that noise is annealed
@@ -77,7 +82,9 @@ class RunConfig:
 
 @dataclass
 class TrainConfig:
-    dataset: str = ""  # dataset directory
+    dataset: str = ""  # dataset directory, or "" to train on online data from `preset`
+    preset: str = ""  # online data: a preset name (easy, default) or a preset TOML file; "" with a dataset
+    resolution: int = 128  # image size of online data (a dataset has its own)
     out: str = ""  # run directory
     init_from: str | None = None  # checkpoint of another run to start G/G_ema/D from (fine-tuning)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -142,8 +149,10 @@ def validate(c: TrainConfig) -> TrainConfig:
         (m.d_conditioning in ("projection", "concat"), "model.d_conditioning must be projection or concat"),
         (0 <= m.d_dropout < 1, "model.d_dropout must be in [0, 1)"),
         (4 <= m.d_width <= 1024, "model.d_width must be in [4, 1024]"),
+        (bool(c.dataset) != bool(c.preset), "give exactly one of dataset and preset"),
+        (8 <= c.resolution <= 1024, "resolution must be in [8, 1024]"),
         (loss.gan in GAN_LOSSES, f"loss.gan must be one of {', '.join(GAN_LOSSES)}"),
-        (min(loss.l1_object, loss.l1_background, loss.gan_weight, loss.lpips_weight) >= 0,
+        (min(loss.l1_object, loss.l1_background, loss.gan_weight, loss.lpips_weight, loss.coverage_weight) >= 0,
          "loss weights must be >= 0"),
         (0 <= loss.label_smoothing < 0.5, "loss.label_smoothing must be in [0, 0.5)"),
         (0 < b.low < b.high < 1, "balance needs 0 < low < high < 1"),
@@ -155,6 +164,11 @@ def validate(c: TrainConfig) -> TrainConfig:
         (s.lr_g > 0 and s.lr_d > 0 and s.finetune_lr_factor > 0, "learning rates must be > 0"),
         (all(0 <= x < 1 for x in (*s.betas_g, *s.betas_d)) and len(s.betas_g) == len(s.betas_d) == 2,
          "betas must be two numbers in [0, 1)"),
+        (s.lr_decay in LR_DECAYS, f"schedule.lr_decay must be one of {', '.join(LR_DECAYS)}"),
+        (0 < s.lr_final_factor <= 1, "schedule.lr_final_factor must be in (0, 1]"),
+        (s.pixels_per_image >= 0, "schedule.pixels_per_image must be >= 0"),
+        (s.pixels_per_image == 0 or m.arch in PIXEL_GENERATORS,
+         f"schedule.pixels_per_image needs a generator that renders single pixels ({', '.join(PIXEL_GENERATORS)})"),
         (s.ema_halflife_images >= 0 and s.d_noise_std >= 0 and s.d_noise_images >= 0, "must be >= 0"),
         (r.tick_images >= 1 and r.sample_ticks >= 1 and r.snapshot_ticks >= 1, "tick settings must be >= 1"),
         (r.val_images >= 0 and r.max_bad_steps >= 1, "run.val_images >= 0 and run.max_bad_steps >= 1"),

@@ -47,3 +47,33 @@ def g_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
 def accuracy(real: torch.Tensor, fake: torch.Tensor) -> tuple[float, float]:
     """D's accuracy on real (logit > 0) and on generated images (logit < 0)."""
     return (real > 0).float().mean().item(), (fake < 0).float().mean().item()
+
+
+def sample_pixels(mask: torch.Tensor, count: int, silhouette_share: float = 0.5, object_share: float = 0.25
+                  ) -> torch.Tensor:
+    """Pixels to train on, per scene: a share on the silhouette (pixels whose 3x3 neighbourhood is mixed), a
+    share on the object, the rest uniform over the frame; drawn with replacement from torch's generator.
+
+    mask (B, 1, H, W) in [0, 1] -> (B, count) int64 flat pixel indices (row * W + column). Scenes without an
+    object or a silhouette give those shares to the uniform draw.
+    """
+    m = (mask[:, 0] > 0.5).float()
+    edge = (F.max_pool2d(m[:, None], 3, 1, 1) != -F.max_pool2d(-m[:, None], 3, 1, 1))[:, 0].float()
+    b, h, w = m.shape
+
+    def share(x: torch.Tensor, weight: float) -> torch.Tensor:
+        total = x.sum((1, 2), keepdim=True)
+        return torch.where(total > 0, weight * x / total.clamp(min=1), weight / (h * w))
+
+    uniform = 1 - silhouette_share - object_share
+    weights = share(edge, silhouette_share) + share(m, object_share) + uniform / (h * w)
+    return torch.multinomial(weights.view(b, -1), count, replacement=True)
+
+
+def pixel_losses(colour: torch.Tensor, logit: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sampled-pixel losses: (binary cross-entropy of the coverage logits against the mask, mean L1 of the
+    colour over object pixels). colour (B, K, 3), logit (B, K), target (B, K, 4) RGBA."""
+    mask = target[..., 3]
+    coverage = F.binary_cross_entropy_with_logits(logit, (mask > 0.5).float())
+    l1 = ((colour - target[..., :3]).abs().mean(-1) * mask).sum() / mask.sum().clamp(min=1)
+    return coverage, l1

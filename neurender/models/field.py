@@ -1,0 +1,126 @@
+"""A conditional neural field: a per-pixel network evaluated in a frame that it places on the image.
+
+The generator sees only the scene encoding (``scene.encode_params``, plus the fixed functions of it in
+``scene_features``) and the fixed NDC coordinates of the camera's pixel centres. From the encoding an MLP
+computes a scene embedding ``e``; a learned affine frame (a spatial transformer) maps each pixel's coordinates
+``p`` to ``q = A(e) (p - t(e))``; an MLP over ``q``, its squared length and Fourier features of ``q``,
+modulated by FiLM from ``e``, gives per-pixel features; a coverage logit and an RGB colour are read from them,
+the colour through an output layer whose weights are a function of ``e`` (so the diffuse colour can scale the
+shading). The image is the colour where the coverage logit is positive, black elsewhere.
+
+The frame starts at the sphere centre's projection ``u`` with scale ``1 / rho`` (``rho`` the apparent radius,
+both in ``scene_features``); learned heads move, scale and shear it from there. Trained well, the silhouette is
+the unit circle of the frame, and the shading is a function of ``q`` and the scene.
+
+Because every pixel is computed independently, the network trains on a sample of pixels per scene
+(``forward(params, pixels)``) and renders whole frames at inference (``forward(params)``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_unit
+from neurender.scene import DEFAULT_CAMERA, POSITION_SCALE, pixel_centres_ndc
+
+N_FEATURES = N_PARAMS + 10  # scene_features' columns
+FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
+RADIUS_LIMIT = 8.0  # apparent radii are clamped to this (NDC half-frames)
+INFERENCE_IMAGES = 4  # images per chunk when rendering whole frames without gradients
+
+
+def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
+    """Fixed functions of the scene parameters alone. (B, 10) ``encode_params`` output -> (B, 20) float32.
+
+    Columns: the 10 encoded parameters; the projection of the sphere centre in NDC ``u`` (2, clamped to
+    +-FRAME_LIMIT); log of the apparent radius ``rho = 1 / (sqrt(|c|^2 - 1) tan(fov / 2))`` (1, the tangent
+    of the sphere's angular radius in NDC units); the unit direction from the sphere centre to the light (3) and
+    to the camera (3); 1 if the sphere lies wholly in front of the camera, else 0 (1).
+    """
+    c, light = encoded[:, 0:3] * POSITION_SCALE, encoded[:, 7:10] * POSITION_SCALE
+    depth = (-c[:, 2:3]).clamp(min=1e-3)
+    u = (c[:, :2] / depth / tan_half_fov).clamp(-FRAME_LIMIT, FRAME_LIMIT)
+    rho = (1 / ((c * c).sum(1, keepdim=True) - 1).clamp(min=1e-3).sqrt() / tan_half_fov).clamp(max=RADIUS_LIMIT)
+    in_front = (c[:, 2:3] < -1).float()
+    return torch.cat([encoded, u, rho.log(), F.normalize(light - c, dim=1), F.normalize(-c, dim=1), in_front], 1)
+
+
+class FieldGenerator(nn.Module):
+    """(B, 10) encoded scenes -> (B, 3, R, R) images, or (B, K, 3) colours and (B, K) coverage logits for the
+    K pixels (flat indices row * R + column) chosen per scene."""
+
+    samples_pixels = True  # the trainer may train it on sampled pixels
+
+    def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4):
+        super().__init__()
+        self.resolution, self.width, self.frequencies = resolution, width, frequencies
+        self.tan_half_fov = DEFAULT_CAMERA.tan_half_fov
+        self.param_norm = ParamNorm()
+        self.embed = nn.Sequential(nn.Linear(N_FEATURES, embedding), nn.SiLU(), nn.Linear(embedding, embedding),
+                                   nn.SiLU(), nn.Linear(embedding, embedding), nn.SiLU())
+        self.frame = nn.Linear(embedding, 6)  # offset (2, in radii) and 2x2 residual of the frame's matrix
+        self.sharpness = nn.Linear(embedding, 1)  # log-slope of the coverage logit across the frame's unit circle
+        for head in (self.frame, self.sharpness):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        n_pixel = 3 + 4 * frequencies
+        self.layers = nn.ModuleList(nn.Linear(n_pixel if i == 0 else width, width) for i in range(depth))
+        self.films = nn.ModuleList(nn.Linear(embedding, 2 * width) for _ in range(depth))
+        for film in self.films:
+            nn.init.zeros_(film.weight)
+            nn.init.zeros_(film.bias)
+        self.coverage = nn.Linear(width, 1)
+        self.colour = nn.Linear(embedding, 3 * (width + 1))  # per-scene output layer: weights and bias
+        ndc = pixel_centres_ndc(resolution).to(torch.float32)
+        y, x = torch.meshgrid(-ndc, ndc, indexing="ij")
+        self.register_buffer("pixels", torch.stack([x, y], -1).reshape(-1, 2), persistent=False)
+
+    def pixel_outputs(self, params: torch.Tensor, pixels: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """params (B, 10), pixels (B, K) int64 or None (every pixel) -> colour (B, K, 3), logit (B, K)."""
+        features = scene_features(params, self.tan_half_fov)
+        features = torch.cat([self.param_norm(features[:, :N_PARAMS]), features[:, N_PARAMS:]], 1)
+        e = self.embed(features)
+        u, log_rho = features[:, N_PARAMS:N_PARAMS + 2], features[:, N_PARAMS + 2:N_PARAMS + 3]
+        rho = log_rho.exp()
+        frame = self.frame(e)
+        centre = u + rho * frame[:, :2]
+        matrix = (torch.eye(2, device=params.device) + frame[:, 2:].view(-1, 2, 2)) / rho[:, :, None]
+        p = self.pixels[None] if pixels is None else self.pixels[pixels]
+        q = torch.einsum("bij,bkj->bki", matrix, p - centre[:, None])
+        r2 = (q * q).sum(-1, keepdim=True)
+        x = torch.cat([q, r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
+                                 for f in (torch.sin, torch.cos)], -1)
+        for layer, film in zip(self.layers, self.films):
+            gamma, beta = film(e)[:, None].chunk(2, -1)
+            x = F.silu(layer(x) * (1 + gamma) + beta)
+        slope = 20 * self.sharpness(e).exp()
+        logit = self.coverage(x).squeeze(-1) + slope * (1 - r2.squeeze(-1))
+        w = self.colour(e).view(-1, 3, self.width + 1)
+        colour = torch.einsum("bcw,bkw->bkc", w[:, :, :-1], x) + w[:, None, :, -1]
+        return colour, logit
+
+    def forward(self, params: torch.Tensor, pixels: torch.Tensor | None = None):
+        """(B, 10) -> (B, 3, R, R): the colour where the coverage logit is > 0, else black. The step's gradient
+        is the sigmoid's (straight-through), so image losses and a discriminator reach the coverage too.
+
+        With pixels (B, K): ``pixel_outputs`` for those pixels (through forward, so DDP sees the call)."""
+        if pixels is not None:
+            return self.pixel_outputs(params, pixels)
+        if not torch.is_grad_enabled() and len(params) > INFERENCE_IMAGES:
+            return torch.cat([self(chunk) for chunk in params.split(INFERENCE_IMAGES)])
+        colour, logit = self.pixel_outputs(params)
+        soft = torch.sigmoid(logit)
+        gate = soft + ((logit > 0).float() - soft).detach()
+        image = clamp_unit(colour) * gate[..., None]
+        r = self.resolution
+        return image.view(-1, r, r, 3).permute(0, 3, 1, 2)
+
+
+def field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
+    """The conditional neural field (norm is not used: FiLM and the per-scene output layer carry the scene)."""
+    return FieldGenerator(resolution, width)

@@ -1,0 +1,135 @@
+"""Online data, the neural field generator, sampled-pixel training and the cosine schedule."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from cli_helpers import assert_user_error, run
+
+from neurender.errors import NeurenderError
+from neurender.models.field import FieldGenerator, scene_features
+from neurender.presets import PRESETS, sample_scenes
+from neurender.raster import render_spheres
+from neurender.scene import DEFAULT_CAMERA, encode_params
+from neurender.training import losses
+from neurender.training.config import from_dict
+from neurender.training.inference import load_renderer
+from neurender.training.loop import Trainer
+from neurender.training.sources import TRAIN_INDEX, VALIDATION_INDEX, OnlineSource
+
+
+def online_config(out, **sections):
+    base = {"preset": "easy", "resolution": 32, "out": str(out),
+            "model": {"arch": "field", "width": 16},
+            "schedule": {"batch": 8, "pixels_per_image": 32, "warmup_images": 32, "adversarial_images": 16,
+                         "finetune_images": 0, "lr_decay": "cosine", "ema_halflife_images": 40,
+                         "d_noise_images": 16},
+            "run": {"tick_images": 8, "val_images": 8, "threads": 1, "snapshot_ticks": 2}}
+    for name, values in sections.items():
+        base[name] = {**base.get(name, {}), **values} if isinstance(values, dict) else values
+    return from_dict(base)
+
+
+def test_online_batches_are_fresh_renders_of_a_pure_function_of_seed_and_number():
+    source = OnlineSource(PRESETS["easy"], 3, 4, 32)
+    params, image, mask = source.batch(5, 8, 0, 1)
+    again = source.batch(5, 8, 0, 1)
+    assert all(torch.equal(a, b) for a, b in zip((params, image, mask), again))
+    scenes = sample_scenes(PRESETS["easy"], 3, np.arange(TRAIN_INDEX + 40, TRAIN_INDEX + 48), 32)
+    assert torch.equal(params, encode_params(torch.from_numpy(scenes)))
+    exact = render_spheres(torch.from_numpy(scenes), 32).permute(0, 3, 1, 2)
+    assert torch.equal(image, exact[:, :3]) and torch.equal(mask, exact[:, 3:])
+    assert not torch.equal(source.batch(6, 8, 0, 1)[0], params)
+    halves = [source.batch(5, 8, rank, 2)[0] for rank in (0, 1)]  # two processes share one batch
+    assert torch.equal(torch.cat(halves).sort(0).values, params.sort(0).values)
+    val = sample_scenes(PRESETS["easy"], 3, np.arange(VALIDATION_INDEX, VALIDATION_INDEX + 4), 32)
+    assert torch.equal(source.val_encoded, encode_params(torch.from_numpy(val)))
+    assert source.val_rgba.dtype == np.uint8 and source.val_rgba.shape == (4, 32, 32, 4)
+
+
+def test_field_pixels_agree_with_whole_frames():
+    torch.manual_seed(0)
+    g = FieldGenerator(32, width=16).eval()
+    params = encode_params(torch.from_numpy(sample_scenes(PRESETS["easy"], 0, np.arange(6), 32)))
+    with torch.no_grad():
+        frame = g(params)  # (6, 3, 32, 32), rendered in chunks
+        pixels = torch.randint(0, 32 * 32, (6, 50))
+        colour, logit = g(params, pixels)
+    assert frame.shape == (6, 3, 32, 32)
+    flat = frame.flatten(2).gather(2, pixels[:, None].expand(-1, 3, -1)).transpose(1, 2)
+    expected = colour.clamp(0, 1) * (logit > 0)[..., None]
+    assert torch.allclose(flat, expected, atol=1e-5)
+
+
+def test_scene_features_place_the_frame_at_the_projected_centre():
+    # a sphere straight ahead at distance 10: projected at the centre, apparent radius tan(asin(1/10)) / tan(22.5)
+    params = torch.tensor([[0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 10.0, 0.0, 0.0, 0.0]])
+    camera_to_origin = torch.tensor(DEFAULT_CAMERA.position).norm()
+    f = scene_features(encode_params(params), DEFAULT_CAMERA.tan_half_fov)
+    assert f.shape == (1, 20)
+    assert torch.allclose(f[0, 10:12], torch.zeros(2), atol=1e-6)
+    rho = 1 / (camera_to_origin ** 2 - 1).sqrt() / DEFAULT_CAMERA.tan_half_fov
+    assert torch.allclose(f[0, 12].exp(), rho.float(), rtol=1e-5)
+    assert f[0, 19] == 1  # wholly in front of the camera
+
+
+def test_sample_pixels_shares():
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[0, :, 4:12, 4:12] = 1  # an 8x8 object; scene 1 is empty
+    torch.manual_seed(0)
+    pixels = losses.sample_pixels(mask, 4000)
+    assert pixels.shape == (2, 4000) and pixels.dtype == torch.int64
+    inside = mask.flatten(1).gather(1, pixels)
+    # object share 0.25; silhouette share 0.5 over the square's inner ring (28 pixels, inside) and outer ring
+    # (36 pixels); uniform share 0.25 over the frame (64 of 256 inside)
+    assert abs(inside[0].mean() - (0.25 + 0.5 * 28 / 64 + 0.25 * 64 / 256)) < 0.03
+    assert inside[1].sum() == 0 and len(pixels[1].unique()) > 200  # empty scene: uniform
+
+
+def test_online_field_run_resumes_exactly_and_exports(tmp_path):
+    straight = Trainer(online_config(tmp_path / "straight"))
+    straight.run(progress=False)
+    log = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
+    assert {"g_l1", "g_coverage"} <= set(log[0]) and log[-1]["phase"] == "adversarial"
+    assert log[-1]["lr_g"] < log[0]["lr_g"]  # cosine decay
+    interrupted = Trainer(online_config(tmp_path / "interrupted"))
+    interrupted.run(stop_at_images=16, progress=False)
+    resumed = Trainer.resume(tmp_path / "interrupted" / "latest.pt")
+    resumed.run(progress=False)
+    for part in ("g", "g_ema", "d"):
+        a, b = straight.state_dict()[part], resumed.state_dict()[part]
+        assert all(torch.equal(a[k], b[k]) for k in a), part
+    renderer = load_renderer(tmp_path / "straight" / "renderer.pt")
+    images = renderer.render(sample_scenes(PRESETS["easy"], 0, np.arange(3), 32))
+    assert images.shape == (3, 32, 32, 3) and 0 <= images.min() <= images.max() <= 1
+
+
+def test_online_runs_check_their_preset_on_resume(tmp_path):
+    Trainer(online_config(tmp_path / "run")).run(stop_at_images=8, progress=False)
+    state = torch.load(tmp_path / "run" / "latest.pt", weights_only=True)
+    state["source"]["seed"] = 99
+    torch.save(state, tmp_path / "run" / "other.pt")
+    with pytest.raises(NeurenderError, match="trained on other data"):
+        Trainer.resume(tmp_path / "run" / "other.pt")
+
+
+def test_pixel_training_needs_a_pixel_generator(tmp_path):
+    with pytest.raises(NeurenderError, match="pixels_per_image needs"):
+        online_config(tmp_path, model={"arch": "hybrid"})
+    with pytest.raises(NeurenderError, match="exactly one of dataset and preset"):
+        online_config(tmp_path, dataset="somewhere")
+
+
+def test_cli_trains_online_from_a_config(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text('preset = "easy"\nresolution = 32\n[model]\narch = "field"\nwidth = 8\n'
+                      '[schedule]\nbatch = 8\npixels_per_image = 16\nwarmup_images = 16\nadversarial_images = 0\n'
+                      '[run]\ntick_images = 8\nval_images = 4\nthreads = 1\n')
+    result = run("train", "--config", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["preset"] == "easy"
+    assert (tmp_path / "run" / "renderer.pt").is_file()
+    assert_user_error(run("train", "--preset", "nosuch", "--arch", "field", "--out", tmp_path / "r2"), "nosuch")
+    assert_user_error(run("train", "--preset", "easy", "--dataset", tmp_path, "--out", tmp_path / "r3"),
+                      "one of --dataset and --preset")
