@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 from neurender.errors import NeurenderError
+from neurender.outputs import check_room, staging
 from neurender.presets import Preset, preset_from_dict, sample_scenes, validate_preset
 from neurender.raster import render_spheres_uint8
 from neurender.scene import CSV_COLUMNS, DEFAULT_CAMERA, Camera, encode_params
@@ -114,31 +115,6 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@contextmanager
-def staging(out: Path, overwrite: bool) -> Iterator[Path]:
-    """A hidden sibling directory to build ``out`` in; moved into place only if the block succeeds."""
-    if out.exists() and not overwrite:
-        raise NeurenderError(f"output {out} already exists (pass --overwrite to replace it)")
-    if out.exists() and not out.is_dir():
-        raise NeurenderError(f"output {out} exists and is not a directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    try:
-        yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(stage, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(stage, out)
 
 
 class _NpyStream:
@@ -292,6 +268,7 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
                                       out=buffers[k % len(buffers)][:block_stop - block_start])
         return scenes, images.numpy()
 
+    check_room(out, int(np.prod(shape)) * (2 if png else 1))  # PNGs take at most about as much again
     with staging(out, overwrite) as stage, _torch_threads(1), ThreadPoolExecutor(workers) as pool:
         stream = _NpyStream(stage / IMAGES, shape)
         params = np.empty((stop - start, 10))
@@ -338,7 +315,7 @@ def merge_shards(shard_dirs: list[Path], out: Path, overwrite: bool = False) -> 
     if expected != common["count"]:
         raise NeurenderError(f"shards cover {expected} of {common['count']} images: some are missing")
     res = common["resolution"]
-    with staging(out, overwrite) as stage:
+    with staging(out, overwrite, inputs=shard_dirs) as stage:
         stream = _NpyStream(stage / IMAGES, (common["count"], res, res, 4))
         frames, params = [], []
         step = _step_images(res * res * 4)
@@ -392,7 +369,7 @@ def import_template(src: Path, out: Path, resolution: int = 128, positions: str 
         "camera": asdict(camera),
         "splits": split_sizes(len(frames), val, test),
     }
-    with staging(out, overwrite) as stage:
+    with staging(out, overwrite, inputs=[src]) as stage:
         stream = _NpyStream(stage / IMAGES, (len(frames), resolution, resolution, 4))
         for frame in frames.tolist():
             stream.write(read_png(src / template_image_name(frame), resolution))

@@ -21,6 +21,7 @@ from neurender.dataset import (
     summarize,
 )
 from neurender.errors import NeurenderError
+from neurender.outputs import check_output
 from neurender.presets import PRESETS, load_preset
 from neurender.report.preview import preview_grid
 
@@ -57,6 +58,7 @@ def dataset() -> None:
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def generate(preset, count, seed, out, resolution, val, test, supersample, workers, shard, png, overwrite):
     """Render a dataset of Phong spheres."""
+    check_output(out, [Path(preset)] if preset.endswith(".toml") else [], overwrite)
     spec = GenerateSpec(load_preset(preset), count, seed, resolution, val, test, supersample)
     shard = _shard(shard)
     start, stop = shard_range(count, *shard)
@@ -71,6 +73,7 @@ def generate(preset, count, seed, out, resolution, val, test, supersample, worke
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def merge(shards, out, overwrite):
     """Merge the shards of one generation into one dataset."""
+    check_output(out, shards, overwrite)
     merge_shards(list(shards), out, overwrite=overwrite)
     click.echo(f"merged {len(shards)} shards into {out}")
 
@@ -86,6 +89,7 @@ def merge(shards, out, overwrite):
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def import_(src, out, resolution, positions, val, test, overwrite):
     """Import a folder written by the course template (image_XXXX.png + params.csv)."""
+    check_output(out, [src], overwrite)
     import_template(src, out, resolution, positions, val, test, overwrite)
     click.echo(f"imported {src} into {out}")
 
@@ -118,8 +122,9 @@ def info(root, as_json):
 @click.option("--overwrite", is_flag=True, help="replace an existing file")
 def preview(root, out, split, count, columns, overwrite):
     """Draw a labelled grid of a dataset's images."""
-    if out.exists() and not overwrite:
-        raise NeurenderError(f"output {out} already exists (pass --overwrite to replace it)")
+    if not out.suffix:  # matplotlib would add .png itself, after the check
+        out = out.with_name(out.name + ".png")
+    check_output(out, [root], overwrite, kind="file")
     data = open_dataset(root)
     indices = data.split(split)
     if len(indices) == 0:

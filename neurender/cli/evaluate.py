@@ -1,4 +1,4 @@
-"""``neurender evaluate``, ``neurender compare`` and ``neurender weights``."""
+"""``neurender evaluate``, ``neurender compare``, ``neurender results`` and ``neurender weights``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ from tqdm import tqdm
 
 from neurender.metrics.lpips_weights import fetch_weights, weights_path
 from neurender.metrics.registry import DEFAULT_METRICS, METRICS
+from neurender.outputs import check_output, staging
 from neurender.report.evaluation import evaluate as run_evaluation
 from neurender.report.evaluation import load_evaluation, load_predictions, load_reference, rendered_predictions
+from neurender.report.results import results as run_results
 from neurender.report.tables import metrics_table
+from neurender.training.inference import load_renderer
+
+SHIPPED = {"easy": Path("checkpoints/easy.pt"), "default": Path("checkpoints/default.pt")}  # from the repo root
 
 
 def _metric_names(value: str) -> tuple[str, ...]:
@@ -44,14 +49,19 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
     names = _metric_names(names)
     if (predictions is None) == (checkpoint is None):
         raise click.UsageError("give exactly one of --predictions and --checkpoint")
+    inputs = [reference, predictions if checkpoint is None else checkpoint]
+    check_output(out, inputs, overwrite)  # before the slow part
     ref = load_reference(reference, split)
     if checkpoint is not None:
         pred = rendered_predictions(checkpoint, reference, split)
-        method = method or checkpoint.parent.name
+        # a run's renderer.pt is named by its run folder, a shipped checkpoints/easy.pt by its own name
+        generic = checkpoint.stem in ("renderer", "renderer-best", "latest", "best")
+        method = method or (checkpoint.parent.name if generic else checkpoint.stem)
     else:
         pred = load_predictions(predictions)
     with tqdm(total=len(ref.frames), unit="img", desc="evaluate", disable=None) as bar:
-        report = run_evaluation(ref, pred, out, method or predictions.name, names, workers, overwrite, bar.update)
+        report = run_evaluation(ref, pred, out, method or predictions.name, names, workers, overwrite, bar.update,
+                                inputs)
     click.echo(metrics_table([report]), nl=False)
     for name, reason in report["skipped"].items():
         click.echo(f"skipped {name}: {reason}")
@@ -67,12 +77,54 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
 @click.option("--overwrite", is_flag=True, help="replace an existing --out file")
 def compare(evaluations, out, overwrite):
     """Merge evaluations (their folders or metrics.json files) into one table, best values in bold."""
+    if out is not None:
+        check_output(out, evaluations, overwrite, kind="file")
     table = metrics_table([load_evaluation(path) for path in evaluations])
     if out is not None:
-        if out.exists() and not overwrite:
-            raise click.ClickException(f"output {out} already exists (pass --overwrite to replace it)")
         out.write_text(table)
     click.echo(table, nl=False)
+
+
+def _named_checkpoints(values: tuple[str, ...]) -> dict[str, Path]:
+    named = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"{value!r} is not NAME=PATH", param_hint="--checkpoint")
+        named[name] = Path(path)
+    return named
+
+
+def _seeds(value: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers", param_hint="--seeds") \
+            from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise click.BadParameter("give distinct seeds >= 0, e.g. 1,2,3", param_hint="--seeds")
+    return seeds
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the tables and figures")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
+              help="renderers to score (repeatable) [default: the shipped easy and default renderers]")
+@click.option("--presets", default="easy,default", help="comma-separated presets (names or TOML files)")
+@click.option("--seeds", default="1,2,3", help="comma-separated seeds, one fresh test set each")
+@click.option("--count", type=click.IntRange(1, 100_000), default=600, help="test images per preset and seed")
+@click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8), help="scoring processes")
+@click.option("--overwrite", is_flag=True, help="replace an existing output directory")
+def results(out, checkpoints, presets, seeds, count, workers, overwrite):
+    """The results table: renderers on fresh test sets of each preset, the all-black row, published figures."""
+    seeds = _seeds(seeds)
+    named = _named_checkpoints(checkpoints) if checkpoints else SHIPPED
+    renderers = {name: load_renderer(path) for name, path in named.items()}
+    preset_names = [p.strip() for p in presets.split(",") if p.strip()]
+    with staging(out, overwrite, inputs=list(named.values())) as stage:
+        run_results(renderers, preset_names, seeds, count, stage, workers, log=click.echo)
+    click.echo((out / "results.md").read_text(), nl=False)
+    click.echo(f"wrote {out}")
 
 
 @click.group()

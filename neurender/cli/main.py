@@ -8,7 +8,7 @@ import click
 
 from neurender import __version__
 from neurender.cli.dataset import dataset
-from neurender.cli.evaluate import compare, evaluate, weights
+from neurender.cli.evaluate import compare, evaluate, results, weights
 from neurender.cli.train import plot, render, train
 from neurender.errors import NeurenderError
 
@@ -40,6 +40,7 @@ def main() -> None:
 main.add_command(dataset)
 main.add_command(evaluate)
 main.add_command(compare)
+main.add_command(results)
 main.add_command(weights)
 main.add_command(train)
 main.add_command(render)

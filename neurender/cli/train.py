@@ -15,6 +15,7 @@ from PIL import Image
 from neurender.dataset import open_dataset, read_params_csv, template_image_name
 from neurender.errors import NeurenderError
 from neurender.models.generators import GENERATORS
+from neurender.outputs import check_output
 from neurender.raster import render_spheres_uint8
 from neurender.report.plots import plot_run
 from neurender.training.config import GAN_LOSSES, TrainConfig, from_dict, load_toml, merge, to_dict
@@ -31,19 +32,19 @@ OPTION_KEYS = {
 }
 
 
-def _holds_files(out: Path) -> bool:
-    """Whether an output folder already has content; a file in its place is an error, never replaced."""
-    if out.exists() and not out.is_dir():
-        raise NeurenderError(f"output {out} exists and is not a directory")
-    return out.exists() and any(out.iterdir())
-
-
-def _config(dataset, out, init_from, config_file, options) -> TrainConfig:
+def _config(dataset, preset, out, init_from, config_file, options) -> TrainConfig:
     data = to_dict(TrainConfig())
     if config_file:
         data = merge(data, load_toml(config_file))
-    # absolute paths, so that `--resume` works from any directory
-    overrides: dict = {"dataset": str(dataset.resolve()), "out": str(out.resolve())}
+    # absolute paths, so that `--resume` works from any directory; --dataset and --preset replace each other
+    overrides: dict = {"out": str(out.resolve())}
+    if dataset is not None:
+        overrides.update(dataset=str(dataset.resolve()), preset="")
+    if preset is not None:
+        is_file = preset.endswith(".toml")
+        overrides.update(preset=str(Path(preset).resolve()) if is_file else preset, dataset="")
+    elif data.get("preset", "").endswith(".toml") and config_file:  # a preset file named by the config
+        overrides["preset"] = str((config_file.parent / data["preset"]).resolve())
     if init_from:
         overrides["init_from"] = str(init_from.resolve())
     for name, value in options.items():
@@ -54,7 +55,9 @@ def _config(dataset, out, init_from, config_file, options) -> TrainConfig:
 
 
 @click.command()
-@click.option("--dataset", type=click.Path(path_type=Path), help="dataset directory (required unless resuming)")
+@click.option("--dataset", type=click.Path(path_type=Path), help="dataset directory, or use --preset")
+@click.option("--preset", default=None,
+              help="online data: easy, default or a preset TOML file; every batch is rendered fresh")
 @click.option("--out", type=click.Path(path_type=Path), help="run directory, e.g. checkpoints/hybrid-easy")
 @click.option("--arch", type=click.Choice(list(GENERATORS)), default=None, help="generator [default: hybrid]")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
@@ -76,10 +79,10 @@ def _config(dataset, out, init_from, config_file, options) -> TrainConfig:
 @click.option("--resume", default=None, help="'latest' (in --out) or a checkpoint path: continue exactly")
 @click.option("--dry-run", is_flag=True, help="print the resolved config as JSON and stop")
 @click.option("--overwrite", is_flag=True, help="replace an existing run directory")
-def train(dataset, out, arch, config_file, init_from, resume, dry_run, overwrite, **options):
+def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, overwrite, **options):
     """Train a conditional renderer: masked-L1 warm-up, adversarial phase with balancing, fine-tuning."""
     if resume:
-        if config_file or arch or init_from or any(v is not None for v in options.values()):
+        if config_file or arch or init_from or preset or any(v is not None for v in options.values()):
             raise click.UsageError("--resume continues a run exactly as it was configured; only --out and "
                                    "--dataset (a moved copy of the same data) go with it")
         path = (out / "latest.pt") if resume == "latest" and out else Path(resume)
@@ -88,18 +91,23 @@ def train(dataset, out, arch, config_file, init_from, resume, dry_run, overwrite
         trainer = Trainer.resume(path, dataset)
         click.echo(f"resuming {path} at {trainer.counters.images} images")
     else:
-        if dataset is None or out is None:
-            raise click.UsageError("--dataset and --out are required (or --resume)")
-        config = _config(dataset, out, init_from, config_file, {"arch": arch, **options})
+        if out is None:
+            raise click.UsageError("--out is required")
+        if dataset is not None and preset is not None:
+            raise click.UsageError("give one of --dataset and --preset")
+        config = _config(dataset, preset, out, init_from, config_file, {"arch": arch, **options})
         if dry_run:
             click.echo(json.dumps(to_dict(config), indent=2))
             return
-        if int(os.environ.get("RANK", "0")) == 0 and _holds_files(out):  # under torchrun, rank 0 decides
-            if not overwrite:
-                raise NeurenderError(f"run {out} already exists (--resume latest continues it, --overwrite "
-                                     "replaces it)")
+        inputs = [Path(p) for p in (config.dataset, config.init_from, config_file) if p]
+        if config.preset.endswith(".toml"):
+            inputs.append(Path(config.preset))
+        if out.exists() and out.is_dir() and any(out.iterdir()) and not overwrite:
+            raise NeurenderError(f"run {out} already exists (--resume latest continues it, --overwrite replaces it)")
+        check_output(out, inputs, overwrite)
+        trainer = Trainer(config)  # opens and checks every input before the old run is removed
+        if int(os.environ.get("RANK", "0")) == 0 and out.exists():  # under torchrun, rank 0 decides
             shutil.rmtree(out)
-        trainer = Trainer(config)
     try:
         record = trainer.run()
     finally:
@@ -123,6 +131,7 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
     """Render scenes with a trained renderer (template-style PNG names)."""
     if (params_csv is None) == (dataset is None):
         raise click.UsageError("give exactly one of --params-csv and --dataset")
+    check_output(out, [checkpoint, params_csv or dataset], overwrite)
     renderer = load_renderer(checkpoint)
     if dataset is not None:
         data = open_dataset(dataset)
@@ -131,8 +140,6 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
         frames, params = data.frames[indices.start:indices.stop], data.params[indices.start:indices.stop]
     else:
         frames, params = read_params_csv(params_csv)
-    if _holds_files(out) and not overwrite:
-        raise NeurenderError(f"output {out} already exists (pass --overwrite to write into it)")
     images = renderer.render(params, device=select_device(device))
     out.mkdir(parents=True, exist_ok=True)
     for frame, image in zip(frames.tolist(), images):
@@ -148,7 +155,9 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="folder for the plots [default: RUN/plots]")
-def plot(run, out):
+@click.option("--overwrite", is_flag=True, help="replace figures in an existing folder")
+def plot(run, out, overwrite):
     """Draw a run's loss, accuracy, balancing and validation curves (PNG and SVG)."""
+    check_output(out or run / "plots", [run / "log.jsonl", run / "metrics.jsonl"], overwrite)
     for path in plot_run(run, out):
         click.echo(f"wrote {path} (and .svg)")

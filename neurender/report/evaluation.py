@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from neurender import __version__
-from neurender.dataset import META, open_dataset, read_image_folder, staging, template_image_name
+from neurender.dataset import META, open_dataset, read_image_folder, template_image_name
 from neurender.errors import NeurenderError
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.lpips_weights import weights_path
 from neurender.metrics.registry import METRICS, Pair, available
 from neurender.metrics.suite import score, summary
+from neurender.outputs import check_output, staging
 from neurender.report.figures import save_flip_map, side_by_side
 from neurender.report.tables import metrics_table
 from neurender.training.inference import check_matches, load_renderer
@@ -100,10 +101,10 @@ def _versions() -> dict[str, str]:
 
 
 def evaluate(reference: Images, prediction: Images, out: Path, method: str, names: tuple[str, ...],
-             workers: int = 2, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> dict:
-    """Score, then write the outputs into `out`. Returns the metrics.json contents."""
-    if out.exists() and not overwrite:  # fail before the slow part
-        raise NeurenderError(f"output {out} already exists (pass --overwrite to replace it)")
+             workers: int = 2, overwrite: bool = False, progress: Callable[[int], None] | None = None,
+             inputs: list[Path] = ()) -> dict:
+    """Score, then write the outputs into `out` (never one of `inputs`). Returns the metrics.json contents."""
+    check_output(out, inputs, overwrite)  # before the slow part
     pair = pair_up(reference, prediction)
     runnable, skipped = available(names, pair)
     if "lpips" in runnable and not weights_path().is_file():
@@ -128,7 +129,7 @@ def evaluate(reference: Images, prediction: Images, out: Path, method: str, name
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
     }
-    with staging(out, overwrite) as stage:
+    with staging(out, overwrite, inputs) as stage:
         (stage / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
         _write_per_image(stage / "per_image.csv", reference.frames, values)
         (stage / "table.md").write_text(metrics_table([report]))
@@ -153,6 +154,13 @@ def _write_flip_pictures(stage: Path, pair: Pair, frames: np.ndarray, values: di
     maps.mkdir()
     for frame, error_map in zip(frames.tolist(), values["flip_map"]):
         save_flip_map(error_map, maps / template_image_name(frame))
+    side_by_side(side_by_side_rows(pair, frames, values), stage / "side_by_side.png",
+                 f"{method}: reference | prediction | FLIP error")
+
+
+def side_by_side_rows(pair: Pair, frames: np.ndarray, values: dict[str, np.ndarray]
+                      ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """The best, median and worst images by FLIP: (caption, reference, prediction, FLIP map) rows."""
     order = np.argsort(values["flip"], kind="stable")
     mid = len(order) // 2
     groups = {"best": order[:PICKS], "median": order[max(0, mid - PICKS // 2):][:PICKS], "worst": order[-PICKS:][::-1]}
@@ -163,7 +171,7 @@ def _write_flip_pictures(stage: Path, pair: Pair, frames: np.ndarray, values: di
                 seen.add(i)
                 rows.append((f"{group}: frame {frames[i]}\nFLIP {values['flip'][i]:.4f}",
                              pair.reference[i], pair.prediction[i], values["flip_map"][i]))
-    side_by_side(rows, stage / "side_by_side.png", f"{method}: reference | prediction | FLIP error")
+    return rows
 
 
 def load_evaluation(path: Path) -> dict:

@@ -21,14 +21,13 @@ from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from neurender.dataset import LoadedDataset, open_dataset
 from neurender.errors import NeurenderError
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.lpips import load_lpips
 from neurender.metrics.registry import METRICS, Pair
 from neurender.models.discriminator import Discriminator
 from neurender.models.generators import build_generator
-from neurender.scene import encode_params
+from neurender.outputs import remove_stale
 from neurender.training import losses
 from neurender.training.balance import BalanceController, Decision
 from neurender.training.checkpoint import (
@@ -40,6 +39,7 @@ from neurender.training.checkpoint import (
 )
 from neurender.training.config import TrainConfig, from_dict, to_dict
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
+from neurender.training.sources import open_source
 
 SAMPLE_SCENES = 8  # fixed validation scenes in each sample grid
 VALIDATION_METRICS = ("masked_l1", "ssim")  # from the shared registry; the first one picks `best`
@@ -87,21 +87,16 @@ class Trainer:
         torch.utils.deterministic.fill_uninitialized_memory = False  # NaN-filling every new tensor costs 10%
         torch.manual_seed(r.seed)
 
-        self.data: LoadedDataset = open_dataset(Path(config.dataset))
-        self.resolution = self.data.meta["resolution"]
-        self.train_indices = np.asarray(self.data.split("train"))
-        if len(self.train_indices) < config.schedule.batch:
-            raise NeurenderError(f"{config.dataset}: the train split has {len(self.train_indices)} images, "
-                                 f"fewer than one batch of {config.schedule.batch}")
+        self.source = open_source(config.dataset, config.preset, r.seed, r.val_images, config.resolution)
+        self.resolution = self.source.resolution
+        self.batches_per_epoch = self.source.epoch_images(config.schedule.batch) // config.schedule.batch
         if config.schedule.batch % self.world.size:
             raise NeurenderError(f"batch {config.schedule.batch} does not divide over {self.world.size} processes")
-        self.encoded = encode_params(torch.from_numpy(self.data.params), self.data.camera)
-        val = self.data.split("val")
-        self.val_indices = np.asarray(val)[: r.val_images or None]
 
         self.g, self.d = build_models(config, self.resolution)
+        fit = self.source.fit_scenes()
         for model in (self.g, self.d):  # overwritten by the checkpoint's own statistics on resume / init_from
-            model.param_norm.fit(self.encoded[self.train_indices])
+            model.param_norm.fit(fit)
         self.g, self.d = (m.to(self.device, memory_format=torch.channels_last) for m in (self.g, self.d))
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
         s = config.schedule
@@ -134,7 +129,7 @@ class Trainer:
         """Continue a run from a training checkpoint; `dataset` may point at a moved copy of the same data."""
         state = load_checkpoint(path, KIND_TRAINING)
         data = state["config"]
-        if dataset:
+        if dataset and data.get("dataset"):
             data = {**data, "dataset": str(dataset)}
         data["out"] = str(Path(path).parent)
         return cls(from_dict(data), state)
@@ -147,14 +142,14 @@ class Trainer:
                                      f"{theirs['norm']}); this run builds {mine.arch} (width {mine.width}, "
                                      f"norm {mine.norm})")
         if state["resolution"] != self.resolution:
-            raise NeurenderError(f"{path} was trained at {state['resolution']} px but {self.config.dataset} is "
-                                 f"{self.resolution} px")
+            raise NeurenderError(f"{path} was trained at {state['resolution']} px but {self.source.description} "
+                                 f"is {self.resolution} px")
 
     def _load_state(self, state: dict) -> None:
         self._check_compatible(state, "the checkpoint")
-        if state["dataset_sha256"] != self.data.meta["sha256"]:
-            raise NeurenderError("the checkpoint was trained on another dataset than "
-                                 f"{self.config.dataset} (checksums differ); pass --dataset with the original")
+        if state["source"] != self.source.identity:
+            raise NeurenderError(f"the checkpoint was trained on other data than {self.source.description} "
+                                 "(dataset checksums or preset differ); pass --dataset with the original")
         self.g.load_state_dict(state["g"])
         self.g_ema.load_state_dict(state["g_ema"])
         self.d.load_state_dict(state["d"])
@@ -178,8 +173,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {
             "kind": KIND_TRAINING, "format_version": FORMAT_VERSION, "config": to_dict(self.config),
-            "resolution": self.resolution, "camera": self.data.meta["camera"],
-            "dataset_sha256": self.data.meta["sha256"],
+            "resolution": self.resolution, "camera": self.source.camera_dict, "source": self.source.identity,
             "g": self.g.state_dict(), "g_ema": self.g_ema.state_dict(), "d": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "controller": self.controller.state_dict(), "counters": vars(self.counters).copy(),
@@ -197,23 +191,15 @@ class Trainer:
         path = self.out / name
         if self.world.main:
             save_atomic(renderer_export(self.g_ema.state_dict(), to_dict(self.config)["model"], self.resolution,
-                                        self.data.meta["camera"], self.counters.images), path)
+                                        self.source.camera_dict, self.counters.images), path)
         return path
 
     # ------------------------------------------------------------------------------------------ data
 
     def batch(self, number: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Batch `number` of the run, this process's share: params (b, 10), image (b, 3, R, R), mask (b, 1, R, R).
-
-        Epoch e visits the train split in the order of a permutation seeded by (seed, e).
-        """
-        size = self.config.schedule.batch
-        epoch, k = divmod(number, self.batches_per_epoch)
-        order = np.random.default_rng([self.config.run.seed, epoch]).permutation(len(self.train_indices))
-        picks = np.sort(self.train_indices[order[k * size:(k + 1) * size]][self.world.rank::self.world.size])
-        rgba = torch.from_numpy(np.asarray(self.data.images[picks])).to(self.device)
-        rgba = rgba.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=torch.channels_last)
-        return self.encoded[picks].to(self.device), rgba[:, :3], rgba[:, 3:]
+        """Batch `number` of the run, this process's share: params (b, 10), image (b, 3, R, R), mask (b, 1, R, R)."""
+        parts = self.source.batch(number, self.config.schedule.batch, self.world.rank, self.world.size)
+        return tuple(part.to(self.device) for part in parts)
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out = self.batch(self.counters.batches)
@@ -232,6 +218,9 @@ class Trainer:
     def _apply_schedule(self, phase: str) -> None:
         s = self.config.schedule
         factor = s.finetune_lr_factor if phase == "finetune" else 1.0
+        if s.lr_decay == "cosine":
+            done = min(1.0, self.counters.images / self.config.total_images)
+            factor *= s.lr_final_factor + (1 - s.lr_final_factor) * 0.5 * (1 + math.cos(math.pi * done))
         for opt, lr in ((self.opt_g, s.lr_g), (self.opt_d, s.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = lr * factor
@@ -266,6 +255,8 @@ class Trainer:
     def g_step(self, batch, adversarial: bool, l1_factor: float) -> float | None:
         params, image, mask = batch
         c = self.config.loss
+        if not adversarial and self.config.schedule.pixels_per_image:
+            return self._pixel_step(params, image, mask)
         fake = self.g_train(params)
         loss = losses.masked_l1(fake, image, mask, c.l1_object * l1_factor, c.l1_background * l1_factor)
         parts = {"g_l1": loss.item()}
@@ -291,6 +282,22 @@ class Trainer:
         self._update_ema()
         self._accumulate(**parts)
         return acc_fake
+
+    def _pixel_step(self, params: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> None:
+        """A G step on sampled pixels of each scene (uniform, object and silhouette pixels, see
+        ``losses.sample_pixels``): coverage cross-entropy against the mask plus L1 of the colour on the object."""
+        c = self.config.loss
+        pixels = losses.sample_pixels(mask, self.config.schedule.pixels_per_image)
+        target = torch.cat([image, mask], 1).flatten(2).gather(2, pixels[:, None].expand(-1, 4, -1))
+        colour, logit = self.g_train(params, pixels)
+        coverage, l1 = losses.pixel_losses(colour, logit, target.transpose(1, 2))
+        loss = c.coverage_weight * coverage + c.l1_object * l1
+        self.opt_g.zero_grad(set_to_none=True)
+        if self._finite_everywhere(loss, "g"):
+            loss.backward()
+            self.opt_g.step()
+            self._update_ema()
+            self._accumulate(g_l1=l1.item(), g_coverage=coverage.item())
 
     def d_step(self, batch) -> tuple[float, float]:
         params, image, _ = batch
@@ -362,20 +369,18 @@ class Trainer:
         self._log("log.jsonl", record)
         return record
 
-    def predict(self, indices: np.ndarray, batch: int = 64) -> np.ndarray:
-        """G_ema's images for dataset indices: (N, R, R, 3) float32 in [0, 1]."""
+    def predict(self, encoded: torch.Tensor, batch: int = 64) -> np.ndarray:
+        """G_ema's images for encoded scenes (N, 10): (N, R, R, 3) float32 in [0, 1]."""
         out = []
         with torch.no_grad():
-            for s in range(0, len(indices), batch):
-                params = self.encoded[np.asarray(indices[s:s + batch])].to(self.device)
-                out.append(self.g_ema(params).float().permute(0, 2, 3, 1).cpu().numpy())
+            for s in range(0, len(encoded), batch):
+                out.append(self.g_ema(encoded[s:s + batch].to(self.device)).float().permute(0, 2, 3, 1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.resolution, self.resolution, 3), np.float32)
 
     def validate(self) -> dict:
         """Score G_ema on the validation images with the shared metric registry (8-bit quantized)."""
-        rgba = np.asarray(self.data.images[np.sort(self.val_indices)])
-        pair = Pair(to_float(rgba[..., :3]), quantize_8bit(self.predict(np.sort(self.val_indices))),
-                    rgba[..., 3] > 0)
+        rgba = self.source.val_rgba
+        pair = Pair(to_float(rgba[..., :3]), quantize_8bit(self.predict(self.source.val_encoded)), rgba[..., 3] > 0)
         record = {"images": self.counters.images, "epoch": self.counters.validated_epochs, "time": time.time()}
         for name in VALIDATION_METRICS:
             values = METRICS[name].compute(pair)[name]
@@ -384,25 +389,20 @@ class Trainer:
 
     def samples(self) -> None:
         """A grid of fixed validation scenes: the reference above G_ema's image."""
-        if not self.world.main or not len(self.val_indices):
+        if not self.world.main or not len(self.source.val_rgba):
             return
-        picks = np.sort(self.val_indices[:SAMPLE_SCENES])
-        refs = np.asarray(self.data.images[picks])[..., :3]
-        preds = (self.predict(picks) * 255 + 0.5).astype(np.uint8)
+        refs = self.source.val_rgba[:SAMPLE_SCENES, ..., :3]
+        preds = (self.predict(self.source.val_encoded[:SAMPLE_SCENES]) * 255 + 0.5).astype(np.uint8)
         grid = np.concatenate([np.concatenate(list(refs), 1), np.concatenate(list(preds), 1)], 0)
         (self.out / "samples").mkdir(exist_ok=True)
         Image.fromarray(grid).save(self.out / "samples" / f"samples-{self.counters.images:09d}.png")
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return len(self.train_indices) // self.config.schedule.batch
 
     def _end_of_epoch(self) -> bool:
         return self.counters.batches // self.batches_per_epoch > self.counters.validated_epochs
 
     def _validation_round(self) -> None:
         self.counters.validated_epochs = self.counters.batches // self.batches_per_epoch
-        if not self.world.main or not len(self.val_indices) or self._validated_at == self.counters.images:
+        if not self.world.main or not len(self.source.val_rgba) or self._validated_at == self.counters.images:
             return
         self._validated_at = self.counters.images
         record = self.validate()
@@ -424,6 +424,7 @@ class Trainer:
         would). Ctrl-C and SIGTERM save `latest.pt` first, then stop. Returns the last tick's log record."""
         self.out.mkdir(parents=True, exist_ok=True)
         if self.world.main:
+            remove_stale(self.out)  # checkpoint temporaries of a killed run
             (self.out / "config.json").write_text(json.dumps(to_dict(self.config), indent=2) + "\n")
         total = self.config.total_images
         end = min(total, stop_at_images) if stop_at_images else total

@@ -1,0 +1,145 @@
+"""Where commands write: one check of every output path, and staging folders that replace an output only whole.
+
+``check_output`` runs before a command reads its inputs at length: an output may not be one of its inputs,
+contain one or lie inside one (whatever ``--overwrite`` says), may not exist unless ``overwrite``, may not be a
+file where a folder goes (or the reverse), and must be in a writable folder. ``staging`` builds a folder output
+beside its final place under a lock, so a second writer of the same output fails at once, and moves it into
+place only when it is complete; staging folders left by processes that no longer run are removed.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from neurender.errors import NeurenderError
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False, kind: str = "folder") -> Path:
+    """Refuse an unusable output path with one clear NeurenderError; returns ``out``.
+
+    out: the file or folder to write (``kind`` "file" or "folder"); inputs: the files and folders the command
+    reads. An existing folder output counts as existing only when it holds something.
+    """
+    target = Path(os.path.abspath(out))
+    for source in inputs:
+        source = Path(os.path.abspath(source))
+        if _within(target, source) or _within(source, target):
+            relation = ("is" if target == source else "lies inside" if _within(target, source) else "contains")
+            raise NeurenderError(f"output {out} {relation} the input {source}: choose another --out "
+                                 "(an output never replaces what a command reads)")
+    if target.exists():
+        if kind == "folder" and not target.is_dir():
+            raise NeurenderError(f"output {out} exists and is not a directory")
+        if kind == "file" and target.is_dir():
+            raise NeurenderError(f"output {out} is a folder, not a file")
+        if not overwrite and (kind == "file" or any(target.iterdir())):
+            raise NeurenderError(f"output {out} already exists (pass --overwrite to replace it)")
+    parent = _existing_folder(target)
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise NeurenderError(f"cannot write {out}: {parent} is not a writable folder")
+    return out
+
+
+def _existing_folder(path: Path) -> Path:
+    folder = Path(os.path.abspath(path)).parent
+    while not folder.exists():
+        folder = folder.parent
+    return folder
+
+
+def check_room(out: Path, nbytes: int) -> None:
+    """Refuse a write of up to ``nbytes`` that the disk holding ``out`` has no room for."""
+    free = shutil.disk_usage(_existing_folder(out)).free
+    if nbytes > free:
+        raise NeurenderError(f"{out} needs up to {nbytes / 1e9:.1f} GB but its disk has {free / 1e9:.1f} GB free; "
+                             "write fewer images, or shards (--shard) on several disks")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(folder: Path, name: str = "*") -> list[Path]:
+    """Remove the staging folders and temporary files (``.NAME.partial-PID``, ``.NAME.old-PID``,
+    ``.NAME.tmp-PID``) in ``folder`` that processes which no longer run left behind; returns them."""
+    removed = []
+    for path in Path(folder).glob(f".{name}.*-*"):
+        kind, _, pid = path.name.rpartition("-")
+        if pid.isdigit() and kind.rsplit(".", 1)[-1] in ("partial", "old", "tmp") and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+@contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``out`` for the block; a second holder fails at once with a clear message."""
+    lock_path = Path(out).parent / f".{Path(out).name}.lock"
+    handle = open(lock_path, "a+")  # noqa: SIM115 (held for the whole block)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise NeurenderError(f"another neurender process is writing {out}; wait for it or choose another --out") \
+            from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+        lock_path.unlink(missing_ok=True)
+
+
+def _disk_error(out: Path, e: OSError) -> NeurenderError:
+    reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+    return NeurenderError(f"could not write {out}: {reason}; nothing was replaced")
+
+
+@contextmanager
+def staging(out: Path, overwrite: bool, inputs: Iterable[Path] = ()) -> Iterator[Path]:
+    """A hidden sibling folder to build the folder ``out`` in, moved into place only if the block succeeds.
+
+    Checks ``out`` first (``check_output``), holds its lock throughout, and turns a full disk or another write
+    error into one NeurenderError; the previous ``out`` survives any failure.
+    """
+    check_output(out, inputs, overwrite)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        remove_stale(out.parent, out.name)
+        stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        try:
+            yield stage
+            if out.exists() and not overwrite and any(out.iterdir()):
+                raise NeurenderError(f"output {out} appeared while this run wrote it; nothing was replaced")
+            if out.exists():
+                old = out.parent / f".{out.name}.old-{os.getpid()}"
+                os.replace(out, old)
+                os.replace(stage, out)
+                shutil.rmtree(old)
+            else:
+                os.replace(stage, out)
+        except OSError as e:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise _disk_error(out, e) from None
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise

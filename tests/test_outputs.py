@@ -1,0 +1,175 @@
+"""Nothing lost: outputs that are inputs, clobbering, concurrent writers, stale staging, full disks.
+
+Every case asserts the one-line error, exit code 2, and that the inputs' bytes are unchanged.
+"""
+
+import errno
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import assert_user_error, run
+
+from neurender import outputs
+from neurender.dataset import GenerateSpec, generate_dataset, open_dataset, write_params_csv
+from neurender.presets import PRESETS
+
+TINY_TOML = """
+[model]
+arch = "field"
+width = 8
+[schedule]
+batch = 8
+pixels_per_image = 16
+warmup_images = 16
+adversarial_images = 0
+[run]
+tick_images = 8
+val_images = 4
+threads = 1
+"""
+
+
+def fingerprint(path):
+    """sha256 of every file below `path` (or of the file), by relative name."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(p.relative_to(path.parent)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("outputs")
+    generate_dataset(GenerateSpec(PRESETS["easy"], 24, 0, 32, 4, 4), root / "ds")
+    for k in range(2):
+        generate_dataset(GenerateSpec(PRESETS["easy"], 2048, 0, 8, 0, 0), root / f"shard{k}", shard=(k, 2))
+    (root / "tiny.toml").write_text(TINY_TOML)
+    result = run("train", "--dataset", root / "ds", "--out", root / "run", "--config", root / "tiny.toml")
+    assert result.exit_code == 0, result.output
+    template = root / "template"
+    template.mkdir()
+    result = run("render", "--checkpoint", root / "run" / "renderer.pt", "--dataset", root / "ds", "--out", template)
+    assert result.exit_code == 0, result.output
+    frames = sorted(int(p.stem.split("_")[1]) for p in template.glob("image_*.png"))
+    data = open_dataset(root / "ds")
+    write_params_csv(template / "params.csv", np.array(frames), data.params[frames], header=False)
+    result = run("evaluate", "--checkpoint", root / "run" / "renderer.pt", "--dataset", root / "ds",
+                 "--out", root / "eval", "--metrics", "ssim,l1", "--workers", 1)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def commands(root):
+    """Each writing command with an output that is, contains or lies inside one of its inputs."""
+    run_dir, ds, template = root / "run", root / "ds", root / "template"
+    return {
+        "import into its source": (["dataset", "import", template, "--out", template, "--overwrite"], template),
+        "import inside its source": (["dataset", "import", template, "--out", template / "ds"], template),
+        "merge into a shard": (["dataset", "merge", root / "shard0", root / "shard1", "--out", root / "shard0",
+                                "--overwrite"], root / "shard0"),
+        "render over the template": (["render", "--checkpoint", run_dir / "renderer.pt", "--params-csv",
+                                      template / "params.csv", "--out", template, "--overwrite"], template),
+        "evaluate into the reference": (["evaluate", "--reference", ds, "--checkpoint", run_dir / "renderer.pt",
+                                         "--out", ds, "--overwrite"], ds),
+        "evaluate over the run": (["evaluate", "--reference", ds, "--checkpoint", run_dir / "renderer.pt",
+                                   "--out", run_dir, "--overwrite"], run_dir),
+        "compare onto its input": (["compare", root / "eval" / "metrics.json", "--out",
+                                    root / "eval" / "metrics.json", "--overwrite"], root / "eval"),
+        "train into its dataset": (["train", "--dataset", ds, "--out", ds, "--overwrite", "--config",
+                                    root / "tiny.toml"], ds),
+        "preview into the dataset": (["dataset", "preview", ds, "--out", ds / "images.npy", "--overwrite"], ds),
+        "results over a checkpoint": (["results", "--checkpoint", f"a={run_dir / 'renderer.pt'}", "--out",
+                                       run_dir, "--overwrite"], run_dir),
+    }
+
+
+@pytest.mark.parametrize("case", list(commands(Path("."))))
+def test_an_output_is_never_an_input(world, case):
+    args, guarded = commands(world)[case]
+    before = fingerprint(guarded)
+    result = run(*args)
+    assert_user_error(result, "input")
+    assert fingerprint(guarded) == before
+
+
+def test_a_failed_train_keeps_the_run_it_would_replace(world, tmp_path):
+    shutil.copytree(world / "run", tmp_path / "run")
+    before = fingerprint(tmp_path / "run")
+    assert_user_error(run("train", "--dataset", tmp_path / "nosuch", "--out", tmp_path / "run", "--overwrite",
+                          "--config", world / "tiny.toml"), "nosuch")
+    assert fingerprint(tmp_path / "run") == before
+
+
+def test_existing_files_are_not_clobbered(world, tmp_path):
+    (tmp_path / "grid.png").write_bytes(b"mine")
+    assert_user_error(run("dataset", "preview", world / "ds", "--out", tmp_path / "grid"), "already exists")
+    assert (tmp_path / "grid.png").read_bytes() == b"mine"
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / "losses.png").write_bytes(b"mine")
+    assert_user_error(run("plot", world / "run", "--out", plots), "already exists")
+    assert (plots / "losses.png").read_bytes() == b"mine"
+    assert run("plot", world / "run", "--out", plots, "--overwrite").exit_code == 0
+    assert (plots / "losses.png").read_bytes() != b"mine"
+
+
+def test_a_second_writer_of_the_same_output_fails(tmp_path):
+    out = tmp_path / "ds"
+    with outputs.output_lock(out):
+        assert_user_error(run("dataset", "generate", "--preset", "easy", "--count", 4, "--resolution", 8,
+                              "--out", out), "another neurender process is writing")
+    assert not out.exists()
+    assert run("dataset", "generate", "--preset", "easy", "--count", 4, "--resolution", 8, "--out", out).exit_code == 0
+    assert not list(tmp_path.glob(".ds.*"))  # lock and staging gone
+
+
+def test_stale_staging_of_dead_processes_is_removed(tmp_path):
+    dead = tmp_path / ".ds.partial-999999999"
+    dead.mkdir()
+    (dead / "images.npy").write_bytes(b"x" * 1000)
+    alive = tmp_path / f".ds.partial-{os.getpid()}-other"  # not ours to remove: not a PID suffix
+    alive.mkdir()
+    assert run("dataset", "generate", "--preset", "easy", "--count", 4, "--resolution", 8, "--out",
+               tmp_path / "ds").exit_code == 0
+    assert not dead.exists() and alive.exists()
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_old_output(tmp_path, monkeypatch):
+    out = tmp_path / "ds"
+    assert run("dataset", "generate", "--preset", "easy", "--count", 4, "--resolution", 8, "--out", out).exit_code == 0
+    before = fingerprint(out)
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    assert_user_error(run("dataset", "generate", "--preset", "easy", "--count", 8, "--resolution", 8, "--out", out,
+                          "--overwrite", "--workers", 1), "the disk is full")
+    assert fingerprint(out) == before
+    assert not list(tmp_path.glob(".ds.*"))
+
+
+def test_a_count_that_cannot_fit_is_refused_before_writing(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 10**6))
+    assert_user_error(run("dataset", "generate", "--preset", "easy", "--count", 100, "--out", tmp_path / "ds"),
+                      "needs up to")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_an_unwritable_folder_is_one_line(tmp_path, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    real_access = os.access
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: real_access(p, mode) and Path(p) != locked)  # root
+    assert_user_error(run("dataset", "generate", "--preset", "easy", "--count", 4, "--out", locked / "ds"),
+                      "not a writable folder")
+
+
+def test_checkpoint_temporaries_of_dead_processes_are_removed(tmp_path):
+    dead, mine = tmp_path / ".latest.pt.tmp-999999999", tmp_path / f".latest.pt.tmp-{os.getpid()}"
+    dead.write_bytes(b"x")
+    mine.write_bytes(b"x")
+    assert outputs.remove_stale(tmp_path) == [dead]
+    assert mine.exists()

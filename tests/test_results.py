@@ -1,0 +1,48 @@
+"""The results table: fresh test sets, the all-black row, published rows, and the command's bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from cli_helpers import assert_user_error, run
+
+from neurender.models.field import FieldGenerator
+from neurender.presets import PRESETS, sample_scenes
+from neurender.report.results import BLACK, fresh_test_set, results
+from neurender.scene import DEFAULT_CAMERA
+from neurender.training.inference import Renderer
+
+
+def test_test_sets_are_what_dataset_generate_draws():
+    params, rgba = fresh_test_set("easy", 5, 3)
+    assert np.array_equal(params, sample_scenes(PRESETS["easy"], 5, np.arange(3)))
+    assert rgba.shape == (3, 128, 128, 4) and rgba.dtype == np.uint8
+
+
+def test_results_table_with_the_all_black_row(tmp_path, lpips_net):
+    torch.manual_seed(0)
+    renderer = Renderer(FieldGenerator(128, width=8).eval(), 128, DEFAULT_CAMERA, {"arch": "field"}, 123)
+    report = results({"untrained": renderer}, ["easy"], [1, 2], 4, tmp_path, workers=1, log=lambda _: None)
+    table = report["presets"]["easy"]
+    assert set(table) == {"untrained", BLACK}
+    # all black: masked L1 is the mean reference value over object pixels, image by image
+    expected = []
+    for seed in (1, 2):
+        _, rgba = fresh_test_set("easy", seed, 4)
+        ref, mask = rgba[..., :3] / 255.0, rgba[..., 3] > 0
+        expected.append(np.mean([ref[i][mask[i]].mean() for i in range(4)]))
+    assert table[BLACK]["mean"]["masked_l1"] == pytest.approx(np.mean(expected), rel=1e-5)
+    assert table[BLACK]["spread"]["masked_l1"] == pytest.approx(np.std(expected), rel=1e-4)
+    assert json.loads((tmp_path / "results.json").read_text())["seeds"] == [1, 2]
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| all black |" in markdown and "seed report, model 3" in markdown and "untrained (field, 123" in markdown
+    assert "seed report, model 1" not in markdown  # a default-preset figure, not in the easy table
+    assert (tmp_path / "side_by_side-easy.png").is_file()
+
+
+def test_results_command_bad_input(tmp_path):
+    assert_user_error(run("results", "--out", tmp_path / "r", "--seeds", "1,x"), "--seeds")
+    assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", "nonsense"), "NAME=PATH")
+    assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", f"a={tmp_path / 'no.pt'}"),
+                      "checkpoint not found")
