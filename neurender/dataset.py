@@ -35,7 +35,7 @@ from neurender.errors import NeurenderError
 from neurender.outputs import check_room, staging
 from neurender.presets import Preset, preset_from_dict, sample_scenes, validate_preset
 from neurender.raster import render_spheres_uint8
-from neurender.scene import CSV_COLUMNS, DEFAULT_CAMERA, Camera, encode_params
+from neurender.scene import CSV_COLUMNS, DEFAULT_CAMERA, Camera, encode_params, scene_problem
 
 FORMAT_VERSION = 1
 BLOCK = 1024  # shard boundaries fall on multiples of this many images
@@ -95,14 +95,17 @@ def read_params_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     frame, values = int(row[0]), [float(v) for v in row[1:]]
                 except ValueError:
                     raise NeurenderError(f"{path}:{line_no}: not a number in {','.join(row)!r}") from None
-                if not all(math.isfinite(v) for v in values):
-                    raise NeurenderError(f"{path}:{line_no}: non-finite value")
+                problem = scene_problem(values)
+                if problem:
+                    raise NeurenderError(f"{path}:{line_no}: {problem}")
                 frames.append(frame)
                 params.append(values)
     except FileNotFoundError:
         raise NeurenderError(f"missing {path}") from None
     except UnicodeDecodeError:
         raise NeurenderError(f"{path} is not a text CSV file") from None
+    except OSError as e:
+        raise NeurenderError(f"cannot read {path}: {e.strerror or e}") from None
     return np.array(frames, dtype=np.int64), np.array(params, dtype=np.float64).reshape(-1, 10)
 
 
@@ -377,16 +380,33 @@ def import_template(src: Path, out: Path, resolution: int = 128, positions: str 
     return out
 
 
+WIDE_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I": 65535}  # 16-bit grayscale PNGs: full scale
+CONVERTED = {"P": "palette", "L": "grayscale", "LA": "grayscale with alpha", "1": "1-bit", "I;16": "16-bit grayscale",
+             "I;16B": "16-bit grayscale", "I;16L": "16-bit grayscale", "I": "16-bit grayscale", "RGBX": "RGBX"}
+
+
 def read_png(path: Path, resolution: int | None = None) -> np.ndarray:
-    """A square image file as uint8 (R, R, 4) RGBA (opaque if it has no alpha), box-resized to `resolution`."""
+    """A square image file as uint8 (R, R, 4) RGBA (opaque if it has no alpha), box-resized to `resolution`.
+
+    Every mode Pillow opens is converted by its own bit depth: 16-bit RGB(A) files arrive as 8-bit (Pillow
+    keeps the high byte, exact for 16-bit copies of 8-bit images); 16-bit grayscale is scaled by 255 / 65535;
+    palette and grayscale files are expanded. ``CONVERTED`` names the modes that are not RGB(A).
+    """
     try:
         with Image.open(path) as img:
             img.load()
             if img.width != img.height:
                 raise NeurenderError(f"{path}: image is {img.width}x{img.height}, expected a square")
-            rgba = img.convert("RGBA")
+            if img.mode in WIDE_MODES:
+                grey = np.asarray(img, dtype=np.float64) * (255 / WIDE_MODES[img.mode])
+                grey = np.clip(np.floor(grey + 0.5), 0, 255).astype(np.uint8)
+                rgba = Image.fromarray(np.stack([grey, grey, grey, np.full_like(grey, 255)], -1), "RGBA")
+            elif img.mode in ("RGB", "RGBA") or img.mode in CONVERTED:
+                rgba = img.convert("RGBA")
+            else:
+                raise NeurenderError(f"{path}: images of mode {img.mode} are not supported (use 8- or 16-bit PNG)")
     except (OSError, SyntaxError) as e:
-        raise NeurenderError(f"{path}: unreadable image ({e})") from None
+        raise NeurenderError(f"{path}: unreadable image ({str(e).splitlines()[0]})") from None
     if resolution is not None and rgba.width != resolution:
         rgba = rgba.resize((resolution, resolution), Image.Resampling.BOX)
     return np.asarray(rgba)
@@ -398,10 +418,21 @@ def has_alpha(path: Path) -> bool:
         return "A" in img.getbands() or "transparency" in img.info
 
 
-def read_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+def image_modes(paths: list[Path]) -> str:
+    """How many of these image files were converted from a mode other than RGB(A), e.g. "3 palette"."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        with Image.open(path) as img:
+            if img.mode in CONVERTED:
+                counts[CONVERTED[img.mode]] = counts.get(CONVERTED[img.mode], 0) + 1
+    return ", ".join(f"{n} {mode}" for mode, n in sorted(counts.items()))
+
+
+def read_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, bool, str]:
     """Every ``*_NNNN.png`` (or ``NNNN.png``) in a folder, by frame number: the template's names and ours.
 
-    Returns frames (N,) int64 ascending, images uint8 (N, R, R, 4), and whether every file had alpha.
+    Returns frames (N,) int64 ascending, images uint8 (N, R, R, 4), whether every file had alpha, and which
+    files were converted from other modes (``image_modes``; "" if none).
     """
     if not folder.is_dir():
         raise NeurenderError(f"image folder not found: {folder}")
@@ -419,7 +450,8 @@ def read_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     images = [read_png(by_frame[f]) for f in frames.tolist()]
     if len({im.shape for im in images}) > 1:
         raise NeurenderError(f"{folder}: images differ in size")
-    return frames, np.stack(images), all(has_alpha(by_frame[f]) for f in frames.tolist())
+    paths = [by_frame[f] for f in frames.tolist()]
+    return frames, np.stack(images), all(has_alpha(p) for p in paths), image_modes(paths)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -434,9 +466,33 @@ def read_meta(root: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise NeurenderError(f"{path} is corrupt (not JSON)") from None
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise NeurenderError(f"{path}: unsupported format version {meta.get('format_version')!r} "
-                             f"(this neurender reads {FORMAT_VERSION})")
+        version = meta.get("format_version") if isinstance(meta, dict) else None
+        raise NeurenderError(f"{path}: unsupported format version {version!r} (this neurender reads "
+                             f"{FORMAT_VERSION})")
+    problem = _meta_problem(meta)
+    if problem:
+        raise NeurenderError(f"{path} is corrupt: {problem}")
     return meta
+
+
+def _meta_problem(meta: dict) -> str | None:
+    """What is wrong with the shape of a meta.json, or None."""
+    resolution, count, splits = meta.get("resolution"), meta.get("count"), meta.get("splits")
+    if not isinstance(resolution, int) or isinstance(resolution, bool) or not 1 <= resolution <= 1 << 14:
+        return f"resolution {resolution!r} is not a positive integer"
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return f"count {count!r} is not a non-negative integer"
+    if not isinstance(splits, dict) or not all(
+            isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v) and 0 <= v[0] <= v[1]
+            for v in splits.values()):
+        return "splits must map names to [start, stop] index pairs"
+    digests = meta.get("sha256")
+    if not isinstance(digests, dict) or set(digests) != {IMAGES, PARAMS} or not all(
+            isinstance(v, str) for v in digests.values()):
+        return f"it must hold the sha256 of {IMAGES} and {PARAMS} (verification is never optional)"
+    if not isinstance(meta.get("camera"), dict):
+        return "camera must be a table of settings"
+    return None
 
 
 def verify_dataset(root: Path, meta: dict | None = None) -> dict:
@@ -479,9 +535,14 @@ class LoadedDataset:
 
 
 def open_dataset(root: Path, verify: bool = True) -> LoadedDataset:
-    """Open a dataset directory, by default checking its checksums first."""
+    """Open a dataset directory, by default checking its checksums first. A shard is refused: its splits are
+    the whole generation's (merge the shards first)."""
     root = Path(root)
     meta = verify_dataset(root) if verify else read_meta(root)
+    if "shard" in meta:
+        shard = meta["shard"]
+        raise NeurenderError(f"{root} is shard {shard.get('index')} of {shard.get('of')} of a generation, not a "
+                             "dataset: merge the shards first (neurender dataset merge)")
     try:
         images = np.load(root / IMAGES, mmap_mode="r")
     except (OSError, ValueError) as e:

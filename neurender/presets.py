@@ -108,6 +108,8 @@ def load_preset(name_or_path: str) -> Preset:
         table = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise NeurenderError(f"preset file not found: {path}") from None
+    except OSError as e:
+        raise NeurenderError(f"cannot read preset file {path}: {e.strerror or e}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise NeurenderError(f"preset file {path} is not valid TOML: {e}") from None
     base_name = table.pop("base", "default")

@@ -97,3 +97,25 @@ def encode_params(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> torc
         ],
         dim=1,
     ).to(torch.float32)
+
+
+POSITION_LIMIT = 1e4  # world units: ten times the far plane; larger positions overflow the shading's squares
+SHININESS_LIMIT = 1e3
+
+
+def scene_problem(row: list[float]) -> str | None:
+    """Why one scene (10 numbers, ``PARAM_NAMES`` order) cannot be rendered as the template would, or None.
+
+    Every value must be finite; positions within +-POSITION_LIMIT; diffuse within [0, 1]; shininess in
+    (0, SHININESS_LIMIT].
+    """
+    if not all(math.isfinite(v) for v in row):
+        return "a value is not finite"
+    for name, v in zip(PARAM_NAMES, row):
+        if name in ("r", "g", "b") and not 0 <= v <= 1:
+            return f"diffuse {name} = {v!r} is outside [0, 1]"
+        if name == "shininess" and not 0 < v <= SHININESS_LIMIT:
+            return f"shininess = {v!r} is outside (0, {SHININESS_LIMIT:g}]"
+        if name[0] in "tl" and abs(v) > POSITION_LIMIT:
+            return f"position {name} = {v!r} is beyond +-{POSITION_LIMIT:g} world units"
+    return None

@@ -13,6 +13,7 @@ from neurender.presets import PRESETS, sample_scenes
 from neurender.raster import render_spheres
 from neurender.scene import DEFAULT_CAMERA, encode_params
 from neurender.training import losses
+from neurender.training.checkpoint import save_atomic
 from neurender.training.config import from_dict
 from neurender.training.inference import load_renderer
 from neurender.training.loop import Trainer
@@ -109,7 +110,7 @@ def test_online_runs_check_their_preset_on_resume(tmp_path):
     Trainer(online_config(tmp_path / "run")).run(stop_at_images=8, progress=False)
     state = torch.load(tmp_path / "run" / "latest.pt", weights_only=True)
     state["source"]["seed"] = 99
-    torch.save(state, tmp_path / "run" / "other.pt")
+    save_atomic(state, tmp_path / "run" / "other.pt")  # a valid checkpoint of another stream
     with pytest.raises(NeurenderError, match="trained on other data"):
         Trainer.resume(tmp_path / "run" / "other.pt")
 

@@ -173,3 +173,23 @@ def test_checkpoint_temporaries_of_dead_processes_are_removed(tmp_path):
     mine.write_bytes(b"x")
     assert outputs.remove_stale(tmp_path) == [dead]
     assert mine.exists()
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch):
+    from neurender.errors import NeurenderError
+    from neurender.training import checkpoint
+
+    checkpoint.save_atomic({"kind": "x"}, tmp_path / "latest.pt")
+    before = (tmp_path / "latest.pt").read_bytes()
+
+    def torch_writer_fails(obj, f, *args, **kwargs):  # what torch's zip writer raises on ENOSPC
+        f.write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed\nmore lines")
+
+    monkeypatch.setattr(checkpoint.torch, "save", torch_writer_fails)
+    with pytest.raises(NeurenderError) as error:
+        checkpoint.save_atomic({"kind": "y"}, tmp_path / "latest.pt")
+    assert "previous one is kept" in str(error.value) and "\n" not in str(error.value)
+    assert (tmp_path / "latest.pt").read_bytes() == before
+    assert not list(tmp_path.glob(".*"))

@@ -11,6 +11,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from neurender.cli.options import FiniteFloat
 from neurender.dataset import (
     GenerateSpec,
     generate_dataset,
@@ -47,8 +48,8 @@ def dataset() -> None:
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, help="sampling seed")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset directory to create")
 @click.option("--resolution", type=RESOLUTION, default=128, help="image side in pixels")
-@click.option("--val", type=float, default=0.1, help=f"validation split: {SPLIT_HELP}")
-@click.option("--test", type=float, default=0.1, help=f"test split: {SPLIT_HELP}")
+@click.option("--val", type=FiniteFloat(0), default=0.1, help=f"validation split: {SPLIT_HELP}")
+@click.option("--test", type=FiniteFloat(0), default=0.1, help=f"test split: {SPLIT_HELP}")
 @click.option("--supersample", type=click.IntRange(1, 8), default=1,
               help="samples per pixel side (anti-aliased edges); 1 matches the template")
 @click.option("--workers", type=click.IntRange(1, 256), default=min(os.cpu_count() or 1, 8),
@@ -84,8 +85,8 @@ def merge(shards, out, overwrite):
 @click.option("--resolution", type=RESOLUTION, default=128, help="resize images to this side")
 @click.option("--positions", type=click.Choice(["absolute", "relative"]), default="absolute",
               help="how the CSV gives positions: world coordinates, or minus the camera position")
-@click.option("--val", type=float, default=0.1, help=f"validation split: {SPLIT_HELP}")
-@click.option("--test", type=float, default=0.1, help=f"test split: {SPLIT_HELP}")
+@click.option("--val", type=FiniteFloat(0), default=0.1, help=f"validation split: {SPLIT_HELP}")
+@click.option("--test", type=FiniteFloat(0), default=0.1, help=f"test split: {SPLIT_HELP}")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def import_(src, out, resolution, positions, val, test, overwrite):
     """Import a folder written by the course template (image_XXXX.png + params.csv)."""

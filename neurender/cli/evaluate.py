@@ -63,6 +63,9 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
         report = run_evaluation(ref, pred, out, method or predictions.name, names, workers, overwrite, bar.update,
                                 inputs)
     click.echo(metrics_table([report]), nl=False)
+    for images in (ref, pred):
+        if "converted to 8-bit" in images.source:
+            click.echo(f"note: {images.source}")
     for name, reason in report["skipped"].items():
         click.echo(f"skipped {name}: {reason}")
     for case, count in report["cases"].items():

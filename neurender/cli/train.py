@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from neurender.cli.options import FiniteFloat
 from neurender.dataset import open_dataset, read_params_csv, template_image_name
 from neurender.errors import NeurenderError
 from neurender.models.generators import GENERATORS
@@ -67,8 +68,8 @@ def _config(dataset, preset, out, init_from, config_file, options) -> TrainConfi
 @click.option("--warmup-images", type=click.IntRange(0), default=None, help="masked-L1 warm-up length")
 @click.option("--adversarial-images", type=click.IntRange(0), default=None, help="adversarial phase length")
 @click.option("--finetune-images", type=click.IntRange(0), default=None, help="fine-tuning phase length")
-@click.option("--lr-g", type=click.FloatRange(0, min_open=True), default=None, help="generator learning rate")
-@click.option("--lr-d", type=click.FloatRange(0, min_open=True), default=None, help="discriminator learning rate")
+@click.option("--lr-g", type=FiniteFloat(0, min_open=True), default=None, help="generator learning rate")
+@click.option("--lr-d", type=FiniteFloat(0, min_open=True), default=None, help="discriminator learning rate")
 @click.option("--gan", type=click.Choice(GAN_LOSSES), default=None, help="GAN loss [default: bce]")
 @click.option("--seed", type=click.IntRange(0), default=None, help="seed [default: 0]")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads")
@@ -140,6 +141,8 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
         frames, params = data.frames[indices.start:indices.stop], data.params[indices.start:indices.stop]
     else:
         frames, params = read_params_csv(params_csv)
+    if not len(frames):
+        raise NeurenderError(f"no scenes to render in {params_csv or f'split {split} of {dataset}'}")
     images = renderer.render(params, device=select_device(device))
     out.mkdir(parents=True, exist_ok=True)
     for frame, image in zip(frames.tolist(), images):

@@ -101,6 +101,8 @@ def hub_alexnet() -> Path | None:
 
 
 def _sdist_url(index: str) -> str:
+    if urllib.parse.urlparse(index).scheme not in ("http", "https", "file"):
+        raise NeurenderError(f"package index {index!r} is not an http(s) or file URL")
     page_url = f"{index.rstrip('/')}/{PACKAGE}/"
     try:
         with urllib.request.urlopen(page_url, timeout=60) as response:

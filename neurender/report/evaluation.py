@@ -53,13 +53,17 @@ def load_reference(path: Path, split: str = "test") -> Images:
             raise NeurenderError(f"split {split!r} of {path} is empty")
         rgba = np.asarray(data.images[indices.start:indices.stop])
         return Images(data.frames[indices.start:indices.stop], rgba, True, f"{path} (dataset, split {split})")
-    frames, rgba, has_alpha = read_image_folder(path)
-    return Images(frames, rgba, has_alpha, f"{path} (folder)")
+    return _folder_images(path)
+
+
+def _folder_images(path: Path) -> Images:
+    frames, rgba, has_alpha, converted = read_image_folder(path)
+    note = f"; converted to 8-bit RGBA: {converted}" if converted else ""
+    return Images(frames, rgba, has_alpha, f"{path} (folder{note})")
 
 
 def load_predictions(path: Path) -> Images:
-    frames, rgba, has_alpha = read_image_folder(path)
-    return Images(frames, rgba, has_alpha, f"{path} (folder)")
+    return _folder_images(path)
 
 
 def rendered_predictions(checkpoint: Path, reference: Path, split: str) -> Images:

@@ -14,12 +14,17 @@ from neurender.errors import NeurenderError  # noqa: E402
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """A run's log: one JSON object per line, each with the images seen (an int) and numbers or null."""
     if not path.is_file():
         return []
     try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except json.JSONDecodeError as e:
-        raise NeurenderError(f"{path} is corrupt ({e})") from None
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise NeurenderError(f"{path} is corrupt (not JSON lines: {e})") from None
+    for n, record in enumerate(records, start=1):
+        if not isinstance(record, dict) or not isinstance(record.get("images"), int):
+            raise NeurenderError(f"{path}: record {n} is not a log record (an object with an integer 'images')")
+    return records
 
 
 def _figure(series: dict[str, tuple[list, list]], title: str, ylabel: str, out: Path, log: bool = False) -> None:
@@ -43,7 +48,8 @@ def _figure(series: dict[str, tuple[list, list]], title: str, ylabel: str, out: 
 def _series(records: list[dict], keys: list[str]) -> dict[str, tuple[list, list]]:
     out = {}
     for key in keys:
-        points = [(r["images"], r[key]) for r in records if r.get(key) is not None]
+        points = [(r["images"], r[key]) for r in records
+                  if isinstance(r.get(key), int | float) and not isinstance(r.get(key), bool)]
         if points:
             out[key] = tuple(map(list, zip(*points)))
     return out
@@ -58,9 +64,9 @@ def plot_run(run: Path, out: Path | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     _figure(_series(log, ["g_l1", "g_coverage", "g_gan", "g_lpips", "d"]), f"{run.name}: losses (tick means)", "loss",
             out / "losses", log=True)
-    balance = [{"images": r["images"], "D steps skipped": r["balance"]["d_skipped"],
-                "G extra steps": r["balance"]["g_extra_steps"], "D extra steps": r["balance"]["d_extra_steps"]}
-               for r in log]
+    balance = [{"images": r["images"], "D steps skipped": r["balance"].get("d_skipped"),
+                "G extra steps": r["balance"].get("g_extra_steps"), "D extra steps": r["balance"].get("d_extra_steps")}
+               for r in log if isinstance(r.get("balance"), dict)]
     fig_acc = _series(log, ["d_acc_real", "d_acc_fake"])
     _figure(fig_acc, f"{run.name}: discriminator accuracy", "accuracy", out / "accuracy")
     _figure(_series(balance, ["D steps skipped", "G extra steps", "D extra steps"]),

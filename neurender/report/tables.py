@@ -10,9 +10,16 @@ DECIMALS = {"flip": 4, "lpips": 4, "ssim": 4, "hausdorff": 2, "silhouette_hausdo
             "masked_l1": 4}
 
 
+def _finite_mean(stats: dict | None) -> float | None:
+    mean = (stats or {}).get("mean")
+    return float(mean) if isinstance(mean, int | float) and math.isfinite(mean) else None
+
+
 def _cell(stats: dict | None, decimals: int, bold: bool) -> str:
     if not stats or stats.get("mean") is None:
         return "-"
+    if _finite_mean(stats) is None or not isinstance(stats.get("std"), int | float):
+        return "not a number"
     text = f"{stats['mean']:.{decimals}f} ± {stats['std']:.{decimals}f}"
     return f"**{text}**" if bold else text
 
@@ -23,9 +30,7 @@ def metrics_table(evaluations: list[dict]) -> str:
     columns = [m for m in DEFAULT_METRICS if any(m in e["metrics"] for e in evaluations)]
     best = {}
     for name in columns:
-        means = [e["metrics"].get(name, {}).get("mean") for e in evaluations]
-        means = [m if m is not None else math.nan for m in means]
-        finite = [m for m in means if not math.isnan(m)]
+        finite = [m for e in evaluations if (m := _finite_mean(e["metrics"].get(name))) is not None]
         if len(evaluations) > 1 and finite:
             best[name] = (min if METRICS[name].better == "lower" else max)(finite)
     arrow = {"lower": "↓", "higher": "↑"}
@@ -33,6 +38,8 @@ def metrics_table(evaluations: list[dict]) -> str:
              + " |", "|---|---:|" + "---:|" * len(columns)]
     for e in evaluations:
         cells = [_cell(e["metrics"].get(n), DECIMALS[n],
-                       n in best and e["metrics"].get(n, {}).get("mean") == best[n]) for n in columns]
-        lines.append(f"| {e['method']} | {e['count']} | " + " | ".join(cells) + " |")
+                       n in best and _finite_mean(e["metrics"].get(n)) == best[n]) for n in columns]
+        broken = any(c == "not a number" for c in cells)
+        lines.append(f"| {e['method']}{' (NaN metric: not ranked)' if broken else ''} | {e['count']} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ to rebuild it (the model config and resolution), for `render` and `evaluate`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import zipfile
@@ -16,7 +17,8 @@ import torch
 
 from neurender.errors import NeurenderError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a sha256 of the content in every file
+DIGEST = "sha256"
 KIND_TRAINING, KIND_RENDERER = "neurender-training-state", "neurender-renderer"
 
 
@@ -24,16 +26,42 @@ def save_atomic(state: dict, path: Path) -> None:
     """torch.save to a temporary sibling, fsync, then os.replace: a crash or a full disk never leaves a
     half-written file under `path`, and the previous file there survives until the new one is complete."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    state = {**state, DIGEST: content_digest(state)}
     try:
         with open(tmp, "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, RuntimeError) as e:  # torch's zip writer reports a full disk as a RuntimeError
         tmp.unlink(missing_ok=True)
-        raise NeurenderError(f"could not write checkpoint {path} ({e.strerror or e}); the previous one is kept") \
-            from None
+        reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
+        raise NeurenderError(f"could not write checkpoint {path} ({reason}); the previous one is kept") from None
+
+
+def content_digest(state) -> str:
+    """sha256 of a checkpoint's content (every tensor's dtype, shape and bytes, every other value's repr, dict
+    keys in sorted order), without its own DIGEST entry: a changed byte anywhere changes it."""
+    digest = hashlib.sha256()
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for key in sorted(k for k in value if k != DIGEST):
+                digest.update(repr(key).encode())
+                walk(value[key])
+        elif isinstance(value, list | tuple):
+            digest.update(b"[%d" % len(value))
+            for item in value:
+                walk(item)
+        elif isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(repr(value).encode())
+
+    walk(state)
+    return digest.hexdigest()
 
 
 def load_checkpoint(path: Path, kind: str | None = None) -> dict:
@@ -43,13 +71,20 @@ def load_checkpoint(path: Path, kind: str | None = None) -> dict:
         raise NeurenderError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
-        raise NeurenderError(f"{path} is not a readable checkpoint (corrupt or truncated: {e})") from None
+    except pickle.UnpicklingError as e:
+        if "Unsupported global" in str(e):  # torch refused an object: loading it could run code
+            raise NeurenderError(f"{path} is not a neurender checkpoint (it holds objects other than tensors and "
+                                 "plain data, and is not loaded)") from None
+        raise NeurenderError(f"{path} is not a readable checkpoint (corrupt or truncated)") from None
+    except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile):
+        raise NeurenderError(f"{path} is not a readable checkpoint (corrupt or truncated)") from None
     if not isinstance(state, dict) or state.get("kind") not in (KIND_TRAINING, KIND_RENDERER):
         raise NeurenderError(f"{path} is not a neurender checkpoint")
     if state.get("format_version") != FORMAT_VERSION:
         raise NeurenderError(f"{path} has checkpoint format {state.get('format_version')}, "
                              f"this neurender reads {FORMAT_VERSION}")
+    if state.get(DIGEST) != content_digest(state):
+        raise NeurenderError(f"{path} does not match its checksum (corrupt or modified)")
     if kind is not None and state["kind"] != kind:
         raise NeurenderError(f"{path} is a {state['kind']} file, expected a {kind} file")
     return state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,28 +108,57 @@ def to_dict(config: TrainConfig) -> dict:
     return dataclasses.asdict(config)
 
 
-def from_dict(data: dict) -> TrainConfig:
-    """A TrainConfig from nested dicts (TOML or a run's config.json); unknown keys are errors."""
-    top = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = set(data) - top
+def _typed(value, kind: str, where: str):
+    """``value`` checked against a field's annotation (``int``, ``float``, ``int | None``, ``tuple[float,
+    float]``, ...): the value, or a NeurenderError naming the field. Floats must be finite."""
+    optional = kind.endswith(" | None")
+    kind = kind.removesuffix(" | None")
+    if value is None and optional:
+        return None
+    if kind.startswith("tuple"):
+        if isinstance(value, list | tuple) and len(value) == 2:
+            return tuple(_typed(v, "float", where) for v in value)
+        raise NeurenderError(f"invalid config: {where} must be two numbers, got {value!r}")
+    ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+          "float": isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value),
+          "bool": isinstance(value, bool), "str": isinstance(value, str)}[kind]
+    if not ok:
+        article = {"int": "an integer", "float": "a finite number", "bool": "true or false", "str": "a string"}[kind]
+        article += " or null" if optional else ""
+        raise NeurenderError(f"invalid config: {where} must be {article}, got {value!r}")
+    return float(value) if kind == "float" else value
+
+
+def _fields(cls, data, where: str) -> dict:
+    if not isinstance(data, dict):
+        raise NeurenderError(f"invalid config: [{where}] must be a table of settings, got {data!r}")
+    kinds = {f.name: f.type for f in dataclasses.fields(cls) if f.name not in SECTIONS}
+    unknown = set(data) - kinds.keys() - (SECTIONS.keys() if cls is TrainConfig else set())
     if unknown:
-        raise NeurenderError(f"unknown config key(s): {', '.join(sorted(unknown))}")
-    kwargs = {k: v for k, v in data.items() if k not in SECTIONS}
+        where_text = "config key(s)" if where == "top" else f"key(s) in [{where}]"
+        raise NeurenderError(f"unknown {where_text}: {', '.join(sorted(unknown))}")
+    return {k: _typed(v, kinds[k], k if where == "top" else f"{where}.{k}") for k, v in data.items()
+            if k in kinds}
+
+
+def from_dict(data: dict) -> TrainConfig:
+    """A TrainConfig from nested dicts (TOML or a run's config.json): unknown keys, values of the wrong type
+    (a scalar where a section belongs, a string where a number goes) and non-finite numbers are errors."""
+    kwargs = _fields(TrainConfig, data, "top")
     for name, cls in SECTIONS.items():
-        section = data.get(name, {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        if not isinstance(section, dict) or set(section) - names:
-            raise NeurenderError(f"unknown key(s) in [{name}]: {', '.join(sorted(set(section) - names))}")
-        section = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-        kwargs[name] = cls(**section)
+        kwargs[name] = cls(**_fields(cls, data.get(name, {}), name))
     return validate(TrainConfig(**kwargs))
 
 
 def load_toml(path: Path) -> dict:
     try:
         return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise NeurenderError(f"cannot read config {path}: {e}") from None
+    except UnicodeDecodeError:
+        raise NeurenderError(f"config {path} is not a text file") from None
+    except OSError as e:
+        raise NeurenderError(f"cannot read config {path}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise NeurenderError(f"config {path} is not valid TOML: {e}") from None
 
 
 def merge(base: dict, override: dict) -> dict:

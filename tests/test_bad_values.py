@@ -1,0 +1,175 @@
+"""Values that parse but mean nothing, files of the wrong shape or kind, shards, image modes, tampered
+checkpoints, NaN metrics: each a one-line error with exit code 2 (or a correct, stated result), inputs intact."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from cli_helpers import assert_user_error, run
+from PIL import Image
+
+from neurender.dataset import GenerateSpec, generate_dataset, write_params_csv
+from neurender.presets import PRESETS
+from neurender.report.tables import metrics_table
+from neurender.training.checkpoint import load_checkpoint, save_atomic
+from neurender.training.config import from_dict
+from neurender.training.loop import Trainer
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad_values")
+    generate_dataset(GenerateSpec(PRESETS["easy"], 24, 0, 32, 4, 4), root / "ds")
+    generate_dataset(GenerateSpec(PRESETS["easy"], 2048, 0, 8, 0, 0), root / "shard", shard=(0, 2))
+    config = from_dict({"dataset": str(root / "ds"), "out": str(root / "run"),
+                        "model": {"arch": "field", "width": 8},
+                        "schedule": {"batch": 8, "pixels_per_image": 16, "warmup_images": 16,
+                                     "adversarial_images": 0},
+                        "run": {"tick_images": 8, "val_images": 4, "threads": 1}})
+    Trainer(config).run(progress=False)
+    return root
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--preset", "easy", "--arch", "field", "--out", "OUT", "--lr-g", "nan"], "not a finite number"),
+    (["train", "--preset", "easy", "--arch", "field", "--out", "OUT", "--lr-d", "inf"], "not a finite number"),
+    (["dataset", "generate", "--count", "4", "--out", "OUT", "--val", "nan"], "not a finite number"),
+])
+def test_non_finite_options(tmp_path, args, fragment):
+    assert_user_error(run(*[str(tmp_path / "o") if a == "OUT" else a for a in args]), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("toml, fragment", [
+    ("model = 3", "[model] must be a table"),
+    ('[schedule]\nbatch = "x"', "schedule.batch must be an integer"),
+    ("[schedule]\nwarmup_images = 1e308", "schedule.warmup_images must be an integer"),
+    ("[loss]\nl1_object = inf", "loss.l1_object must be a finite number"),
+    ("[loss]\nl1_object = nan", "loss.l1_object must be a finite number"),
+    ("[schedule]\nbetas_g = [0.5]", "two numbers"),
+    ("resolution = true", "resolution must be an integer"),
+])
+def test_configs_of_the_wrong_shape(tmp_path, toml, fragment):
+    config = tmp_path / "c.toml"
+    config.write_text(f'preset = "easy"\n{toml}\n')
+    result = run("train", "--config", config, "--out", tmp_path / "run", "--dry-run")
+    assert_user_error(result, fragment)
+    assert "Infinity" not in result.output and "NaN" not in result.output
+
+
+def test_binary_and_directory_files_where_text_belongs(world, tmp_path):
+    binary = tmp_path / "c.toml"
+    binary.write_bytes(bytes(range(256)))
+    assert_user_error(run("train", "--config", binary, "--out", tmp_path / "r"), "not a text file")
+    assert_user_error(run("dataset", "generate", "--preset", binary, "--count", 4, "--out", tmp_path / "d"),
+                      "not valid TOML")
+    folder = tmp_path / "p.toml"
+    folder.mkdir()
+    assert_user_error(run("dataset", "generate", "--preset", folder, "--count", 4, "--out", tmp_path / "d"),
+                      "cannot read preset file")
+    assert_user_error(run("render", "--checkpoint", world / "run" / "renderer.pt", "--params-csv", folder,
+                          "--out", tmp_path / "renders"), "cannot read")
+
+
+def test_scene_parameters_the_camera_cannot_render(world, tmp_path):
+    csv = tmp_path / "params.csv"
+    for row, fragment in (([1e308, 0, 0, 0.5, 0.5, 0.5, 10, 0, 0, 0], "beyond"),
+                          ([0, 0, 0, 0.5, 0.5, 1.5, 10, 0, 0, 0], "outside [0, 1]"),
+                          ([0, 0, 0, 0.5, 0.5, 0.5, -1, 0, 0, 0], "shininess")):
+        write_params_csv(csv, np.array([0]), np.array([row], dtype=float))
+        assert_user_error(run("render", "--checkpoint", world / "run" / "renderer.pt", "--params-csv", csv,
+                              "--out", tmp_path / "renders"), fragment)
+    csv.write_text("frame,tx,ty,tz,r,g,b,shininess,lx,ly,lz\n")
+    assert_user_error(run("render", "--checkpoint", world / "run" / "renderer.pt", "--params-csv", csv,
+                          "--out", tmp_path / "renders"), "no scenes to render")
+    assert not (tmp_path / "renders").exists()
+
+
+def test_meta_json_of_the_wrong_shape_and_missing_checksums(world, tmp_path):
+
+    for change, fragment in ((lambda m: m.pop("sha256"), "sha256"),
+                             (lambda m: m.update(splits=[1, 2]), "splits"),
+                             (lambda m: m.update(resolution="big"), "resolution")):
+        copy = tmp_path / "ds"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(world / "ds", copy)
+        meta = json.loads((copy / "meta.json").read_text())
+        change(meta)
+        (copy / "meta.json").write_text(json.dumps(meta))
+        assert_user_error(run("dataset", "info", copy), fragment)
+    (copy / "meta.json").write_text("[1, 2, 3]")
+    assert_user_error(run("dataset", "info", copy), "unsupported format version")
+
+
+def test_logs_of_the_wrong_shape(world, tmp_path):
+
+    shutil.copytree(world / "run", tmp_path / "run")
+    (tmp_path / "run" / "log.jsonl").write_text('{"tick": 1}\n')
+    assert_user_error(run("plot", tmp_path / "run"), "not a log record")
+    (tmp_path / "run" / "log.jsonl").write_bytes(bytes(range(256)))
+    assert_user_error(run("plot", tmp_path / "run"), "corrupt")
+
+
+def test_an_index_that_is_not_a_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURENDER_CACHE", str(tmp_path))
+    assert_user_error(run("weights", "fetch", "--index", "not a url", "--force"), "not an http(s) or file URL")
+
+
+def test_shards_are_refused_by_name_where_datasets_go(world, tmp_path):
+    shard = world / "shard"
+    assert_user_error(run("dataset", "preview", shard, "--out", tmp_path / "g.png"), "is shard 0 of 2")
+    assert_user_error(run("train", "--dataset", shard, "--arch", "field", "--out", tmp_path / "r"), "merge the shards")
+    assert_user_error(run("evaluate", "--reference", shard, "--checkpoint", world / "run" / "renderer.pt",
+                          "--out", tmp_path / "e"), "is shard 0 of 2")
+
+
+def test_sixteen_bit_and_palette_pngs_score_as_their_eight_bit_originals(tmp_path):
+    refs, wide, palette = (tmp_path / n for n in ("refs", "wide", "palette"))
+    for folder in (refs, wide, palette):
+        folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        grey = (rng.integers(0, 4, (32, 32)) * 80).astype(np.uint8)  # four grey levels
+        Image.fromarray(np.stack([grey] * 3, -1)).save(refs / f"image_{k:04d}.png")
+        Image.fromarray(grey.astype(np.uint16) * 257).save(wide / f"image_{k:04d}.png")  # 16-bit grayscale
+        Image.fromarray(np.stack([grey] * 3, -1)).convert("P", palette=Image.Palette.ADAPTIVE).save(palette / f"image_{k:04d}.png")
+    assert Image.open(wide / "image_0000.png").mode.startswith("I")
+    for copies, mode in ((wide, "16-bit grayscale"), (palette, "palette")):
+        result = run("evaluate", "--reference", refs, "--predictions", copies, "--out", tmp_path / f"e-{mode}",
+                     "--metrics", "l1,psnr", "--workers", 1)
+        assert result.exit_code == 0, result.output
+        assert f"3 {mode}" in result.output  # said so
+        report = json.loads((tmp_path / f"e-{mode}" / "metrics.json").read_text())
+        assert report["metrics"]["l1"]["mean"] == 0 and report["metrics"]["psnr"]["mean"] == 100
+
+
+def test_tampered_checkpoints_are_one_line(world, tmp_path):
+    renderer = world / "run" / "renderer.pt"
+    state = torch.load(renderer, weights_only=True)
+    key = next(iter(state["g_ema"]))
+    state["g_ema"][key] = state["g_ema"][key] + 1e-3
+    torch.save(state, tmp_path / "edited.pt")  # the old checksum, other content
+    with pytest.raises(Exception, match="does not match its checksum"):
+        load_checkpoint(tmp_path / "edited.pt")
+    data = bytearray(renderer.read_bytes())
+    for offset in range(len(data) // 4, len(data) * 3 // 4, len(data) // 16):
+        flipped = bytearray(data)
+        flipped[offset] ^= 0xFF
+        (tmp_path / "flipped.pt").write_bytes(flipped)
+        result = run("render", "--checkpoint", tmp_path / "flipped.pt", "--dataset", world / "ds",
+                     "--out", tmp_path / "renders")
+        assert_user_error(result, "flipped.pt")
+        assert "weights_only" not in result.output
+    save_atomic(load_checkpoint(renderer), tmp_path / "resaved.pt")  # a round trip keeps a valid checksum
+    assert load_checkpoint(tmp_path / "resaved.pt")["g_ema"].keys() == state["g_ema"].keys()
+
+
+def test_a_nan_metric_is_marked_not_ranked():
+    good = {"method": "good", "count": 2, "metrics": {"flip": {"mean": 0.5, "std": 0.1}}}
+    broken = {"method": "broken", "count": 2, "metrics": {"flip": {"mean": math.nan, "std": math.nan}}}
+    table = metrics_table([good, broken])
+    assert "| broken (NaN metric: not ranked) | 2 | not a number |" in table
+    assert "**0.5000 ± 0.1000**" in table
