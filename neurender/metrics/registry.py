@@ -36,6 +36,7 @@ class Metric:
     label: str  # column title in tables
     convention: str  # exactly how the value is computed, written into metrics.json
     compute: Callable[[Pair], dict[str, np.ndarray]]  # per-image values under `name`, plus diagnostics
+    decimals: int  # shown in tables
     needs: str | None = None  # "reference_mask", "both_masks" or None
     per_image: bool = False  # a loop of single-threaded per-image work: spread over worker processes
 
@@ -58,21 +59,22 @@ def _reference_mask(pair: Pair) -> np.ndarray:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
-    Metric("flip", "lower", "FLIP", flip.CONVENTION, lambda p: flip.flip(p.reference, p.prediction),
+    Metric("flip", "lower", "FLIP", flip.CONVENTION, lambda p: flip.flip(p.reference, p.prediction), 4,
            per_image=True),
     Metric("lpips", "lower", "LPIPS", lpips.CONVENTION,
-           lambda p: lpips.lpips(p.reference, p.prediction, _lpips_net())),
-    Metric("ssim", "higher", "SSIM", ssim.CONVENTION, lambda p: ssim.ssim(p.reference, p.prediction)),
+           lambda p: lpips.lpips(p.reference, p.prediction, _lpips_net()), 4),
+    Metric("ssim", "higher", "SSIM", ssim.CONVENTION, lambda p: ssim.ssim(p.reference, p.prediction), 4),
     Metric("hausdorff", "lower", "Hausdorff (px)", hausdorff.CONVENTION,
-           lambda p: hausdorff.hausdorff(p.reference, p.prediction), per_image=True),
+           lambda p: hausdorff.hausdorff(p.reference, p.prediction), 2, per_image=True),
     Metric("silhouette_hausdorff", "lower", "Silhouette Hausdorff (px)", hausdorff.SILHOUETTE_CONVENTION,
-           lambda p: hausdorff.silhouette_hausdorff(*_masks(p)), needs="both_masks", per_image=True),
-    Metric("psnr", "higher", "PSNR (dB)", pixel.PSNR_CONVENTION, lambda p: pixel.psnr(p.reference, p.prediction)),
-    Metric("l1", "lower", "L1", pixel.L1_CONVENTION, lambda p: pixel.l1(p.reference, p.prediction)),
+           lambda p: hausdorff.silhouette_hausdorff(*_masks(p)), 2, needs="both_masks", per_image=True),
+    Metric("psnr", "higher", "PSNR (dB)", pixel.PSNR_CONVENTION, lambda p: pixel.psnr(p.reference, p.prediction),
+           2),
+    Metric("l1", "lower", "L1", pixel.L1_CONVENTION, lambda p: pixel.l1(p.reference, p.prediction), 4),
     Metric("masked_l1", "lower", "Masked L1", pixel.MASKED_L1_CONVENTION,
-           lambda p: pixel.masked_l1(p.reference, p.prediction, _reference_mask(p)), needs="reference_mask"),
+           lambda p: pixel.masked_l1(p.reference, p.prediction, _reference_mask(p)), 4, needs="reference_mask"),
 ]}
-DEFAULT_METRICS = ("flip", "lpips", "ssim", "hausdorff", "silhouette_hausdorff", "psnr", "l1", "masked_l1")
+DEFAULT_METRICS = tuple(METRICS)  # what `evaluate` computes unless told otherwise: all of them
 
 
 def available(names: tuple[str, ...], pair: Pair) -> tuple[list[str], dict[str, str]]:

@@ -111,11 +111,12 @@ def results_markdown(report: dict, renderers: dict[str, Renderer]) -> str:
             label = name
             if name in renderers:
                 label = f"{name} ({renderers[name].model['arch']}, {renderers[name].images_seen:,} images seen)"
-            cells = [f"{entry['mean'][m]:.4f} ± {entry['spread'][m]:.4f}" for m in RESULT_METRICS]
+            cells = [f"{entry['mean'][m]:.{METRICS[m].decimals}f} ± {entry['spread'][m]:.{METRICS[m].decimals}f}"
+                     for m in RESULT_METRICS]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         for p in PUBLISHED:
             if preset in p.presets:
-                cells = [f"{p.figures[m]:.4f}" if m in p.figures else "-" for m in RESULT_METRICS]
+                cells = [f"{p.figures[m]:.{METRICS[m].decimals}f}" if m in p.figures else "-" for m in RESULT_METRICS]
                 lines.append(f"| {p.method} ({p.note}) | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -6,9 +6,6 @@ import math
 
 from neurender.metrics.registry import DEFAULT_METRICS, METRICS
 
-DECIMALS = {"flip": 4, "lpips": 4, "ssim": 4, "hausdorff": 2, "silhouette_hausdorff": 2, "psnr": 2, "l1": 4,
-            "masked_l1": 4}
-
 
 def _finite_mean(stats: dict | None) -> float | None:
     mean = (stats or {}).get("mean")
@@ -37,7 +34,7 @@ def metrics_table(evaluations: list[dict]) -> str:
     lines = ["| Method | Images | " + " | ".join(f"{METRICS[n].label} {arrow[METRICS[n].better]}" for n in columns)
              + " |", "|---|---:|" + "---:|" * len(columns)]
     for e in evaluations:
-        cells = [_cell(e["metrics"].get(n), DECIMALS[n],
+        cells = [_cell(e["metrics"].get(n), METRICS[n].decimals,
                        n in best and _finite_mean(e["metrics"].get(n)) == best[n]) for n in columns]
         broken = any(c == "not a number" for c in cells)
         lines.append(f"| {e['method']}{' (NaN metric: not ranked)' if broken else ''} | {e['count']} | "
