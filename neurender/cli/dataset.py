@@ -1,4 +1,8 @@
-"""``neurender dataset ...``: generate, merge shards, import template folders, summarise, preview."""
+"""``neurender dataset ...``: generate, merge shards, import template folders, summarise, preview.
+
+Modules that import torch, NumPy or matplotlib are imported inside the commands, so that ``--help`` and usage
+errors answer at once.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,10 @@ import re
 from pathlib import Path
 
 import click
-import numpy as np
-from tqdm import tqdm
 
 from neurender.cli.options import FiniteFloat
-from neurender.dataset import (
-    GenerateSpec,
-    generate_dataset,
-    import_template,
-    merge_shards,
-    open_dataset,
-    shard_range,
-    summarize,
-)
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
-from neurender.presets import PRESETS, load_preset
-from neurender.report.preview import preview_grid
 
 RESOLUTION = click.IntRange(8, 2048)
 SPLIT_HELP = "fraction of the images (< 1) or a count"
@@ -43,7 +34,7 @@ def dataset() -> None:
 
 
 @dataset.command()
-@click.option("--preset", default="default", help=f"{', '.join(PRESETS)}, or a TOML file of ranges and constraints")
+@click.option("--preset", default="default", help="default, easy, or a TOML file of ranges and constraints")
 @click.option("--count", type=click.IntRange(1, 100_000_000), required=True, help="images in the dataset")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, help="sampling seed")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset directory to create")
@@ -59,6 +50,11 @@ def dataset() -> None:
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def generate(preset, count, seed, out, resolution, val, test, supersample, workers, shard, png, overwrite):
     """Render a dataset of Phong spheres."""
+    from tqdm import tqdm
+
+    from neurender.dataset import GenerateSpec, generate_dataset, shard_range
+    from neurender.presets import load_preset
+
     check_output(out, [Path(preset)] if preset.endswith(".toml") else [], overwrite)
     spec = GenerateSpec(load_preset(preset), count, seed, resolution, val, test, supersample)
     shard = _shard(shard)
@@ -74,6 +70,8 @@ def generate(preset, count, seed, out, resolution, val, test, supersample, worke
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def merge(shards, out, overwrite):
     """Merge the shards of one generation into one dataset."""
+    from neurender.dataset import merge_shards
+
     check_output(out, shards, overwrite)
     merge_shards(list(shards), out, overwrite=overwrite)
     click.echo(f"merged {len(shards)} shards into {out}")
@@ -90,6 +88,8 @@ def merge(shards, out, overwrite):
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def import_(src, out, resolution, positions, val, test, overwrite):
     """Import a folder written by the course template (image_XXXX.png + params.csv)."""
+    from neurender.dataset import import_template
+
     check_output(out, [src], overwrite)
     import_template(src, out, resolution, positions, val, test, overwrite)
     click.echo(f"imported {src} into {out}")
@@ -100,6 +100,8 @@ def import_(src, out, resolution, positions, val, test, overwrite):
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def info(root, as_json):
     """Summarise a dataset (checksums verified): count, splits, empty fraction, coverage histogram."""
+    from neurender.dataset import open_dataset, summarize
+
     summary = summarize(open_dataset(root))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -123,6 +125,11 @@ def info(root, as_json):
 @click.option("--overwrite", is_flag=True, help="replace an existing file")
 def preview(root, out, split, count, columns, overwrite):
     """Draw a labelled grid of a dataset's images."""
+    import numpy as np
+
+    from neurender.dataset import open_dataset
+    from neurender.report.preview import preview_grid
+
     if not out.suffix:  # matplotlib would add .png itself, after the check
         out = out.with_name(out.name + ".png")
     check_output(out, [root], overwrite, kind="file")

