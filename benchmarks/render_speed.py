@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neurender.inference import load_renderer
 from neurender.presets import load_preset, sample_scenes
 from neurender.raster import render_spheres
-from neurender.training.inference import load_renderer
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 BATCH = 64

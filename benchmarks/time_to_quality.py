@@ -18,16 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
 from neurender.models.generators import GENERATORS
+from neurender.report.figures import pyplot
 from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
 from neurender.training.loop import Trainer
 
@@ -67,6 +64,7 @@ def run_arch(arch: str, seconds: float, every: float, threads: int, tmp: Path) -
 
 
 def plot(results: dict, out: Path) -> None:
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for arch, points in results["architectures"].items():
         t = [p["seconds"] / 60 for p in points]

@@ -520,7 +520,7 @@ class LoadedDataset:
 
     @property
     def camera(self) -> Camera:
-        return Camera(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.meta["camera"].items()})
+        return Camera.from_dict(self.meta["camera"])
 
     @property
     def preset(self) -> Preset | None:

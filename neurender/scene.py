@@ -50,6 +50,11 @@ class Camera:
         pos = torch.tensor(self.position, dtype=points.dtype)
         return (points - pos) @ self.rotation(points.dtype).T
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Camera:
+        """The camera a dataset's meta.json or a checkpoint records (lists for tuples, as JSON has them)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
     @property
     def tan_half_fov(self) -> float:
         return math.tan(math.radians(self.fov_y_deg) / 2)

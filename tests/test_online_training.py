@@ -8,6 +8,7 @@ import torch
 from cli_helpers import assert_user_error, run
 
 from neurender.errors import NeurenderError
+from neurender.inference import load_renderer
 from neurender.models.field import FieldGenerator, scene_features
 from neurender.presets import PRESETS, sample_scenes
 from neurender.raster import render_spheres
@@ -15,7 +16,6 @@ from neurender.scene import DEFAULT_CAMERA, encode_params
 from neurender.training import losses
 from neurender.training.checkpoint import save_atomic
 from neurender.training.config import from_dict
-from neurender.training.inference import load_renderer
 from neurender.training.loop import Trainer
 from neurender.training.sources import TRAIN_INDEX, VALIDATION_INDEX, OnlineSource
 

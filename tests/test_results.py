@@ -7,11 +7,11 @@ import pytest
 import torch
 from cli_helpers import assert_user_error, run
 
+from neurender.inference import Renderer
 from neurender.models.field import FieldGenerator
 from neurender.presets import PRESETS, sample_scenes
 from neurender.report.results import BLACK, fresh_test_set, results
 from neurender.scene import DEFAULT_CAMERA
-from neurender.training.inference import Renderer
 
 
 def test_test_sets_are_what_dataset_generate_draws():

@@ -134,8 +134,8 @@ def _seeds(value: str) -> list[int]:
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def results(out, checkpoints, presets, seeds, count, workers, overwrite):
     """The results table: renderers on fresh test sets of each preset, the all-black row, published figures."""
+    from neurender.inference import load_renderer
     from neurender.report.results import results as run_results
-    from neurender.training.inference import load_renderer
 
     seeds = _seeds(seeds)
     named = _named_checkpoints(checkpoints) if checkpoints else SHIPPED

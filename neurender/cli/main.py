@@ -9,7 +9,9 @@ import click
 from neurender import __version__
 from neurender.cli.dataset import dataset
 from neurender.cli.evaluate import compare, evaluate, results, weights
-from neurender.cli.train import plot, render, train
+from neurender.cli.plot import plot
+from neurender.cli.render import render
+from neurender.cli.train import train
 from neurender.errors import NeurenderError
 
 

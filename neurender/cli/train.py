@@ -1,4 +1,4 @@
-"""``neurender train``, ``neurender render`` and ``neurender plot``.
+"""``neurender train``.
 
 Modules that import torch or matplotlib are imported inside the commands, so that ``--help`` and usage errors
 answer at once.
@@ -127,62 +127,3 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
     if trainer.world.main:
         click.echo(f"done: {trainer.counters.images} images; last tick {json.dumps(record)}")
         click.echo(f"renderer: {trainer.out / 'renderer.pt'}")
-
-
-@click.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
-              help="renderer.pt or a training checkpoint")
-@click.option("--params-csv", type=click.Path(path_type=Path), default=None, help="scenes in the template's CSV format")
-@click.option("--dataset", type=click.Path(path_type=Path), default=None, help="render this dataset's scenes")
-@click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for image_XXXX.png files")
-@click.option("--analytic", is_flag=True, help="also write the exact renders, in OUT/analytic/")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--overwrite", is_flag=True, help="write into an existing folder")
-def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwrite):
-    """Render scenes with a trained renderer (template-style PNG names)."""
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from neurender.dataset import open_dataset, read_params_csv, template_image_name
-    from neurender.raster import render_spheres_uint8
-    from neurender.training.inference import check_matches, load_renderer
-    from neurender.training.loop import select_device
-
-    if (params_csv is None) == (dataset is None):
-        raise click.UsageError("give exactly one of --params-csv and --dataset")
-    check_output(out, [checkpoint, params_csv or dataset], overwrite)
-    renderer = load_renderer(checkpoint)
-    if dataset is not None:
-        data = open_dataset(dataset)
-        check_matches(renderer, data.meta["resolution"], data.camera, str(dataset))
-        indices = data.split(split)
-        frames, params = data.frames[indices.start:indices.stop], data.params[indices.start:indices.stop]
-    else:
-        frames, params = read_params_csv(params_csv)
-    if not len(frames):
-        raise NeurenderError(f"no scenes to render in {params_csv or f'split {split} of {dataset}'}")
-    images = renderer.render(params, device=select_device(device))
-    out.mkdir(parents=True, exist_ok=True)
-    for frame, image in zip(frames.tolist(), images):
-        Image.fromarray((image * 255 + 0.5).astype(np.uint8)).save(out / template_image_name(frame))
-    if analytic:
-        (out / "analytic").mkdir(exist_ok=True)
-        exact = render_spheres_uint8(torch.from_numpy(params), renderer.resolution, renderer.camera).numpy()
-        for frame, image in zip(frames.tolist(), exact):
-            Image.fromarray(image).save(out / "analytic" / template_image_name(frame))
-    click.echo(f"wrote {len(frames)} images to {out}")
-
-
-@click.command()
-@click.argument("run", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="folder for the plots [default: RUN/plots]")
-@click.option("--overwrite", is_flag=True, help="replace figures in an existing folder")
-def plot(run, out, overwrite):
-    """Draw a run's loss, accuracy, balancing and validation curves (PNG and SVG)."""
-    from neurender.report.plots import plot_run
-
-    check_output(out or run / "plots", [run / "log.jsonl", run / "metrics.jsonl"], overwrite)
-    for path in plot_run(run, out):
-        click.echo(f"wrote {path} (and .svg)")

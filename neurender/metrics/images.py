@@ -49,7 +49,12 @@ def check_masks(masks: np.ndarray, like: np.ndarray, name: str = "mask") -> np.n
 
 def quantize_8bit(images: np.ndarray) -> np.ndarray:
     """Round float images in [0, 1] to the 256 levels a saved PNG holds, as float32 (same shape)."""
-    return (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).astype(np.float32) / 255.0
+    return to_uint8(images).astype(np.float32) / 255.0
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] (clipped) -> uint8, round(255 v) with halves up: how every image is saved."""
+    return (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def to_float(images: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -108,6 +109,16 @@ def coord(resolution: int, width: int = 32, norm: str = "none") -> nn.Module:
 GENERATORS = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup, "coord": coord, "field": field}
 PIXEL_GENERATORS = ("field",)  # those that can render a sample of pixels per scene (training on sampled pixels)
 DEFAULT_WIDTH = {"upsample": 256, "deconv": 256, "hybrid": 256, "cspup": 256, "coord": 32, "field": 64}
+
+
+@torch.no_grad()
+def predict_images(generator: nn.Module, encoded: torch.Tensor, resolution: int, batch: int = 64,
+                   device: str | torch.device = "cpu") -> np.ndarray:
+    """A generator's images of encoded scenes in batches, without gradients: (N, 10) -> (N, R, R, 3) float32 in
+    [0, 1] on the CPU, R = resolution."""
+    out = [generator(encoded[s:s + batch].to(device)).float().permute(0, 2, 3, 1).cpu().numpy()
+           for s in range(0, len(encoded), batch)]
+    return np.concatenate(out) if out else np.zeros((0, resolution, resolution, 3), np.float32)
 
 
 def build_generator(arch: str, resolution: int, width: int | None = None, norm: str = "batch") -> nn.Module:

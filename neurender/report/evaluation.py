@@ -21,14 +21,14 @@ import numpy as np
 from neurender import __version__
 from neurender.dataset import META, open_dataset, read_image_folder, template_image_name
 from neurender.errors import NeurenderError
-from neurender.metrics.images import quantize_8bit, to_float
+from neurender.inference import check_matches, load_renderer
+from neurender.metrics.images import quantize_8bit, to_float, to_uint8
 from neurender.metrics.lpips_weights import weights_path
 from neurender.metrics.registry import METRICS, Pair, available
 from neurender.metrics.suite import score, summary
 from neurender.outputs import check_output, staging
 from neurender.report.figures import save_flip_map, side_by_side
 from neurender.report.tables import metrics_table
-from neurender.training.inference import check_matches, load_renderer
 
 FORMAT_VERSION = 1
 PICKS = 3  # images per group (best, median, worst) in the side-by-side figure
@@ -73,7 +73,7 @@ def rendered_predictions(checkpoint: Path, reference: Path, split: str) -> Image
     check_matches(renderer, data.meta["resolution"], data.camera, str(reference))
     indices = data.split(split)
     rgb = renderer.render(data.params[indices.start:indices.stop])
-    rgba = np.concatenate([(rgb * 255 + 0.5).astype(np.uint8), np.full((*rgb.shape[:3], 1), 255, np.uint8)], -1)
+    rgba = np.concatenate([to_uint8(rgb), np.full((*rgb.shape[:3], 1), 255, np.uint8)], -1)
     return Images(data.frames[indices.start:indices.stop], rgba, False,
                   f"{checkpoint} (checkpoint, {renderer.model['arch']}, {renderer.images_seen} images seen)")
 

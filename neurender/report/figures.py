@@ -8,13 +8,20 @@ import matplotlib
 import numpy as np
 from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from neurender.metrics.images import to_uint8
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed): the one place it is chosen."""
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def magma(error_map: np.ndarray) -> np.ndarray:
     """(H, W) errors in [0, 1] -> (H, W, 3) uint8, coloured with magma as FLIP's own tools do."""
-    return (matplotlib.colormaps["magma"](np.clip(error_map, 0, 1))[..., :3] * 255 + 0.5).astype(np.uint8)
+    return to_uint8(matplotlib.colormaps["magma"](np.clip(error_map, 0, 1))[..., :3])
 
 
 def save_flip_map(error_map: np.ndarray, path: Path) -> None:
@@ -23,6 +30,7 @@ def save_flip_map(error_map: np.ndarray, path: Path) -> None:
 
 def side_by_side(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], out: Path, title: str) -> Path:
     """One row per image: (label, reference (H, W, 3), prediction (H, W, 3), FLIP map (H, W)), floats in [0, 1]."""
+    plt = pyplot()
     fig, axes = plt.subplots(len(rows), 3, figsize=(6.6, 2.3 * len(rows)), squeeze=False)
     for (label, ref, pred, error), ax_row in zip(rows, axes):
         for ax, image, name in zip(ax_row, (ref, pred, magma(error)), ("reference", "prediction", "FLIP")):

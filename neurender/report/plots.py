@@ -5,12 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
-
-from neurender.errors import NeurenderError  # noqa: E402
+from neurender.errors import NeurenderError
+from neurender.report.figures import pyplot
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -28,6 +24,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def _figure(series: dict[str, tuple[list, list]], title: str, ylabel: str, out: Path, log: bool = False) -> None:
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, (x, y) in series.items():
         ax.plot(x, y, label=label, marker="." if len(x) < 30 else None)

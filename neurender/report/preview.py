@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from neurender.dataset import LoadedDataset
+from neurender.report.figures import pyplot
 
 
 def _over_checkerboard(rgba: np.ndarray, square: int = 8) -> np.ndarray:
@@ -21,10 +22,7 @@ def _over_checkerboard(rgba: np.ndarray, square: int = 8) -> np.ndarray:
 def preview_grid(data: LoadedDataset, out: Path, indices: list[int], columns: int = 4) -> Path:
     """Save a grid of the given images, each titled with its index, frame and coverage, as PNG (or any
     format matplotlib knows from the suffix)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = -(-len(indices) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.45 * rows), squeeze=False)

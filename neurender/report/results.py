@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neurender.inference import Renderer
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
 from neurender.metrics.suite import score
@@ -21,7 +22,6 @@ from neurender.presets import load_preset, sample_scenes
 from neurender.raster import render_spheres_uint8
 from neurender.report.evaluation import side_by_side_rows
 from neurender.report.figures import side_by_side
-from neurender.training.inference import Renderer
 
 RESULT_METRICS = ("flip", "lpips", "ssim", "hausdorff", "masked_l1")
 BLACK = "all black"

@@ -22,11 +22,11 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from neurender.errors import NeurenderError
-from neurender.metrics.images import quantize_8bit, to_float
+from neurender.metrics.images import quantize_8bit, to_float, to_uint8
 from neurender.metrics.lpips import load_lpips
 from neurender.metrics.registry import METRICS, Pair
 from neurender.models.discriminator import Discriminator
-from neurender.models.generators import build_generator
+from neurender.models.generators import build_generator, predict_images
 from neurender.outputs import remove_stale
 from neurender.training import losses
 from neurender.training.balance import BalanceController, Decision
@@ -369,13 +369,9 @@ class Trainer:
         self._log("log.jsonl", record)
         return record
 
-    def predict(self, encoded: torch.Tensor, batch: int = 64) -> np.ndarray:
+    def predict(self, encoded: torch.Tensor) -> np.ndarray:
         """G_ema's images for encoded scenes (N, 10): (N, R, R, 3) float32 in [0, 1]."""
-        out = []
-        with torch.no_grad():
-            for s in range(0, len(encoded), batch):
-                out.append(self.g_ema(encoded[s:s + batch].to(self.device)).float().permute(0, 2, 3, 1).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.resolution, self.resolution, 3), np.float32)
+        return predict_images(self.g_ema, encoded, self.resolution, device=self.device)
 
     def validate(self) -> dict:
         """Score G_ema on the validation images with the shared metric registry (8-bit quantized)."""
@@ -392,7 +388,7 @@ class Trainer:
         if not self.world.main or not len(self.source.val_rgba):
             return
         refs = self.source.val_rgba[:SAMPLE_SCENES, ..., :3]
-        preds = (self.predict(self.source.val_encoded[:SAMPLE_SCENES]) * 255 + 0.5).astype(np.uint8)
+        preds = to_uint8(self.predict(self.source.val_encoded[:SAMPLE_SCENES]))
         grid = np.concatenate([np.concatenate(list(refs), 1), np.concatenate(list(preds), 1)], 0)
         (self.out / "samples").mkdir(exist_ok=True)
         Image.fromarray(grid).save(self.out / "samples" / f"samples-{self.counters.images:09d}.png")

@@ -21,7 +21,7 @@ import torch
 from neurender.dataset import LoadedDataset, open_dataset
 from neurender.errors import NeurenderError
 from neurender.presets import Preset, load_preset, sample_scenes
-from neurender.raster import render_spheres
+from neurender.raster import render_spheres, render_spheres_uint8
 from neurender.scene import DEFAULT_CAMERA, Camera, encode_params
 
 TRAIN_INDEX = 1 << 40  # first image index of the online training stream
@@ -80,7 +80,7 @@ class OnlineSource:
         self.camera_dict = dataclasses.asdict(DEFAULT_CAMERA)
         val_params = self._scenes(VALIDATION_INDEX, val_images)
         self.val_encoded = encode_params(torch.from_numpy(val_params), self.camera)
-        self.val_rgba = (render_spheres(torch.from_numpy(val_params), resolution) * 255 + 0.5).to(torch.uint8).numpy()
+        self.val_rgba = render_spheres_uint8(torch.from_numpy(val_params), resolution, self.camera).numpy()
         self.identity = {"preset": preset.to_dict(), "seed": seed, "resolution": resolution}
         self.description = f"preset {preset.name} (online, seed {seed})"
 

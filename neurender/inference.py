@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from neurender.errors import NeurenderError
-from neurender.models.generators import build_generator
+from neurender.models.generators import build_generator, predict_images
 from neurender.scene import Camera, encode_params
 from neurender.training.checkpoint import load_checkpoint
 
@@ -24,13 +24,8 @@ class Renderer:
 
     def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "cpu") -> np.ndarray:
         """(N, 10) world-space scene parameters -> (N, R, R, 3) float32 RGB in [0, 1]."""
-        self.generator.to(device)
         encoded = encode_params(torch.from_numpy(np.asarray(params, np.float64)), self.camera)
-        out = []
-        with torch.no_grad():
-            for s in range(0, len(encoded), batch):
-                out.append(self.generator(encoded[s:s + batch].to(device)).float().permute(0, 2, 3, 1).cpu())
-        return torch.cat(out).numpy() if out else np.zeros((0, self.resolution, self.resolution, 3), np.float32)
+        return predict_images(self.generator.to(device), encoded, self.resolution, batch, device)
 
 
 def load_renderer(path: Path) -> Renderer:
@@ -42,7 +37,7 @@ def load_renderer(path: Path) -> Renderer:
         generator.load_state_dict(state["g_ema"])
     except (KeyError, RuntimeError, ValueError) as e:
         raise NeurenderError(f"{path}: the generator does not match its description ({e})") from None
-    camera = Camera(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["camera"].items()})
+    camera = Camera.from_dict(state["camera"])
     images = state["counters"]["images"] if "counters" in state else state["images_seen"]
     return Renderer(generator.eval(), state["resolution"], camera, model, images)
 

@@ -1,0 +1,59 @@
+"""``neurender render``: a trained renderer's images of scenes, named as the template names them.
+
+Modules that import torch are imported inside the command, so that ``--help`` and usage errors answer at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from neurender.errors import NeurenderError
+from neurender.outputs import check_output
+
+
+@click.command()
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
+              help="renderer.pt or a training checkpoint")
+@click.option("--params-csv", type=click.Path(path_type=Path), default=None, help="scenes in the template's CSV format")
+@click.option("--dataset", type=click.Path(path_type=Path), default=None, help="render this dataset's scenes")
+@click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for image_XXXX.png files")
+@click.option("--analytic", is_flag=True, help="also write the exact renders, in OUT/analytic/")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--overwrite", is_flag=True, help="write into an existing folder")
+def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwrite):
+    """Render scenes with a trained renderer (template-style PNG names)."""
+    import torch
+    from PIL import Image
+
+    from neurender.dataset import open_dataset, read_params_csv, template_image_name
+    from neurender.inference import check_matches, load_renderer
+    from neurender.metrics.images import to_uint8
+    from neurender.raster import render_spheres_uint8
+    from neurender.training.loop import select_device
+
+    if (params_csv is None) == (dataset is None):
+        raise click.UsageError("give exactly one of --params-csv and --dataset")
+    check_output(out, [checkpoint, params_csv or dataset], overwrite)
+    renderer = load_renderer(checkpoint)
+    if dataset is not None:
+        data = open_dataset(dataset)
+        check_matches(renderer, data.meta["resolution"], data.camera, str(dataset))
+        indices = data.split(split)
+        frames, params = data.frames[indices.start:indices.stop], data.params[indices.start:indices.stop]
+    else:
+        frames, params = read_params_csv(params_csv)
+    if not len(frames):
+        raise NeurenderError(f"no scenes to render in {params_csv or f'split {split} of {dataset}'}")
+    images = renderer.render(params, device=select_device(device))
+    out.mkdir(parents=True, exist_ok=True)
+    for frame, image in zip(frames.tolist(), images):
+        Image.fromarray(to_uint8(image)).save(out / template_image_name(frame))
+    if analytic:
+        (out / "analytic").mkdir(exist_ok=True)
+        exact = render_spheres_uint8(torch.from_numpy(params), renderer.resolution, renderer.camera).numpy()
+        for frame, image in zip(frames.tolist(), exact):
+            Image.fromarray(image).save(out / "analytic" / template_image_name(frame))
+    click.echo(f"wrote {len(frames)} images to {out}")
