@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-import neurender.dataset as dataset_module
+import neurender.dataset.writing as dataset_writing
 from neurender.dataset import (
     GenerateSpec,
     SceneDataset,
@@ -66,7 +66,7 @@ def test_shards_merge_into_the_single_run(tmp_path):
 def test_generation_steps_do_not_change_the_bytes(tmp_path, monkeypatch):
     spec = GenerateSpec(PRESETS["default"], count=40, seed=4, resolution=16)
     whole = generate_dataset(spec, tmp_path / "whole")
-    monkeypatch.setattr(dataset_module, "STEP_BYTES", 3 * 16 * 16 * 4)  # steps of 3 images, as at 4K resolution
+    monkeypatch.setattr(dataset_writing, "STEP_BYTES", 3 * 16 * 16 * 4)  # steps of 3 images, as at 4K resolution
     stepped = generate_dataset(spec, tmp_path / "stepped", workers=3)
     assert files(stepped) == files(whole)
 
