@@ -138,7 +138,24 @@ def test_sigterm_saves_then_resume_finishes(setup, tmp_path):
     assert proc.returncode == 2 and "interrupted by signal" in output and "--resume latest" in output
     stopped_at = json.loads((out / "log.jsonl").read_text().splitlines()[-1])["images"]
     assert stopped_at < 100000
-    assert_user_error(run("train", "--out", out, "--resume", "latest", "--adversarial-images", 0), "--resume")
+    assert_user_error(run("train", "--out", out, "--resume", "latest", "--lr-g", 0.5), "--resume")
     resumed = Trainer.resume(out / "latest.pt")
     assert resumed.counters.images >= stopped_at
     resumed.run(stop_at_images=resumed.counters.images + 16, progress=False)
+
+
+def test_resume_extends_phases_and_dry_run_does_not_train(setup, tmp_path):
+    import shutil
+
+    shutil.copytree(setup / "run", tmp_path / "run")
+    before = (tmp_path / "run" / "latest.pt").read_bytes()
+    result = run("train", "--out", tmp_path / "run", "--resume", "latest", "--finetune-images", 16, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["schedule"]["finetune_images"] == 16
+    assert (tmp_path / "run" / "latest.pt").read_bytes() == before  # nothing trained
+    result = run("train", "--out", tmp_path / "run", "--resume", "latest", "--finetune-images", 16)
+    assert result.exit_code == 0, result.output
+    assert "schedule.finetune_images 8 -> 16" in result.output
+    assert_user_error(run("train", "--out", tmp_path / "run", "--resume", "latest", "--lr-g", 0.1), "phase lengths")
+    assert_user_error(run("train", "--out", tmp_path / "run", "--resume", "latest", "--adversarial-images", 99),
+                      "adversarial phase is over")

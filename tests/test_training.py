@@ -190,3 +190,30 @@ def test_parameter_statistics_are_fitted_on_the_train_split_and_exported(tiny, t
     trainer.run(stop_at_images=8, progress=False)
     renderer = load_renderer(trainer.export())
     assert torch.equal(renderer.generator.param_norm.std, trainer.g_ema.param_norm.std)
+
+
+def test_an_extended_run_ends_where_the_longer_schedule_ends(tiny, tmp_path):
+    phases = {"warmup_images": 16, "adversarial_images": 24, "finetune_images": 0}
+    longer = Trainer(config(tiny, tmp_path / "longer", schedule={**phases, "adversarial_images": 40}))
+    longer.run(progress=False)
+    short = Trainer(config(tiny, tmp_path / "short", schedule=phases))
+    short.run(progress=False)  # finished: 40 images
+    extended = Trainer.resume(tmp_path / "short" / "latest.pt", lengths={"adversarial_images": 40})
+    assert extended.changes == {"schedule.adversarial_images": [24, 40]}
+    extended.run(progress=False)
+    assert extended.counters.images == longer.counters.images >= 56
+    for part in ("g", "g_ema", "d"):
+        assert_same_weights(longer.state_dict()[part], extended.state_dict()[part])
+    history = [json.loads(line) for line in (tmp_path / "short" / "config-history.jsonl").read_text().splitlines()]
+    assert history[0]["images"] == 40 and history[0]["changed"] == {"schedule.adversarial_images": [24, 40]}
+    assert json.loads((tmp_path / "short" / "config.json").read_text())["schedule"]["adversarial_images"] == 40
+
+
+def test_an_extension_never_rewrites_what_was_seen(tiny, tmp_path):
+    Trainer(config(tiny, tmp_path / "run")).run(stop_at_images=24, progress=False)  # 16 warm-up + 8 adversarial
+    latest = tmp_path / "run" / "latest.pt"
+    with pytest.raises(NeurenderError, match="warmup phase is over"):
+        Trainer.resume(latest, lengths={"warmup_images": 32})
+    with pytest.raises(NeurenderError, match="less than the 8 images this phase has seen"):
+        Trainer.resume(latest, lengths={"adversarial_images": 4})
+    assert Trainer.resume(latest, lengths={"adversarial_images": 8, "finetune_images": 0}).changes

@@ -17,6 +17,8 @@ from neurender.cli.options import FiniteFloat, LazyChoice
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
 
+PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
+
 
 def _generators():
     from neurender.models.generators import GENERATORS
@@ -85,7 +87,8 @@ def _config(dataset, preset, out, init_from, config_file, options):
 @click.option("--tick-images", type=click.IntRange(1), default=None, help="images per log line / checkpoint")
 @click.option("--init-from", type=click.Path(path_type=Path), default=None,
               help="start from another run's checkpoint (fine-tuning, e.g. easy then default)")
-@click.option("--resume", default=None, help="'latest' (in --out) or a checkpoint path: continue exactly")
+@click.option("--resume", default=None,
+              help="'latest' (in --out) or a checkpoint path: continue exactly; phase lengths may be extended")
 @click.option("--dry-run", is_flag=True, help="print the resolved config as JSON and stop")
 @click.option("--overwrite", is_flag=True, help="replace an existing run directory")
 def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, overwrite, **options):
@@ -94,14 +97,21 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
     from neurender.training.loop import Trainer
 
     if resume:
+        lengths = {k: options.pop(k) for k in PHASE_OPTIONS}
         if config_file or arch or init_from or preset or any(v is not None for v in options.values()):
-            raise click.UsageError("--resume continues a run exactly as it was configured; only --out and "
-                                   "--dataset (a moved copy of the same data) go with it")
+            raise click.UsageError("--resume continues a run as it was configured; only --out, --dataset (a moved "
+                                   "copy of the same data), --dry-run and phase lengths (--warmup-images, "
+                                   "--adversarial-images, --finetune-images) go with it")
         path = (out / "latest.pt") if resume == "latest" and out else Path(resume)
         if resume == "latest" and not out:
             raise click.BadParameter("--resume latest needs --out", param_hint="--resume")
-        trainer = Trainer.resume(path, dataset)
-        click.echo(f"resuming {path} at {trainer.counters.images} images")
+        if dry_run:
+            config, _, changes = Trainer.resumed_config(path, dataset, lengths)
+            click.echo(json.dumps(to_dict(config), indent=2))
+            return
+        trainer = Trainer.resume(path, dataset, lengths)
+        extended = "".join(f"; {k} {a} -> {b}" for k, (a, b) in trainer.changes.items())
+        click.echo(f"resuming {path} at {trainer.counters.images} images{extended}")
     else:
         if out is None:
             raise click.UsageError("--out is required")

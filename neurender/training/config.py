@@ -67,6 +67,10 @@ class ScheduleConfig:
     d_noise_std: float = 0.1  # std of noise on D's inputs at the start of phase 2, annealed linearly to 0
     d_noise_images: int = 50_000  # images over which that noise is annealed
 
+    @property
+    def total_images(self) -> int:
+        return self.warmup_images + self.adversarial_images + self.finetune_images
+
 
 @dataclass
 class RunConfig:
@@ -94,10 +98,6 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
-    @property
-    def total_images(self) -> int:
-        s = self.schedule
-        return s.warmup_images + s.adversarial_images + s.finetune_images
 
 
 SECTIONS = {"model": ModelConfig, "loss": LossConfig, "balance": BalanceConfig, "schedule": ScheduleConfig,
@@ -190,7 +190,7 @@ def validate(c: TrainConfig) -> TrainConfig:
         (1 <= b.max_g_steps <= 16 and 1 <= b.max_d_steps <= 16, "balance step bounds must be in [1, 16]"),
         (1 <= s.batch <= 4096, "schedule.batch must be in [1, 4096]"),
         (min(s.warmup_images, s.adversarial_images, s.finetune_images) >= 0, "phase lengths must be >= 0"),
-        (c.total_images > 0, "the schedule trains on 0 images"),
+        (s.total_images > 0, "the schedule trains on 0 images"),
         (s.lr_g > 0 and s.lr_d > 0 and s.finetune_lr_factor > 0, "learning rates must be > 0"),
         (all(0 <= x < 1 for x in (*s.betas_g, *s.betas_d)) and len(s.betas_g) == len(s.betas_d) == 2,
          "betas must be two numbers in [0, 1)"),

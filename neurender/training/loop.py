@@ -12,23 +12,20 @@ import json
 import math
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from neurender.errors import NeurenderError
-from neurender.metrics.images import quantize_8bit, to_float, to_uint8
 from neurender.metrics.lpips import load_lpips
-from neurender.metrics.registry import METRICS, Pair
 from neurender.models.discriminator import Discriminator
 from neurender.models.generators import build_generator, predict_images
 from neurender.outputs import remove_stale
-from neurender.training import losses
+from neurender.training import losses, schedule
 from neurender.training.balance import BalanceController, Decision
 from neurender.training.checkpoint import (
     FORMAT_VERSION,
@@ -40,9 +37,7 @@ from neurender.training.checkpoint import (
 from neurender.training.config import TrainConfig, from_dict, to_dict
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
 from neurender.training.sources import open_source
-
-SAMPLE_SCENES = 8  # fixed validation scenes in each sample grid
-VALIDATION_METRICS = ("masked_l1", "ssim")  # from the shared registry; the first one picks `best`
+from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, save_sample_grid, validation_scores
 
 
 def select_device(name: str) -> torch.device:
@@ -121,18 +116,34 @@ class Trainer:
         self._stop_signal: int | None = None
         self.last_phase = self.phase()
         self._validated_at: int | None = None
+        self.changes: dict = {}  # phase lengths changed on resume, written to config-history.jsonl by run()
 
     # ------------------------------------------------------------------------------------------ state
 
-    @classmethod
-    def resume(cls, path: Path, dataset: str | None = None) -> Trainer:
-        """Continue a run from a training checkpoint; `dataset` may point at a moved copy of the same data."""
+    @staticmethod
+    def resumed_config(path: Path, dataset: str | None = None, lengths: dict | None = None
+                       ) -> tuple[TrainConfig, dict, dict]:
+        """The config a resumed run continues with, the checkpoint's state, and the phase lengths changed
+        ({"schedule.NAME": [old, new]}). `dataset` may point at a moved copy of the same data; `lengths`
+        extends the schedule (``schedule.extended``)."""
         state = load_checkpoint(path, KIND_TRAINING)
         data = state["config"]
         if dataset and data.get("dataset"):
             data = {**data, "dataset": str(dataset)}
-        data["out"] = str(Path(path).parent)
-        return cls(from_dict(data), state)
+        config = from_dict({**data, "out": str(Path(path).parent)})
+        new = schedule.extended(config.schedule, state["counters"]["images"], lengths or {})
+        changes = {f"schedule.{k}": [getattr(config.schedule, k), getattr(new, k)] for k in schedule.PHASES
+                   if getattr(new, k) != getattr(config.schedule, k)}
+        return replace(config, schedule=new), state, changes
+
+    @classmethod
+    def resume(cls, path: Path, dataset: str | None = None, lengths: dict | None = None) -> Trainer:
+        """Continue a run from a training checkpoint, exactly; with `lengths`, on a longer (or shorter) schedule
+        whose change is appended to the run's config-history.jsonl."""
+        config, state, changes = cls.resumed_config(path, dataset, lengths)
+        trainer = cls(config, state)
+        trainer.changes = changes
+        return trainer
 
     def _check_compatible(self, state: dict, path: str) -> None:
         mine, theirs = self.config.model, state["config"]["model"]
@@ -210,23 +221,14 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ schedule
 
     def phase(self) -> str:
-        s, images = self.config.schedule, self.counters.images
-        if images < s.warmup_images:
-            return "warmup"
-        return "adversarial" if images < s.warmup_images + s.adversarial_images else "finetune"
+        return schedule.phase(self.config.schedule, self.counters.images)
 
-    def _apply_schedule(self, phase: str) -> None:
-        s = self.config.schedule
-        factor = s.finetune_lr_factor if phase == "finetune" else 1.0
-        if s.lr_decay == "cosine":
-            done = min(1.0, self.counters.images / self.config.total_images)
-            factor *= s.lr_final_factor + (1 - s.lr_final_factor) * 0.5 * (1 + math.cos(math.pi * done))
+    def _apply_schedule(self) -> None:
+        s, images = self.config.schedule, self.counters.images
         for opt, lr in ((self.opt_g, s.lr_g), (self.opt_d, s.lr_d)):
             for group in opt.param_groups:
-                group["lr"] = lr * factor
-        since = self.counters.images - s.warmup_images
-        fade = max(0.0, 1 - since / s.d_noise_images) if s.d_noise_images else 0.0
-        self.d.noise_std = s.d_noise_std * fade
+                group["lr"] = lr * schedule.lr_factor(s, images)
+        self.d.noise_std = schedule.d_noise(s, images)
 
     # ------------------------------------------------------------------------------------------ steps
 
@@ -314,10 +316,7 @@ class Trainer:
         return acc
 
     def _update_ema(self) -> None:
-        # ramp-up as in StyleGAN2-ADA: early on the half-life is at most 5% of the images seen, so G_ema
-        # does not stay close to the random initialisation for the first half-lives
-        halflife = min(self.config.schedule.ema_halflife_images, 0.05 * self.counters.images)
-        beta = 0.5 ** (self.config.schedule.batch / halflife) if halflife > 0 else 0.0
+        beta = schedule.ema_beta(self.config.schedule, self.counters.images)
         with torch.no_grad():
             for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters()):
                 p_ema.lerp_(p, 1 - beta)
@@ -327,7 +326,7 @@ class Trainer:
     def iteration(self) -> None:
         """One iteration: G alone in warm-up; later the controller's D steps, then its G steps."""
         phase = self.last_phase = self.phase()
-        self._apply_schedule(phase)
+        self._apply_schedule()
         l1_factor = self.config.schedule.finetune_l1_factor if phase == "finetune" else 1.0
         if phase == "warmup":
             self.g_step(self.next_batch(), adversarial=False, l1_factor=1.0)
@@ -374,24 +373,16 @@ class Trainer:
         return predict_images(self.g_ema, encoded, self.resolution, device=self.device)
 
     def validate(self) -> dict:
-        """Score G_ema on the validation images with the shared metric registry (8-bit quantized)."""
-        rgba = self.source.val_rgba
-        pair = Pair(to_float(rgba[..., :3]), quantize_8bit(self.predict(self.source.val_encoded)), rgba[..., 3] > 0)
-        record = {"images": self.counters.images, "epoch": self.counters.validated_epochs, "time": time.time()}
-        for name in VALIDATION_METRICS:
-            values = METRICS[name].compute(pair)[name]
-            record[name] = float(np.nanmean(values)) if np.isfinite(values).any() else None
-        return record
+        """G_ema's validation record: images seen, epoch, time and the VALIDATION_METRICS means."""
+        scores = validation_scores(self.source.val_rgba, self.predict(self.source.val_encoded))
+        return {"images": self.counters.images, "epoch": self.counters.validated_epochs, "time": time.time(), **scores}
 
     def samples(self) -> None:
         """A grid of fixed validation scenes: the reference above G_ema's image."""
-        if not self.world.main or not len(self.source.val_rgba):
-            return
-        refs = self.source.val_rgba[:SAMPLE_SCENES, ..., :3]
-        preds = to_uint8(self.predict(self.source.val_encoded[:SAMPLE_SCENES]))
-        grid = np.concatenate([np.concatenate(list(refs), 1), np.concatenate(list(preds), 1)], 0)
-        (self.out / "samples").mkdir(exist_ok=True)
-        Image.fromarray(grid).save(self.out / "samples" / f"samples-{self.counters.images:09d}.png")
+        if self.world.main and len(self.source.val_rgba):
+            prediction = self.predict(self.source.val_encoded[:SAMPLE_SCENES])
+            save_sample_grid(self.source.val_rgba[:SAMPLE_SCENES], prediction,
+                             self.out / "samples" / f"samples-{self.counters.images:09d}.png")
 
     def _end_of_epoch(self) -> bool:
         return self.counters.batches // self.batches_per_epoch > self.counters.validated_epochs
@@ -422,7 +413,11 @@ class Trainer:
         if self.world.main:
             remove_stale(self.out)  # checkpoint temporaries of a killed run
             (self.out / "config.json").write_text(json.dumps(to_dict(self.config), indent=2) + "\n")
-        total = self.config.total_images
+            if self.changes:
+                self._log("config-history.jsonl", {"images": self.counters.images, "time": time.time(),
+                                                   "changed": self.changes})
+                self.changes = {}
+        total = self.config.schedule.total_images
         end = min(total, stop_at_images) if stop_at_images else total
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         record: dict = {}
