@@ -95,6 +95,7 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
     """Train a conditional renderer: masked-L1 warm-up, adversarial phase with balancing, fine-tuning."""
     from neurender.training.config import to_dict
     from neurender.training.loop import Trainer
+    from neurender.training.state import resumed_config
 
     if resume:
         lengths = {k: options.pop(k) for k in PHASE_OPTIONS}
@@ -106,7 +107,7 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
         if resume == "latest" and not out:
             raise click.BadParameter("--resume latest needs --out", param_hint="--resume")
         if dry_run:
-            config, _, changes = Trainer.resumed_config(path, dataset, lengths)
+            config, _, _ = resumed_config(path, dataset, lengths)
             click.echo(json.dumps(to_dict(config), indent=2))
             return
         trainer = Trainer.resume(path, dataset, lengths)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import signal
 import time
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +32,10 @@ from neurender.training.checkpoint import (
     renderer_export,
     save_atomic,
 )
-from neurender.training.config import TrainConfig, from_dict, to_dict
+from neurender.training.config import TrainConfig, to_dict
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
 from neurender.training.sources import open_source
+from neurender.training.state import Counters, check_compatible, resumed_config
 from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, save_sample_grid, validation_scores
 
 
@@ -51,18 +50,6 @@ def build_models(config: TrainConfig, resolution: int) -> tuple[torch.nn.Module,
     generator = build_generator(m.arch, resolution, m.width, m.norm)
     discriminator = Discriminator(resolution, m.d_width, m.d_conditioning, m.d_spectral, m.d_dropout, m.d_patch)
     return generator, discriminator
-
-
-@dataclass
-class Counters:
-    batches: int = 0  # batches drawn: the data position
-    images: int = 0  # images seen (batches x batch size)
-    ticks: int = 0
-    validated_epochs: int = 0
-    bad_steps: int = 0  # non-finite losses skipped, in total
-    bad_in_row: dict = field(default_factory=lambda: {"g": 0, "d": 0})  # per network, reset by a good step
-    best: float = math.inf  # best validation value of VALIDATION_METRICS[0]
-    tick_sums: dict = field(default_factory=dict)  # loss/accuracy sums since the last tick
 
 
 class Trainer:
@@ -120,44 +107,17 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ state
 
-    @staticmethod
-    def resumed_config(path: Path, dataset: str | None = None, lengths: dict | None = None
-                       ) -> tuple[TrainConfig, dict, dict]:
-        """The config a resumed run continues with, the checkpoint's state, and the phase lengths changed
-        ({"schedule.NAME": [old, new]}). `dataset` may point at a moved copy of the same data; `lengths`
-        extends the schedule (``schedule.extended``)."""
-        state = load_checkpoint(path, KIND_TRAINING)
-        data = state["config"]
-        if dataset and data.get("dataset"):
-            data = {**data, "dataset": str(dataset)}
-        config = from_dict({**data, "out": str(Path(path).parent)})
-        new = schedule.extended(config.schedule, state["counters"]["images"], lengths or {})
-        changes = {f"schedule.{k}": [getattr(config.schedule, k), getattr(new, k)] for k in schedule.PHASES
-                   if getattr(new, k) != getattr(config.schedule, k)}
-        return replace(config, schedule=new), state, changes
-
     @classmethod
     def resume(cls, path: Path, dataset: str | None = None, lengths: dict | None = None) -> Trainer:
         """Continue a run from a training checkpoint, exactly; with `lengths`, on a longer (or shorter) schedule
         whose change is appended to the run's config-history.jsonl."""
-        config, state, changes = cls.resumed_config(path, dataset, lengths)
+        config, state, changes = resumed_config(path, dataset, lengths)
         trainer = cls(config, state)
         trainer.changes = changes
         return trainer
 
-    def _check_compatible(self, state: dict, path: str) -> None:
-        mine, theirs = self.config.model, state["config"]["model"]
-        for key in ("arch", "width", "norm"):
-            if theirs[key] != getattr(mine, key):
-                raise NeurenderError(f"{path} holds a {theirs['arch']} generator (width {theirs['width']}, norm "
-                                     f"{theirs['norm']}); this run builds {mine.arch} (width {mine.width}, "
-                                     f"norm {mine.norm})")
-        if state["resolution"] != self.resolution:
-            raise NeurenderError(f"{path} was trained at {state['resolution']} px but {self.source.description} "
-                                 f"is {self.resolution} px")
-
     def _load_state(self, state: dict) -> None:
-        self._check_compatible(state, "the checkpoint")
+        check_compatible(state, self.config.model, self.resolution, self.source.description, "the checkpoint")
         if state["source"] != self.source.identity:
             raise NeurenderError(f"the checkpoint was trained on other data than {self.source.description} "
                                  "(dataset checksums or preset differ); pass --dataset with the original")
@@ -174,7 +134,7 @@ class Trainer:
 
     def _init_from(self, path: Path) -> None:
         state = load_checkpoint(path, KIND_TRAINING)
-        self._check_compatible(state, str(path))
+        check_compatible(state, self.config.model, self.resolution, self.source.description, str(path))
         self.g.load_state_dict(state["g"])
         self.g_ema.load_state_dict(state["g_ema"])
         their_d = state["config"]["model"]

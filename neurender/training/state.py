@@ -1,0 +1,54 @@
+"""A run's state between sessions: its counters, the config a resumed run continues with, and whether a
+checkpoint fits the run that loads it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from neurender.errors import NeurenderError
+from neurender.training import schedule
+from neurender.training.checkpoint import KIND_TRAINING, load_checkpoint
+from neurender.training.config import ModelConfig, TrainConfig, from_dict
+
+
+@dataclass
+class Counters:
+    batches: int = 0  # batches drawn: the data position
+    images: int = 0  # images seen (batches x batch size)
+    ticks: int = 0
+    validated_epochs: int = 0
+    bad_steps: int = 0  # non-finite losses skipped, in total
+    bad_in_row: dict = field(default_factory=lambda: {"g": 0, "d": 0})  # per network, reset by a good step
+    best: float = math.inf  # best validation value of VALIDATION_METRICS[0]
+    tick_sums: dict = field(default_factory=dict)  # loss/accuracy sums since the last tick
+
+
+def resumed_config(path: Path, dataset: str | None = None, lengths: dict | None = None
+                   ) -> tuple[TrainConfig, dict, dict]:
+    """The config a resumed run continues with, the checkpoint's state, and the phase lengths changed
+    ({"schedule.NAME": [old, new]}). `dataset` may point at a moved copy of the same data; `lengths`
+    extends the schedule (``schedule.extended``)."""
+    state = load_checkpoint(path, KIND_TRAINING)
+    data = state["config"]
+    if dataset and data.get("dataset"):
+        data = {**data, "dataset": str(dataset)}
+    config = from_dict({**data, "out": str(Path(path).parent)})
+    new = schedule.extended(config.schedule, state["counters"]["images"], lengths or {})
+    changes = {f"schedule.{k}": [getattr(config.schedule, k), getattr(new, k)] for k in schedule.PHASES
+               if getattr(new, k) != getattr(config.schedule, k)}
+    return replace(config, schedule=new), state, changes
+
+
+def check_compatible(state: dict, mine: ModelConfig, resolution: int, data: str, path: str) -> None:
+    """A clear error when a checkpoint holds another generator, or was trained at another resolution than
+    `data` (a description of the run's data) has."""
+    theirs = state["config"]["model"]
+    for key in ("arch", "width", "norm"):
+        if theirs[key] != getattr(mine, key):
+            raise NeurenderError(f"{path} holds a {theirs['arch']} generator (width {theirs['width']}, norm "
+                                 f"{theirs['norm']}); this run builds {mine.arch} (width {mine.width}, "
+                                 f"norm {mine.norm})")
+    if state["resolution"] != resolution:
+        raise NeurenderError(f"{path} was trained at {state['resolution']} px but {data} is {resolution} px")
