@@ -159,3 +159,22 @@ def test_resume_extends_phases_and_dry_run_does_not_train(setup, tmp_path):
     assert_user_error(run("train", "--out", tmp_path / "run", "--resume", "latest", "--lr-g", 0.1), "phase lengths")
     assert_user_error(run("train", "--out", tmp_path / "run", "--resume", "latest", "--adversarial-images", 99),
                       "adversarial phase is over")
+
+
+def test_evaluations_of_a_run_build_its_history(setup, tmp_path):
+    import shutil
+
+    shutil.copytree(setup / "run", tmp_path / "run")
+    (tmp_path / "run" / "metrics.jsonl").write_text("")  # other tests evaluate the shared run too
+    for k in range(2):
+        result = run("evaluate", "--checkpoint", tmp_path / "run" / "renderer.pt", "--dataset", setup / "easy32",
+                     "--out", tmp_path / f"eval{k}", "--metrics", "ssim,l1", "--workers", 1)
+        assert result.exit_code == 0, result.output
+        assert "appended to" in result.output
+    evaluations = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(evaluations) == 2 and evaluations[0]["checkpoint"] == "renderer.pt"
+    assert set(evaluations[0]["metrics"]) == {"ssim", "l1"} and evaluations[0]["images"] > 0
+    table = run("compare", tmp_path / "run").output
+    assert table.count(f"| run @ {evaluations[0]['images']:,} images (renderer.pt) |") == 2
+    result = run("plot", tmp_path / "run")
+    assert result.exit_code == 0 and (tmp_path / "run" / "plots" / "evaluations.png").is_file()

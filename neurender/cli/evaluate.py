@@ -53,8 +53,13 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
     """Score predicted images (or a checkpoint's renders) with FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1."""
     from tqdm import tqdm
 
+    from neurender.report.evaluation import (
+        append_to_run_history,
+        load_predictions,
+        load_reference,
+        rendered_predictions,
+    )
     from neurender.report.evaluation import evaluate as run_evaluation
-    from neurender.report.evaluation import load_predictions, load_reference, rendered_predictions
     from neurender.report.tables import metrics_table
 
     names = _metric_names(names)
@@ -77,6 +82,8 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
     for images in (ref, pred):
         if "converted to 8-bit" in images.source:
             click.echo(f"note: {images.source}")
+    if checkpoint is not None and (history := append_to_run_history(checkpoint, report, pred.images_seen)):
+        click.echo(f"appended to {history}")
     for name, reason in report["skipped"].items():
         click.echo(f"skipped {name}: {reason}")
     for case, count in report["cases"].items():
@@ -90,13 +97,14 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="also write the table to this file")
 @click.option("--overwrite", is_flag=True, help="replace an existing --out file")
 def compare(evaluations, out, overwrite):
-    """Merge evaluations (their folders or metrics.json files) into one table, best values in bold."""
-    from neurender.report.evaluation import load_evaluation
+    """Merge evaluations (their folders or metrics.json files, or run folders: their evaluation history) into one
+    table, best values in bold."""
+    from neurender.report.evaluation import load_evaluations
     from neurender.report.tables import metrics_table
 
     if out is not None:
         check_output(out, evaluations, overwrite, kind="file")
-    table = metrics_table([load_evaluation(path) for path in evaluations])
+    table = metrics_table([row for path in evaluations for row in load_evaluations(path)])
     if out is not None:
         out.write_text(table)
     click.echo(table, nl=False)

@@ -28,6 +28,7 @@ from neurender.metrics.registry import METRICS, Pair, available
 from neurender.metrics.suite import score, summary
 from neurender.outputs import check_output, staging
 from neurender.report.figures import save_flip_map, side_by_side
+from neurender.report.plots import read_jsonl
 from neurender.report.tables import metrics_table
 
 FORMAT_VERSION = 1
@@ -42,6 +43,7 @@ class Images:
     rgba: np.ndarray  # uint8 (N, H, W, 4)
     has_mask: bool
     source: str  # how to find them again: a dataset and split, or a folder
+    images_seen: int | None = None  # a checkpoint's renders: the images its renderer was trained on
 
 
 def load_reference(path: Path, split: str = "test") -> Images:
@@ -75,7 +77,8 @@ def rendered_predictions(checkpoint: Path, reference: Path, split: str) -> Image
     rgb = renderer.render(data.params[indices.start:indices.stop])
     rgba = np.concatenate([to_uint8(rgb), np.full((*rgb.shape[:3], 1), 255, np.uint8)], -1)
     return Images(data.frames[indices.start:indices.stop], rgba, False,
-                  f"{checkpoint} (checkpoint, {renderer.model['arch']}, {renderer.images_seen} images seen)")
+                  f"{checkpoint} (checkpoint, {renderer.model['arch']}, {renderer.images_seen} images seen)",
+                  renderer.images_seen)
 
 
 def pair_up(reference: Images, prediction: Images) -> Pair:
@@ -176,6 +179,33 @@ def side_by_side_rows(pair: Pair, frames: np.ndarray, values: dict[str, np.ndarr
                 rows.append((f"{group}: frame {frames[i]}\nFLIP {values['flip'][i]:.4f}",
                              pair.reference[i], pair.prediction[i], values["flip_map"][i]))
     return rows
+
+
+def append_to_run_history(checkpoint: Path, report: dict, images_seen: int) -> Path | None:
+    """One JSON line for this evaluation in the metrics.jsonl of the checkpoint's run folder (the folder holds
+    config.json): checkpoint, images seen, references, time, each metric's mean and std. Returns the file, or
+    None when the checkpoint is not in a run folder (a shipped checkpoint)."""
+    run = Path(checkpoint).parent
+    if not (run / "config.json").is_file():
+        return None
+    record = {"kind": "evaluation", "checkpoint": Path(checkpoint).name, "images": images_seen,
+              "reference": report["reference"], "count": report["count"], "time": time.time(),
+              "metrics": {n: {"mean": v["mean"], "std": v["std"]} for n, v in report["metrics"].items()}}
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    return run / "metrics.jsonl"
+
+
+def load_evaluations(path: Path) -> list[dict]:
+    """Tables rows for `neurender compare`: an evaluation's metrics.json (given itself or its folder), or a run
+    folder's history of `evaluate --checkpoint` results (its metrics.jsonl), one row per evaluation."""
+    if path.is_dir() and not (path / "metrics.json").exists() and (path / "metrics.jsonl").is_file():
+        rows = [{"method": f"{path.name} @ {r['images']:,} images ({r['checkpoint']})", "count": r["count"],
+                 "metrics": r["metrics"]} for r in read_jsonl(path / "metrics.jsonl") if r.get("kind") == "evaluation"]
+        if not rows:
+            raise NeurenderError(f"{path} has no evaluations in its metrics.jsonl (run evaluate --checkpoint)")
+        return rows
+    return [load_evaluation(path)]
 
 
 def load_evaluation(path: Path) -> dict:

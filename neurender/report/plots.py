@@ -68,7 +68,16 @@ def plot_run(run: Path, out: Path | None = None) -> list[Path]:
     _figure(fig_acc, f"{run.name}: discriminator accuracy", "accuracy", out / "accuracy")
     _figure(_series(balance, ["D steps skipped", "G extra steps", "D extra steps"]),
             f"{run.name}: balancing decisions (cumulative)", "count", out / "balance")
-    validation = read_jsonl(run / "metrics.jsonl")
+    records = read_jsonl(run / "metrics.jsonl")
+    validation = [r for r in records if r.get("kind") != "evaluation"]
     _figure(_series(validation, ["masked_l1", "ssim"]), f"{run.name}: validation (G_ema)", "value",
             out / "validation")
-    return [out / f"{name}.png" for name in ("losses", "accuracy", "balance", "validation")]
+    names = ["losses", "accuracy", "balance", "validation"]
+    evaluations = [{"images": r["images"], **{m: v.get("mean") for m, v in r["metrics"].items() if isinstance(v, dict)}}
+                   for r in records if r.get("kind") == "evaluation" and isinstance(r.get("metrics"), dict)]
+    if evaluations:
+        metrics = sorted({m for r in evaluations for m in r if m != "images"})
+        _figure(_series(evaluations, metrics), f"{run.name}: evaluate --checkpoint (means)", "value",
+                out / "evaluations", log=True)
+        names.append("evaluations")
+    return [out / f"{name}.png" for name in names]
