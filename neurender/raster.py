@@ -81,7 +81,7 @@ def sphere_pixel_bounds(centres: torch.Tensor, camera: Camera, resolution: int) 
     box = torch.stack([row0, row1, col0, col1], dim=1).clamp(0, resolution - 1).to(torch.int64)
     empty = ~(in_front & outside) & ~straddles
     empty |= (row0 > resolution - 1) | (row1 < 0) | (col0 > resolution - 1) | (col1 < 0)
-    box[empty] = torch.tensor([0, -1, 0, -1])
+    box[empty] = torch.tensor([0, -1, 0, -1], device=box.device)
     return box
 
 
@@ -97,10 +97,10 @@ def _row_spans(centres: torch.Tensor, camera: Camera, resolution: int) -> tuple[
     c = centres.detach().to(torch.float64)
     boxes = sphere_pixel_bounds(c, camera, resolution)
     heights = (boxes[:, 1] - boxes[:, 0] + 1).clamp(min=0)
-    sphere = torch.repeat_interleave(torch.arange(len(c)), heights)
+    sphere = torch.repeat_interleave(torch.arange(len(c), device=c.device), heights)
     # span k of a sphere whose spans start at list position p lies on row box_row0 + k = (box_row0 - p) + position
     row_base = boxes[:, 0] - (torch.cumsum(heights, 0) - heights)
-    row = row_base.index_select(0, sphere) + torch.arange(len(sphere))
+    row = row_base.index_select(0, sphere) + torch.arange(len(sphere), device=c.device)
     col0, col1 = boxes[:, 2].index_select(0, sphere), boxes[:, 3].index_select(0, sphere)
     cx, cy, cz = (c[:, k].index_select(0, sphere) for k in range(3))
     exact = (cz + 1 <= -camera.near) & (1 - cz <= camera.far)
@@ -235,7 +235,7 @@ def _shade(windows: _Windows, camera: Camera, resolution: int, with_colour: bool
     """
     (first_u, d1, d0, two_xr, dd0, cd0, ld0, lo, hi, d2, cx, lx, c_dot_l, l_dot_l, shininess, _, _, _,
      outside) = windows.table.unsqueeze(2).unbind(0)
-    index = torch.arange(windows.width, dtype=torch.float32)
+    index = torch.arange(windows.width, dtype=torch.float32, device=windows.table.device)
     u = first_u + index * (2 * camera.tan_half_fov / resolution)
     disc = (d2 * u + d1) * u + d0  # (c.d)^2 - (|c|^2 - 1) |d|^2: the ray meets the sphere where >= 0
     root = disc.clamp(min=0).sqrt()
@@ -277,7 +277,8 @@ def _check(params: torch.Tensor, resolution: int) -> None:
 def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera = DEFAULT_CAMERA,
                    supersample: int = 1) -> torch.Tensor:
     """Render scenes to linear RGBA. params (B, 10) world-space scenes -> (B, H, W, 4) float32, H = W =
-    resolution, alpha = object mask. Differentiable with respect to params (inside the silhouette).
+    resolution, alpha = object mask, on the device of ``params``. Differentiable with respect to params (inside
+    the silhouette).
 
     supersample = s > 1 averages an s x s grid of samples per pixel (anti-aliased edges, fractional alpha);
     the template samples pixel centres only (s = 1).
@@ -288,14 +289,14 @@ def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera =
         b = len(params)
         return fine.view(b, resolution, supersample, resolution, supersample, 4).mean(dim=(2, 4))
     view, spans = _prepare(params, camera, resolution)
-    flat = torch.zeros(len(params) * resolution * resolution, 4, dtype=torch.float32)
+    flat = torch.zeros(len(params) * resolution * resolution, 4, dtype=torch.float32, device=params.device)
     for windows in _windows(view, spans, camera, resolution):
         hit, base, lambert = _shade(windows, camera, resolution)
         alpha = hit.to(torch.float32)
         diffuse = windows.table[DIFFUSE_ROW:DIFFUSE_ROW + 3].T.unsqueeze(1)
         rgba = torch.cat([(base.unsqueeze(2) + lambert.unsqueeze(2) * diffuse).clamp(0, 1) * alpha.unsqueeze(2),
                           alpha.unsqueeze(2)], dim=2)
-        pixels = windows.offset.unsqueeze(1) + torch.arange(windows.width)
+        pixels = windows.offset.unsqueeze(1) + torch.arange(windows.width, device=params.device)
         flat.index_put_((pixels.flatten(),), rgba.flatten(0, 1))  # windows never overlap
     return flat.view(len(params), resolution, resolution, 4)
 
@@ -303,12 +304,14 @@ def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera =
 @torch.no_grad()
 def render_spheres_uint8(params: torch.Tensor, resolution: int = 128, camera: Camera = DEFAULT_CAMERA,
                          supersample: int = 1, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Render scenes to 8-bit RGBA, round(255 * value). params (B, 10) -> (B, H, W, 4) uint8.
+    """Render scenes to 8-bit RGBA, round(255 * value). params (B, 10) -> (B, H, W, 4) uint8, on the CPU
+    (the output is written through NumPy; parameters on another device are copied over).
 
     ``out``, if given, is a (B, H, W, 4) uint8 tensor (e.g. a view of a memory-mapped file) written in place;
     reusing it avoids the page faults of a fresh allocation.
     """
     _check(params, resolution)
+    params = params.cpu()
     shape = (len(params), resolution, resolution, 4)
     if out is None:
         out = torch.empty(shape, dtype=torch.uint8)
@@ -345,7 +348,7 @@ def covered_pixels(params: torch.Tensor, resolution: int = 128, camera: Camera =
     """
     _check(params, resolution)
     view, (sphere, row, col0, col1, exact) = _prepare(params, camera, resolution)
-    counts = torch.zeros(len(params), dtype=torch.int64)
+    counts = torch.zeros(len(params), dtype=torch.int64, device=params.device)
     counts.index_add_(0, sphere, torch.where(exact, col1 - col0 + 1, 0))
     inexact = (~exact).nonzero().squeeze(1)
     tested = tuple(part.index_select(0, inexact) for part in (sphere, row, col0, col1, exact))

@@ -47,8 +47,8 @@ class Camera:
 
     def to_view(self, points: torch.Tensor) -> torch.Tensor:
         """World points (..., 3) -> view space (..., 3): camera at the origin, looking down -z."""
-        pos = torch.tensor(self.position, dtype=points.dtype)
-        return (points - pos) @ self.rotation(points.dtype).T
+        pos = torch.tensor(self.position, dtype=points.dtype, device=points.device)
+        return (points - pos) @ self.rotation(points.dtype).to(points.device).T
 
     @classmethod
     def from_dict(cls, data: dict) -> Camera:

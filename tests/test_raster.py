@@ -184,3 +184,15 @@ def test_distant_highlights_stay_within_a_fraction_of_a_level():
     assert len(covered) > 1000
     worst = max(np.abs(ours[k, i, j] - render_pixel(scenes[k].tolist(), i, j, 128)).max() for k, i, j in covered)
     assert worst < 0.25 / 255
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_render_spheres_runs_on_the_device_of_its_inputs():
+    params = torch.from_numpy(sample_scenes(PRESETS["easy"], 0, np.arange(64)))
+    cpu = render_spheres(params)
+    gpu = render_spheres(params.cuda().requires_grad_())
+    assert gpu.device.type == "cuda"
+    assert torch.equal(cpu[..., 3], gpu[..., 3].cpu())  # the same silhouettes
+    assert (cpu - gpu.detach().cpu()).abs().max() < 1e-5
+    gpu[..., :3].sum().backward()
+    assert torch.equal(covered_pixels(params), covered_pixels(params.cuda()).cpu())
