@@ -53,6 +53,7 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
     """Score predicted images (or a checkpoint's renders) with FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1."""
     from tqdm import tqdm
 
+    from neurender.metrics.suite import scoring_pool
     from neurender.report.evaluation import (
         append_to_run_history,
         load_predictions,
@@ -67,17 +68,18 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
         raise click.UsageError("give exactly one of --predictions and --checkpoint")
     inputs = [reference, predictions if checkpoint is None else checkpoint]
     check_output(out, inputs, overwrite)  # before the slow part
-    ref = load_reference(reference, split)
-    if checkpoint is not None:
-        pred = rendered_predictions(checkpoint, reference, split)
-        # a run's renderer.pt is named by its run folder, a shipped checkpoints/easy.pt by its own name
-        generic = checkpoint.stem in ("renderer", "renderer-best", "latest", "best")
-        method = method or (checkpoint.parent.name if generic else checkpoint.stem)
-    else:
-        pred = load_predictions(predictions)
-    with tqdm(total=len(ref.frames), unit="img", desc="evaluate", disable=None) as bar:
-        report = run_evaluation(ref, pred, out, method or predictions.name, names, workers, overwrite, bar.update,
-                                inputs)
+    with scoring_pool(workers) as pool:  # the workers start while the images are read
+        ref = load_reference(reference, split)
+        if checkpoint is not None:
+            pred = rendered_predictions(checkpoint, reference, split)
+            # a run's renderer.pt is named by its run folder, a shipped checkpoints/easy.pt by its own name
+            generic = checkpoint.stem in ("renderer", "renderer-best", "latest", "best")
+            method = method or (checkpoint.parent.name if generic else checkpoint.stem)
+        else:
+            pred = load_predictions(predictions)
+        with tqdm(total=len(ref.frames), unit="img", desc="evaluate", disable=None) as bar:
+            report = run_evaluation(ref, pred, out, method or predictions.name, names, workers, overwrite,
+                                    bar.update, inputs, pool)
     click.echo(metrics_table([report]), nl=False)
     for images in (ref, pred):
         if "converted to 8-bit" in images.source:

@@ -26,47 +26,37 @@ def read_png(path: Path, resolution: int | None = None) -> np.ndarray:
     keeps the high byte, exact for 16-bit copies of 8-bit images); 16-bit grayscale is scaled by 255 / 65535;
     palette and grayscale files are expanded. ``CONVERTED`` names the modes that are not RGB(A).
     """
+    return _read_image(path, resolution)[0]
+
+
+def _read_image(path: Path, resolution: int | None = None) -> tuple[np.ndarray, str, bool]:
+    """``read_png``'s image, the file's mode, and whether it carries alpha (an A band or a transparency key)."""
     try:
         with Image.open(path) as img:
             img.load()
+            mode, alpha = img.mode, "A" in img.getbands() or "transparency" in img.info
             if img.width != img.height:
                 raise NeurenderError(f"{path}: image is {img.width}x{img.height}, expected a square")
-            if img.mode in WIDE_MODES:
-                grey = np.asarray(img, dtype=np.float64) * (255 / WIDE_MODES[img.mode])
+            if mode in WIDE_MODES:
+                grey = np.asarray(img, dtype=np.float64) * (255 / WIDE_MODES[mode])
                 grey = np.clip(np.floor(grey + 0.5), 0, 255).astype(np.uint8)
                 rgba = Image.fromarray(np.stack([grey, grey, grey, np.full_like(grey, 255)], -1), "RGBA")
-            elif img.mode in ("RGB", "RGBA") or img.mode in CONVERTED:
+            elif mode in ("RGB", "RGBA") or mode in CONVERTED:
                 rgba = img.convert("RGBA")
             else:
-                raise NeurenderError(f"{path}: images of mode {img.mode} are not supported (use 8- or 16-bit PNG)")
+                raise NeurenderError(f"{path}: images of mode {mode} are not supported (use 8- or 16-bit PNG)")
     except (OSError, SyntaxError) as e:
         raise NeurenderError(f"{path}: unreadable image ({str(e).splitlines()[0]})") from None
     if resolution is not None and rgba.width != resolution:
         rgba = rgba.resize((resolution, resolution), Image.Resampling.BOX)
-    return np.asarray(rgba)
-
-
-def has_alpha(path: Path) -> bool:
-    """Whether an image file carries an alpha channel (RGBA, LA, or a transparency key)."""
-    with Image.open(path) as img:
-        return "A" in img.getbands() or "transparency" in img.info
-
-
-def image_modes(paths: list[Path]) -> str:
-    """How many of these image files were converted from a mode other than RGB(A), e.g. "3 palette"."""
-    counts: dict[str, int] = {}
-    for path in paths:
-        with Image.open(path) as img:
-            if img.mode in CONVERTED:
-                counts[CONVERTED[img.mode]] = counts.get(CONVERTED[img.mode], 0) + 1
-    return ", ".join(f"{n} {mode}" for mode, n in sorted(counts.items()))
+    return np.asarray(rgba), mode, alpha
 
 
 def read_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, bool, str]:
     """Every ``*_NNNN.png`` (or ``NNNN.png``) in a folder, by frame number: the template's names and ours.
 
-    Returns frames (N,) int64 ascending, images uint8 (N, R, R, 4), whether every file had alpha, and which
-    files were converted from other modes (``image_modes``; "" if none).
+    Returns frames (N,) int64 ascending, images uint8 (N, R, R, 4), whether every file had alpha, and how many
+    files were converted from modes other than RGB(A) (e.g. "3 palette"; "" if none).
     """
     if not folder.is_dir():
         raise NeurenderError(f"image folder not found: {folder}")
@@ -81,8 +71,12 @@ def read_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, bool, str]:
     if not by_frame:
         raise NeurenderError(f"{folder} has no PNG images named like image_0000.png")
     frames = np.array(sorted(by_frame), dtype=np.int64)
-    images = [read_png(by_frame[f]) for f in frames.tolist()]
+    images, modes, alphas = zip(*(_read_image(by_frame[f]) for f in frames.tolist()))
     if len({im.shape for im in images}) > 1:
         raise NeurenderError(f"{folder}: images differ in size")
-    paths = [by_frame[f] for f in frames.tolist()]
-    return frames, np.stack(images), all(has_alpha(p) for p in paths), image_modes(paths)
+    counts: dict[str, int] = {}
+    for mode in modes:
+        if mode in CONVERTED:
+            counts[CONVERTED[mode]] = counts.get(CONVERTED[mode], 0) + 1
+    converted = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+    return frames, np.stack(images), all(alphas), converted

@@ -7,8 +7,9 @@ On 2 cores, two single-threaded processes beat one process with two threads: FLI
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -20,7 +21,8 @@ CHUNK = 50  # images per task: small temporaries and a smooth progress bar, yet 
 
 
 def _one_thread() -> None:
-    """Worker initializer: OpenMP (FLIP's and torch's), BLAS and torch's pool all single-threaded."""
+    """Worker initializer: OpenMP (FLIP's and torch's), BLAS and torch's pool all single-threaded; the metrics'
+    own imports (LPIPS weights on first use) happen in the worker's first task."""
     threadpool_limits(1)
     torch.set_num_threads(1)
 
@@ -32,23 +34,38 @@ def _score(names: list[str], pair: Pair) -> dict[str, np.ndarray]:
     return out
 
 
-def score(pair: Pair, names: list[str], workers: int = 2,
-          progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+@contextmanager
+def scoring_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for ``score``, started at once: they import torch and the metrics' libraries while the
+    caller reads its images. None for workers <= 1 (score in this process)."""
+    if workers <= 1:
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started its threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+        for _ in range(workers):
+            pool.submit(_one_thread)  # starts every worker now
+        yield pool
+
+
+def score(pair: Pair, names: list[str], workers: int = 2, progress: Callable[[int], None] | None = None,
+          pool: ProcessPoolExecutor | None = None) -> dict[str, np.ndarray]:
     """Score every image of `pair` with the named metrics (all must be runnable, see registry.available).
 
     Returns {key: (N, ...) array} for each metric's keys (e.g. "flip", "flip_map", "hausdorff_one_empty").
-    workers: processes (1: in this process, with torch's own threads). progress: called with a count of
-    images as chunks finish.
+    workers: processes (1: in this process, with torch's own threads), or an open ``scoring_pool``. progress:
+    called with a count of images as chunks finish.
     """
     chunks = [pair.slice(s, s + CHUNK) for s in range(0, len(pair), CHUNK)]
     parts = []
-    if workers > 1 and len(chunks) > 1:
-        context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started its threads
-        with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=context, initializer=_one_thread) as pool:
-            for chunk, part in zip(chunks, pool.map(_score, [names] * len(chunks), chunks)):
-                parts.append(part)
-                if progress:
-                    progress(len(chunk))
+    if pool is None and workers > 1 and len(chunks) > 1:
+        with scoring_pool(min(workers, len(chunks))) as own:
+            return score(pair, names, progress=progress, pool=own)
+    if pool is not None:
+        for chunk, part in zip(chunks, pool.map(_score, [names] * len(chunks), chunks)):
+            parts.append(part)
+            if progress:
+                progress(len(chunk))
     else:
         for chunk in chunks:
             parts.append(_score(names, chunk))

@@ -27,7 +27,7 @@ from neurender.metrics.lpips_weights import weights_path
 from neurender.metrics.registry import METRICS, Pair, available
 from neurender.metrics.suite import score, summary
 from neurender.outputs import check_output, staging
-from neurender.report.figures import save_flip_map, side_by_side
+from neurender.report.figures import save_flip_maps, side_by_side
 from neurender.report.plots import read_jsonl
 from neurender.report.tables import metrics_table
 
@@ -109,8 +109,9 @@ def _versions() -> dict[str, str]:
 
 def evaluate(reference: Images, prediction: Images, out: Path, method: str, names: tuple[str, ...],
              workers: int = 2, overwrite: bool = False, progress: Callable[[int], None] | None = None,
-             inputs: list[Path] = ()) -> dict:
-    """Score, then write the outputs into `out` (never one of `inputs`). Returns the metrics.json contents."""
+             inputs: list[Path] = (), pool=None) -> dict:
+    """Score, then write the outputs into `out` (never one of `inputs`). Returns the metrics.json contents.
+    pool: an open ``suite.scoring_pool`` (else one is started here)."""
     check_output(out, inputs, overwrite)  # before the slow part
     pair = pair_up(reference, prediction)
     runnable, skipped = available(names, pair)
@@ -121,7 +122,7 @@ def evaluate(reference: Images, prediction: Images, out: Path, method: str, name
         raise NeurenderError("none of the requested metrics can run: " + "; ".join(f"{k}: {v}"
                                                                                  for k, v in skipped.items()))
     start = time.perf_counter()
-    values = score(pair, runnable, workers, progress)
+    values = score(pair, runnable, workers, progress, pool)
     report = {
         "format_version": FORMAT_VERSION,
         "method": method,
@@ -159,8 +160,7 @@ def _write_flip_pictures(stage: Path, pair: Pair, frames: np.ndarray, values: di
                          method: str) -> None:
     maps = stage / "flip_maps"
     maps.mkdir()
-    for frame, error_map in zip(frames.tolist(), values["flip_map"]):
-        save_flip_map(error_map, maps / template_image_name(frame))
+    save_flip_maps(values["flip_map"], [maps / template_image_name(frame) for frame in frames.tolist()])
     side_by_side(side_by_side_rows(pair, frames, values), stage / "side_by_side.png",
                  f"{method}: reference | prediction | FLIP error")
 

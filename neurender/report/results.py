@@ -17,7 +17,7 @@ import torch
 from neurender.inference import Renderer
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
-from neurender.metrics.suite import score
+from neurender.metrics.suite import score, scoring_pool
 from neurender.presets import load_preset, sample_scenes
 from neurender.raster import render_spheres_uint8
 from neurender.report.evaluation import side_by_side_rows
@@ -56,10 +56,11 @@ def fresh_test_set(preset: str, seed: int, count: int, resolution: int = 128) ->
     return params, render_spheres_uint8(torch.from_numpy(params), resolution).numpy()
 
 
-def score_images(reference: np.ndarray, prediction: np.ndarray, workers: int) -> tuple[dict, Pair]:
-    """reference (N, R, R, 4) uint8, prediction (N, R, R, 3) float in [0, 1] -> per-image values, the pair."""
+def score_images(reference: np.ndarray, prediction: np.ndarray, pool) -> tuple[dict, Pair]:
+    """reference (N, R, R, 4) uint8, prediction (N, R, R, 3) float in [0, 1] -> per-image values, the pair.
+    pool: a ``scoring_pool`` (None: in this process)."""
     pair = Pair(to_float(reference[..., :3]), quantize_8bit(prediction), reference[..., 3] > 0)
-    return score(pair, list(RESULT_METRICS), workers), pair
+    return score(pair, list(RESULT_METRICS), 1, pool=pool), pair
 
 
 def results(renderers: dict[str, Renderer], presets: list[str], seeds: list[int], count: int, out: Path,
@@ -67,35 +68,44 @@ def results(renderers: dict[str, Renderer], presets: list[str], seeds: list[int]
     """Score every renderer and the all-black baseline on `count` fresh images of each preset and seed.
 
     Writes results.json (per preset, method and seed: each metric's mean; edge cases), results.md and, per
-    preset, side_by_side-PRESET.png (best, median and worst by FLIP of the first renderer, first seed).
+    preset, side_by_side-PRESET.png (best, median and worst by FLIP of the renderer named like the preset, else
+    the first one, on the first seed).
     Returns the results.json contents.
     """
     report = {"count": count, "seeds": seeds, "metrics": list(RESULT_METRICS), "presets": {}}
-    for preset in presets:
-        table: dict[str, dict] = {}
-        for seed in seeds:
-            params, reference = fresh_test_set(preset, seed, count)
-            methods = {name: r.render(params) for name, r in renderers.items()}
-            methods[BLACK] = np.zeros((*reference.shape[:3], 3), np.float32)
-            for name, prediction in methods.items():
-                values, pair = score_images(reference, prediction, workers)
-                entry = table.setdefault(name, {"per_seed": {}})
-                entry["per_seed"][str(seed)] = {m: float(np.nanmean(values[m])) for m in RESULT_METRICS}
-                entry["per_seed"][str(seed)]["no_edges"] = int(values["hausdorff_one_empty"].sum())
-                if seed == seeds[0] and name == next(iter(renderers), None):
-                    rows = side_by_side_rows(pair, np.arange(count), values)
-                    side_by_side(rows, out / f"side_by_side-{preset}.png",
-                                 f"{name} on {preset} (seed {seed}): reference | prediction | FLIP error")
-                log(f"{preset} seed {seed} {name}: " + ", ".join(f"{m} {entry['per_seed'][str(seed)][m]:.4f}"
-                                                                 for m in RESULT_METRICS))
-        for entry in table.values():
-            runs = list(entry["per_seed"].values())
-            entry["mean"] = {m: float(np.mean([r[m] for r in runs])) for m in RESULT_METRICS}
-            entry["spread"] = {m: float(np.std([r[m] for r in runs])) for m in RESULT_METRICS}
-        report["presets"][preset] = table
+    with scoring_pool(workers) as pool:
+        for preset in presets:
+            report["presets"][preset] = _preset_table(renderers, preset, seeds, count, out, pool, log)
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "results.md").write_text(results_markdown(report, renderers))
     return report
+
+
+def _preset_table(renderers: dict[str, Renderer], preset: str, seeds: list[int], count: int, out: Path, pool,
+                  log) -> dict:
+    """One preset's rows: per method, each seed's metric means, their mean and spread."""
+    table: dict[str, dict] = {}
+    shown = preset if preset in renderers else next(iter(renderers), None)  # in the side-by-side figure
+    for seed in seeds:
+        params, reference = fresh_test_set(preset, seed, count)
+        methods = {name: r.render(params) for name, r in renderers.items()}
+        methods[BLACK] = np.zeros((*reference.shape[:3], 3), np.float32)
+        for name, prediction in methods.items():
+            values, pair = score_images(reference, prediction, pool)
+            entry = table.setdefault(name, {"per_seed": {}})
+            entry["per_seed"][str(seed)] = {m: float(np.nanmean(values[m])) for m in RESULT_METRICS}
+            entry["per_seed"][str(seed)]["no_edges"] = int(values["hausdorff_one_empty"].sum())
+            if seed == seeds[0] and name == shown:
+                rows = side_by_side_rows(pair, np.arange(count), values)
+                side_by_side(rows, out / f"side_by_side-{preset}.png",
+                             f"{name} on {preset} (seed {seed}): reference | prediction | FLIP error")
+            log(f"{preset} seed {seed} {name}: " + ", ".join(f"{m} {entry['per_seed'][str(seed)][m]:.4f}"
+                                                             for m in RESULT_METRICS))
+    for entry in table.values():
+        runs = list(entry["per_seed"].values())
+        entry["mean"] = {m: float(np.mean([r[m] for r in runs])) for m in RESULT_METRICS}
+        entry["spread"] = {m: float(np.std([r[m] for r in runs])) for m in RESULT_METRICS}
+    return table
 
 
 def results_markdown(report: dict, renderers: dict[str, Renderer]) -> str:
