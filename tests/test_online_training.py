@@ -1,6 +1,7 @@
 """Online data, the neural field generator, sampled-pixel training and the cosine schedule."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -134,3 +135,19 @@ def test_cli_trains_online_from_a_config(tmp_path):
     assert_user_error(run("train", "--preset", "nosuch", "--arch", "field", "--out", tmp_path / "r2"), "nosuch")
     assert_user_error(run("train", "--preset", "easy", "--dataset", tmp_path, "--out", tmp_path / "r3"),
                       "one of --dataset and --preset")
+
+
+def test_field_logits_stay_bounded_for_tiny_far_spheres():
+    """The default run that diverged at 700k scenes: a learned slope exp(sharpness) times 1 - |q|^2, with |q|
+    ~ 100 on far pixels of tiny spheres, fed back into itself. Both factors are bounded now."""
+    from neurender.models.field import Q_LIMIT, R2_LIMIT, SHARPNESS_LIMIT
+
+    g = FieldGenerator(32, width=8)
+    torch.nn.init.constant_(g.sharpness.bias, 50.0)  # a runaway head
+    far = torch.tensor([[0.0, 0.0, -60.0, 0.5, 0.5, 0.5, 10.0, 0.0, 0.0, 0.0]])  # a sphere ~75 units away
+    seen = []
+    g.layers[0].register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].abs().max().item()))
+    colour, logit = g(encode_params(far), torch.arange(32 * 32)[None])
+    assert seen[0] <= max(Q_LIMIT, R2_LIMIT)  # the per-pixel layers' input
+    bound = 20 * math.exp(SHARPNESS_LIMIT) * (R2_LIMIT - 1) + 1e3
+    assert torch.isfinite(logit).all() and logit.abs().max() < bound and torch.isfinite(colour).all()

@@ -31,6 +31,9 @@ N_FEATURES = N_PARAMS + 10  # scene_features' columns
 FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
 RADIUS_LIMIT = 8.0  # apparent radii are clamped to this (NDC half-frames)
 INFERENCE_IMAGES = 4  # images per chunk when rendering whole frames without gradients
+Q_LIMIT = 8.0  # frame coordinates seen by the per-pixel layers are clamped to +-this (radii)...
+R2_LIMIT = 32.0  # ... and their squared length to this: far pixels of tiny spheres reach |q| ~ 100
+SHARPNESS_LIMIT = 6.0  # the coverage slope is 20 exp(sharpness), sharpness clamped to at most this
 
 
 def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
@@ -92,13 +95,13 @@ class FieldGenerator(nn.Module):
         matrix = (torch.eye(2, device=params.device) + frame[:, 2:].view(-1, 2, 2)) / rho[:, :, None]
         p = self.pixels[None] if pixels is None else self.pixels[pixels]
         q = torch.einsum("bij,bkj->bki", matrix, p - centre[:, None])
-        r2 = (q * q).sum(-1, keepdim=True)
-        x = torch.cat([q, r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
-                                 for f in (torch.sin, torch.cos)], -1)
+        r2 = (q * q).sum(-1, keepdim=True).clamp(max=R2_LIMIT)
+        x = torch.cat([q.clamp(-Q_LIMIT, Q_LIMIT), r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
+                                                         for f in (torch.sin, torch.cos)], -1)
         for layer, film in zip(self.layers, self.films):
             gamma, beta = film(e)[:, None].chunk(2, -1)
             x = F.silu(layer(x) * (1 + gamma) + beta)
-        slope = 20 * self.sharpness(e).exp()
+        slope = 20 * self.sharpness(e).clamp(max=SHARPNESS_LIMIT).exp()
         logit = self.coverage(x).squeeze(-1) + slope * (1 - r2.squeeze(-1))
         w = self.colour(e).view(-1, 3, self.width + 1)
         colour = torch.einsum("bcw,bkw->bkc", w[:, :, :-1], x) + w[:, None, :, -1]
