@@ -114,15 +114,17 @@ def results_markdown(report: dict, renderers: dict[str, Renderer]) -> str:
     head = "| Method | " + " | ".join(f"{METRICS[m].label} {arrow[METRICS[m].better]}" for m in RESULT_METRICS)
     lines = []
     for preset, table in report["presets"].items():
+        over = "; mean ± std over the seeds" if len(report["seeds"]) > 1 else ""
         lines += [(f"**{preset}** preset: {report['count']} fresh test images for each seed "
-                   f"({', '.join(map(str, report['seeds']))}); mean ± std over the seeds"), "",
+                   f"({', '.join(map(str, report['seeds']))}){over}"), "",
                   head + " |", "|---|" + "---:|" * len(RESULT_METRICS)]
         for name, entry in table.items():
             label = name
             if name in renderers:
                 label = f"{name} ({renderers[name].model['arch']}, {renderers[name].images_seen:,} images seen)"
-            cells = [f"{entry['mean'][m]:.{METRICS[m].decimals}f} ± {entry['spread'][m]:.{METRICS[m].decimals}f}"
-                     for m in RESULT_METRICS]
+            spread = len(report["seeds"]) > 1  # a spread over one seed says nothing
+            cells = [f"{entry['mean'][m]:.{METRICS[m].decimals}f}"
+                     + (f" ± {entry['spread'][m]:.{METRICS[m].decimals}f}" if spread else "") for m in RESULT_METRICS]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         for p in PUBLISHED:
             if preset in p.presets:
