@@ -24,11 +24,13 @@ def _within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_output(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False, kind: str = "folder") -> Path:
+def check_output(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False, kind: str = "folder",
+                 existing: str = "pass --overwrite to replace it") -> Path:
     """Refuse an unusable output path with one clear NeurenderError; returns ``out``.
 
     out: the file or folder to write (``kind`` "file" or "folder"); inputs: the files and folders the command
-    reads. An existing folder output counts as existing only when it holds something.
+    reads. An existing folder output counts as existing only when it holds something; `existing` is the advice
+    the error gives then.
     """
     target = Path(os.path.abspath(out))
     for source in inputs:
@@ -43,7 +45,7 @@ def check_output(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False
         if kind == "file" and target.is_dir():
             raise NeurenderError(f"output {out} is a folder, not a file")
         if not overwrite and (kind == "file" or any(target.iterdir())):
-            raise NeurenderError(f"output {out} already exists (pass --overwrite to replace it)")
+            raise NeurenderError(f"output {out} already exists ({existing})")
     parent = _existing_folder(target)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise NeurenderError(f"cannot write {out}: {parent} is not a writable folder")

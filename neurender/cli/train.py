@@ -14,7 +14,6 @@ from pathlib import Path
 import click
 
 from neurender.cli.options import FiniteFloat, LazyChoice
-from neurender.errors import NeurenderError
 from neurender.outputs import check_output
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
@@ -125,9 +124,7 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
         inputs = [Path(p) for p in (config.dataset, config.init_from, config_file) if p]
         if config.preset.endswith(".toml"):
             inputs.append(Path(config.preset))
-        if out.exists() and out.is_dir() and any(out.iterdir()) and not overwrite:
-            raise NeurenderError(f"run {out} already exists (--resume latest continues it, --overwrite replaces it)")
-        check_output(out, inputs, overwrite)
+        check_output(out, inputs, overwrite, existing="--resume latest continues it, --overwrite replaces it")
         trainer = Trainer(config)  # opens and checks every input before the old run is removed
         if int(os.environ.get("RANK", "0")) == 0 and out.exists():  # under torchrun, rank 0 decides
             shutil.rmtree(out)
