@@ -26,3 +26,19 @@ def lpips_net():
             pytest.fail(message)
         pytest.skip(message)
     return load_lpips()
+
+
+@pytest.fixture(scope="session")
+def tiny_renderer(tmp_path_factory) -> Path:
+    """renderer.pt of a few-second 32 px field run on online easy scenes: a real checkpoint for the commands
+    that use one (not a good renderer)."""
+    from neurender.training.config import from_dict
+    from neurender.training.loop import Trainer
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    config = from_dict({"preset": "easy", "resolution": 32, "out": str(out), "model": {"arch": "field", "width": 16},
+                        "schedule": {"batch": 8, "pixels_per_image": 32, "warmup_images": 32,
+                                     "adversarial_images": 0, "finetune_images": 0},
+                        "run": {"tick_images": 16, "val_images": 8, "threads": 1}})
+    Trainer(config).run(progress=False)
+    return out / "renderer.pt"

@@ -7,11 +7,14 @@ import sys
 import click
 
 from neurender import __version__
+from neurender.cli.animate import animate
 from neurender.cli.dataset import dataset
 from neurender.cli.evaluate import compare, evaluate, results, weights
+from neurender.cli.invert import invert
 from neurender.cli.plot import plot
 from neurender.cli.render import render
 from neurender.cli.train import train
+from neurender.cli.view import view
 from neurender.errors import NeurenderError
 
 
@@ -47,3 +50,6 @@ main.add_command(weights)
 main.add_command(train)
 main.add_command(render)
 main.add_command(plot)
+main.add_command(invert)
+main.add_command(animate)
+main.add_command(view)

@@ -1,0 +1,93 @@
+"""Frames of a renderer beside the exact renderer (optionally with the FLIP map), and the files they go to."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from neurender.errors import NeurenderError
+from neurender.inference import Renderer
+from neurender.metrics.flip import flip
+from neurender.metrics.images import to_uint8
+from neurender.raster import render_spheres
+from neurender.report.figures import magma
+
+GAP = 4  # pixels between panels
+
+
+def compare(renderer: Renderer, scenes: np.ndarray) -> dict[str, np.ndarray]:
+    """(N, 10) world-space scenes -> {"neural", "analytic": (N, R, R, 3) float32, "flip": (N,), "flip_map":
+    (N, R, R)}: the renderer's and the exact images and FLIP between them (8-bit quantized, as scored)."""
+    neural = to_uint8(renderer.render(scenes)).astype(np.float32) / 255
+    exact = render_spheres(torch.from_numpy(scenes), renderer.resolution, renderer.camera)[..., :3].numpy()
+    exact = to_uint8(exact).astype(np.float32) / 255
+    return {"neural": neural, "analytic": exact, **flip(exact, neural)}
+
+
+def compose(images: dict[str, np.ndarray], with_flip: bool) -> np.ndarray:
+    """``compare``'s output -> (N, R, 2R or 3R plus gaps, 3) uint8: neural | analytic [| FLIP map]."""
+    panels = [to_uint8(images["neural"]), to_uint8(images["analytic"])]
+    if with_flip:
+        panels.append(magma(images["flip_map"]))
+    n, r = panels[0].shape[:2]
+    gap = np.full((n, r, GAP, 3), 255, np.uint8)
+    parts = [panels[0]]
+    for panel in panels[1:]:
+        parts += [gap, panel]
+    return np.concatenate(parts, 2)
+
+
+def render_frames(renderer: Renderer, scenes: np.ndarray, with_flip: bool, batch: int = 16,
+                  progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 10) scenes -> composed frames (F, H, W, 3) uint8 and each frame's FLIP (F,), in batches."""
+    frames, scores = [], []
+    for lo in range(0, len(scenes), batch):
+        images = compare(renderer, scenes[lo:lo + batch])
+        frames.append(compose(images, with_flip))
+        scores.append(images["flip"])
+        if progress:
+            progress(len(images["flip"]))
+    return np.concatenate(frames), np.concatenate(scores)
+
+
+def write_animation(frames: np.ndarray, out: Path, fps: float) -> None:
+    """(F, H, W, 3) uint8 -> out (.gif through Pillow, .mp4 through ffmpeg), written next to it, then moved
+    into place: an interrupted write leaves any old file intact."""
+    suffix = out.suffix.lower()
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}{suffix}")
+    try:
+        if suffix == ".gif":
+            images = [Image.fromarray(f) for f in frames]
+            images[0].save(partial, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        else:
+            _ffmpeg(frames, partial, fps)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _ffmpeg(frames: np.ndarray, path: Path, fps: float) -> None:
+    h, w = frames.shape[1:3]
+    command = [shutil.which("ffmpeg") or "ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+               "-pix_fmt", "yuv420p", str(path)]
+    result = subprocess.run(command, input=frames.tobytes(), capture_output=True)
+    if result.returncode:
+        raise NeurenderError(f"ffmpeg could not write {path.name}: {result.stderr.decode().strip()[:200]}")
+
+
+def writer_problem(out: Path) -> str | None:
+    """Why ``out`` cannot be written, or None: .gif always works, .mp4 needs ffmpeg on PATH."""
+    suffix = out.suffix.lower()
+    if suffix == ".gif":
+        return None
+    if suffix == ".mp4":
+        return None if shutil.which("ffmpeg") else "writing .mp4 needs ffmpeg on PATH (not found); use .gif"
+    return f"{out.name}: use a .gif or .mp4 file name"

@@ -1,0 +1,34 @@
+"""``neurender view``: a local page with a slider per parameter, the neural and the exact image side by side.
+
+Modules that import torch are imported inside the command, so that ``--help`` and usage errors answer at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
+              help="a trained renderer (renderer.pt, a training checkpoint or checkpoints/easy.pt)")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, help="port on 127.0.0.1 (0: any free one)")
+def view(checkpoint, port):
+    """Serve the live viewer on http://127.0.0.1:PORT/ until interrupted (Ctrl-C)."""
+    from neurender.errors import NeurenderError
+    from neurender.inference import load_renderer
+    from neurender.viewer.server import serve
+
+    renderer = load_renderer(checkpoint)
+    try:
+        server = serve(renderer, port)
+    except OSError as e:
+        raise NeurenderError(f"cannot serve on 127.0.0.1:{port}: {e.strerror or e}") from None
+    click.echo(f"neurender viewer on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()

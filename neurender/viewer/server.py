@@ -1,0 +1,184 @@
+"""``neurender view``'s server: Python's own ``http.server`` on 127.0.0.1, no web framework.
+
+The page (``page.html``) asks for JSON:
+- ``GET /api/info``: parameter names, each preset's ranges, the checkpoint's resolution;
+- ``GET /api/render?scene=tx,ty,...``: the neural and the exact image, the FLIP map (PNG data URLs), FLIP /
+  SSIM / masked L1 of the neural image, and the milliseconds it took;
+- ``GET /api/random?preset=easy&seed=N``: a scene of the preset;
+- ``POST /api/invert`` (an image file as the body, at most MAX_UPLOAD bytes): the scene recovered from it by
+  the analytic inversion, and its final loss.
+A bad request is answered 400 (413: too large) with ``{"error": "..."}``; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+from PIL import Image
+
+from neurender.animation.frames import compare
+from neurender.animation.paths import parse_scene
+from neurender.inference import Renderer
+from neurender.inversion.fit import InversionConfig, analytic_backend, invert
+from neurender.metrics.images import to_uint8
+from neurender.metrics.pixel import masked_l1
+from neurender.metrics.ssim import ssim
+from neurender.presets import PRESETS, sample_scenes
+from neurender.report.figures import magma
+from neurender.scene import PARAM_NAMES, scene_problem
+
+MAX_UPLOAD = 4 << 20  # bytes
+DRAIN_LIMIT = 64 << 20  # a larger upload is answered without reading it (the client may see a reset instead)
+INVERSION = InversionConfig(starts=4, steps=150)  # about a few seconds for one image on 2 cores
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST):
+        super().__init__(message)
+        self.status = status
+
+
+def _png(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class Viewer:
+    """What the handlers answer; one lock keeps torch calls one at a time."""
+
+    def __init__(self, renderer: Renderer):
+        self.renderer = renderer
+        self.lock = threading.Lock()
+
+    def info(self) -> dict:
+        return {"names": list(PARAM_NAMES), "resolution": self.renderer.resolution,
+                "presets": {name: p.ranges().tolist() for name, p in PRESETS.items()}}
+
+    def render(self, query: dict) -> dict:
+        scene = parse_scene(_one(query, "scene"), "scene")  # ValueError -> 400
+        problem = scene_problem(scene.tolist())
+        if problem:
+            raise BadRequest(problem)
+        start = time.perf_counter()
+        with self.lock:
+            images = compare(self.renderer, scene[None])
+        reference, prediction = images["analytic"], images["neural"]
+        mask = reference.max(-1) > 0
+        metrics = {"flip": images["flip"][0], "ssim": ssim(reference, prediction)["ssim"][0],
+                   "masked_l1": masked_l1(reference, prediction, mask)["masked_l1"][0]}  # NaN: no sphere
+        metrics = {k: float(v) if np.isfinite(v) else None for k, v in metrics.items()}
+        return {"neural": _png(to_uint8(prediction[0])), "analytic": _png(to_uint8(reference[0])),
+                "flip_map": _png(magma(images["flip_map"][0])), "metrics": metrics,
+                "ms": round(1000 * (time.perf_counter() - start), 1)}
+
+    def random(self, query: dict) -> dict:
+        preset = _one(query, "preset", "easy")
+        if preset not in PRESETS:
+            raise BadRequest(f"unknown preset {preset!r}: use {' or '.join(PRESETS)}")
+        seed = _one(query, "seed", "0")
+        if not seed.isdigit():
+            raise BadRequest(f"seed must be a whole number, got {seed!r}")
+        scene = sample_scenes(PRESETS[preset], int(seed), np.arange(1), self.renderer.resolution)[0]
+        return {"scene": scene.tolist()}
+
+    def invert(self, body: bytes) -> dict:
+        try:
+            with Image.open(io.BytesIO(body)) as image:
+                rgb = image.convert("RGB")
+        except (OSError, SyntaxError, ValueError):
+            raise BadRequest("the upload is not an image Pillow can read") from None
+        r = self.renderer.resolution
+        if rgb.size != (r, r):
+            rgb = rgb.resize((r, r), Image.Resampling.BOX)
+        target = np.asarray(rgb, np.float32)[None] / 255
+        with self.lock:
+            found, loss = invert(target, analytic_backend(r, self.renderer.camera), "analytic", PRESETS["easy"],
+                                  self.renderer.camera, INVERSION)
+        return {"scene": found[0].tolist(), "loss": float(loss[0])}
+
+
+def _one(query: dict, key: str, default: str | None = None) -> str:
+    values = query.get(key)
+    if not values:
+        if default is None:
+            raise BadRequest(f"missing query parameter {key!r}")
+        return default
+    return values[0]
+
+
+def make_handler(viewer: Viewer) -> type[BaseHTTPRequestHandler]:
+    page = files("neurender.viewer").joinpath("page.html").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format, *args):  # quiet: the page polls often
+            pass
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _error(self, status: int, message: str) -> None:
+            self._send(status, json.dumps({"error": message}).encode(), "application/json")
+
+        def _json(self, work) -> None:
+            try:
+                status, answer = HTTPStatus.OK, work()
+            except BadRequest as e:
+                status, answer = e.status, {"error": str(e)}
+            except ValueError as e:
+                status, answer = HTTPStatus.BAD_REQUEST, {"error": str(e)}
+            self._send(status, json.dumps(answer).encode(), "application/json")
+
+        def do_GET(self):
+            url = urlparse(self.path)
+            query = parse_qs(url.query)
+            routes = {"/api/info": lambda: viewer.info(), "/api/render": lambda: viewer.render(query),
+                      "/api/random": lambda: viewer.random(query)}
+            if url.path in ("/", "/index.html"):
+                self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
+            elif url.path in routes:
+                self._json(routes[url.path])
+            else:
+                self._error(HTTPStatus.NOT_FOUND, f"no page {url.path}")
+
+        def do_POST(self):
+            if urlparse(self.path).path != "/api/invert":
+                self._error(HTTPStatus.NOT_FOUND, f"no endpoint {self.path}")
+                return
+            length = self.headers.get("Content-Length", "")
+            if not length.isdigit():
+                self._error(HTTPStatus.LENGTH_REQUIRED, "the upload needs a Content-Length")
+                return
+            if int(length) > MAX_UPLOAD:
+                if int(length) <= DRAIN_LIMIT:  # read and drop it, so that the client reads the answer
+                    for offset in range(0, int(length), 1 << 20):
+                        self.rfile.read(min(1 << 20, int(length) - offset))
+                self.close_connection = True
+                self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                            f"the upload has {int(length):,} bytes; at most {MAX_UPLOAD:,} are accepted")
+                return
+            body = self.rfile.read(int(length))
+            self._json(lambda: viewer.invert(body))
+
+    return Handler
+
+
+def serve(renderer: Renderer, port: int) -> ThreadingHTTPServer:
+    """A server on 127.0.0.1:port (0: any free port) for ``renderer``; call serve_forever() on it."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(Viewer(renderer)))
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,71 @@
+"""Scene paths and the animate command."""
+
+import numpy as np
+import pytest
+from cli_helpers import assert_user_error, run
+from PIL import Image
+
+from neurender.animation.paths import PATHS, parse_scene, scene_path
+from neurender.cli.animate import PATH_NAMES
+
+START = np.array([1.0, 2.0, 3.0, 0.2, 0.4, 0.6, 5.0, 10.0, 2.0, -4.0])
+END = np.array([-1.0, 0.0, 5.0, 0.6, 0.4, 0.2, 15.0, -10.0, 2.0, 4.0])
+
+
+def test_paths():
+    assert PATH_NAMES == PATHS
+    line = scene_path("line", START, END, 5)
+    assert np.array_equal(line[0], START) and np.allclose(line[-1], END) and np.allclose(line[2], (START + END) / 2)
+    orbit = scene_path("orbit-light", START, None, 9)
+    radius = np.linalg.norm((orbit[:, [7, 9]] - START[[0, 2]]), axis=1)
+    assert np.allclose(radius, radius[0]) and np.allclose(orbit[:, 8], 2.0)  # a level circle about the sphere
+    assert np.allclose(orbit[:, :7], START[:7]) and np.allclose(orbit[-1], START)
+    circle = scene_path("circle", START, None, 9)
+    assert np.allclose(np.linalg.norm(circle[:, [0, 2]], axis=1), np.hypot(1, 3)) and np.allclose(circle[:, 3:], START[3:])
+    sweep = scene_path("shininess", START, END, 3)
+    assert np.allclose(sweep[:, 6], [5, 10, 15]) and np.allclose(np.delete(sweep, 6, 1), np.delete(START, 6)[None])
+
+
+def test_parse_scene():
+    assert np.array_equal(parse_scene(",".join(map(str, START)), "--from"), START)
+    with pytest.raises(ValueError, match="10 comma-separated"):
+        parse_scene("1,2,3", "--from")
+    with pytest.raises(ValueError, match="not a number"):
+        parse_scene("1,2,3,4,5,6,7,8,9,ten", "--from")
+
+
+def test_animate_writes_a_gif_of_neural_analytic_and_flip_panels(tmp_path, tiny_renderer):
+    out = tmp_path / "anim.gif"
+    scene = "0,0,0,0.5,0.2,0.2,10,10,10,10"
+    result = run("animate", "--checkpoint", tiny_renderer, "--from", scene, "--to", "1,0,0,0.2,0.5,0.2,10,10,10,10",
+                 "--frames", 5, "--flip", "--out", out)
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as gif:
+        assert gif.n_frames == 5 and gif.size == (3 * 32 + 2 * 4, 32)
+    result = run("animate", "--checkpoint", tiny_renderer, "--path", "orbit-light", "--frames", 3,
+                 "--out", tmp_path / "orbit.gif")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "orbit.gif") as gif:
+        assert gif.n_frames == 3 and gif.size == (2 * 32 + 4, 32)
+
+
+def test_animate_bad_input(tmp_path, tiny_renderer):
+    out = tmp_path / "anim.gif"
+    ok = "0,0,0,0.5,0.2,0.2,10,10,10,10"
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--from", "1,2", "--to", ok, "--out", out),
+                      "10 comma-separated")
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--from", ok, "--to", ok.replace("10", "x", 1),
+                          "--out", out), "not a number")
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--from", ok, "--frames", 0, "--to", ok,
+                          "--out", out), "--frames")
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--from", ok, "--out", out), "needs --to")
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--path", "circle", "--out", tmp_path / "a.avi"),
+                      "use a .gif or .mp4")
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--from", ok, "--to",
+                          "0,0,0,1.5,0.2,0.2,10,10,10,10", "--out", out), "diffuse r")
+    out.write_bytes(b"mine")
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--path", "circle", "--out", out),
+                      "already exists")
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--path", "circle", "--out", tiny_renderer),
+                      "is the input")
+    assert out.read_bytes() == b"mine" and tiny_renderer.stat().st_size > 1000

@@ -1,0 +1,82 @@
+"""The viewer's HTTP answers: pages, renders, random scenes, inversion uploads and bad requests."""
+
+import io
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from neurender.inference import load_renderer
+from neurender.presets import PRESETS, sample_scenes
+from neurender.raster import render_spheres_uint8
+from neurender.viewer.server import MAX_UPLOAD, serve
+
+
+@pytest.fixture(scope="module")
+def viewer(tiny_renderer):
+    server = serve(load_renderer(tiny_renderer), 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def get(url, data=None):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=60) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_page_info_random_and_render(viewer):
+    status, page = get(viewer + "/")
+    assert status == 200 and b"<input type=\"file\"" in page
+    info = json.loads(get(viewer + "/api/info")[1])
+    assert info["names"][0] == "tx" and info["resolution"] == 32 and len(info["presets"]["easy"]) == 10
+    scene = json.loads(get(viewer + "/api/random?preset=easy&seed=4")[1])["scene"]
+    assert np.allclose(scene, sample_scenes(PRESETS["easy"], 4, np.arange(1), 32)[0])
+    status, body = get(viewer + "/api/render?scene=" + ",".join(map(str, scene)))
+    answer = json.loads(body)
+    assert status == 200 and set(answer["metrics"]) == {"flip", "ssim", "masked_l1"}
+    exact = np.asarray(Image.open(io.BytesIO(__import__("base64").b64decode(answer["analytic"].split(",")[1]))))
+    expected = render_spheres_uint8(torch.tensor([scene], dtype=torch.float64), 32).numpy()[0, ..., :3]
+    assert np.array_equal(exact[..., :3], expected)
+
+
+def test_inversion_upload(viewer):
+    scene = sample_scenes(PRESETS["easy"], 1, np.arange(1), 32)
+    buffer = io.BytesIO()
+    Image.fromarray(render_spheres_uint8(torch.from_numpy(scene), 32).numpy()[0]).save(buffer, format="PNG")
+    status, body = get(viewer + "/api/invert", buffer.getvalue())
+    answer = json.loads(body)
+    assert status == 200 and len(answer["scene"]) == 10 and answer["loss"] < 0.05
+
+
+@pytest.mark.parametrize("path, data, status, fragment", [
+    ("/api/render?scene=1,2,3", None, 400, "10 comma-separated"),
+    ("/api/render?scene=1,2,3,4,5,6,7,8,9,x", None, 400, "not a number"),
+    ("/api/render?scene=0,0,0,2,0,0,10,0,0,0", None, 400, "diffuse r"),
+    ("/api/render?scene=0,0,0,0,0,0,10,0,0,nan", None, 400, "not finite"),
+    ("/api/render", None, 400, "missing query parameter"),
+    ("/api/random?preset=hard", None, 400, "unknown preset"),
+    ("/api/random?seed=-1", None, 400, "whole number"),
+    ("/api/invert", b"plain text", 400, "not an image"),
+    ("/api/invert", b"x" * (MAX_UPLOAD + 1), 413, "at most"),
+    ("/elsewhere", None, 404, "no page"),
+])
+def test_bad_requests_get_a_clear_answer_and_the_server_lives_on(viewer, path, data, status, fragment):
+    code, body = get(viewer + path, data)
+    assert code == status and fragment in json.loads(body)["error"]
+    assert get(viewer + "/api/info")[0] == 200
+
+
+def test_a_scene_without_a_sphere_renders_with_undefined_metrics_as_null(viewer):
+    status, body = get(viewer + "/api/render?scene=0,0,40,0.5,0.5,0.5,10,0,0,0")  # behind the camera
+    answer = json.loads(body)
+    assert status == 200 and answer["metrics"]["masked_l1"] is None and answer["metrics"]["flip"] == 0
