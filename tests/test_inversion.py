@@ -136,3 +136,12 @@ def test_invert_bad_input(tmp_path, tiny_renderer):
     assert_user_error(run("invert", "--dataset", data, "--out", data / "inv"), "inside the input")
     assert (kept / "mine.txt").read_text() == "precious"
     assert not (tmp_path / "a").exists()
+
+
+def test_the_command_defaults_are_the_config_defaults():
+    from neurender.cli.invert import invert as command
+
+    defaults = {p.name: p.default for p in command.params}
+    config = InversionConfig()
+    assert (defaults["starts"], defaults["steps"], defaults["lr"], defaults["seed"]) == (
+        config.starts, config.steps, config.lr, config.seed)

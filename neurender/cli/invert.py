@@ -26,8 +26,8 @@ from neurender.cli.options import FiniteFloat
               help="what renders during the descent [default: neural with --checkpoint, else analytic]")
 @click.option("--preset", default="easy", help="where the starts' colour, shininess and light are drawn from: "
                                                 "easy, default or a preset TOML file")
-@click.option("--starts", type=click.IntRange(min=1), default=8, help="starts per image; the best is kept")
-@click.option("--steps", type=click.IntRange(min=1), default=300, help="Adam steps per start")
+@click.option("--starts", type=click.IntRange(min=1), default=4, help="starts per image; the best is kept")
+@click.option("--steps", type=click.IntRange(min=1), default=200, help="Adam steps per start")
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.05, help="Adam step size")
 @click.option("--seed", type=int, default=0, help="seed of the starts")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")

@@ -2,9 +2,10 @@
 
 Several starts per image, seeded: the sphere's position from the target's covered pixels (their centroid and
 area through the known camera; jittered after the first start), colour, shininess and light drawn from a
-preset. Every start of every image is optimised in one batch with Adam on the L1 image error plus the L1 error
-of the coverage against the target's covered pixels (a sphere lit only by the ambient term is too dark for the
-image error alone to place it); the start with the lowest final loss (through the exact coverage) is kept.
+preset (colour stays in [0, 1], the exponent within the preset's range). Every start of every image is
+optimised in one batch with Adam on the L1 image error plus the L1 error of the coverage against the target's
+covered pixels (a sphere lit only by the ambient term is too dark for the image error alone to place it); the
+start with the lowest final loss (through the exact coverage) is kept.
 
 Backends render (N, 10) world-space scenes to RGB (N, R, R, 3) and coverage (N, R, R), differentiably:
 - ``analytic``: ``inversion.soft.render_soft``, its coverage temperature annealed from ``temperature_start``
@@ -37,8 +38,8 @@ JITTER = 0.15  # relative jitter of the estimated camera distance for starts aft
 
 @dataclass(frozen=True)
 class InversionConfig:
-    starts: int = 8  # per image; the best is kept
-    steps: int = 300
+    starts: int = 4  # per image; the best is kept
+    steps: int = 200
     seed: int = 0
     lr: float = 0.05  # Adam step of the position (world units) and colour / shininess logits; light: 4x
     temperature_start: float = 2.0  # analytic: coverage width in pixels; neural: coverage logit divisor
@@ -114,15 +115,23 @@ def starting_scenes(targets: np.ndarray, preset: Preset, config: InversionConfig
     return drawn
 
 
-def _to_free(params: torch.Tensor) -> list[torch.Tensor]:
-    colour = params[:, DIFFUSE].clamp(0.02, 0.98)
-    return [params[:, TRANSLATION].clone(), torch.log(colour / (1 - colour)),
-            params[:, SHININESS:SHININESS + 1].clamp(min=1e-3).log(), params[:, LIGHT].clone()]
+def _logit(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.02, 0.98)
+    return torch.log(x / (1 - x))
 
 
-def _from_free(free: list[torch.Tensor]) -> torch.Tensor:
-    position, colour, shininess, light = free
-    return torch.cat([position, torch.sigmoid(colour), shininess.exp(), light], 1)
+def _to_free(params: torch.Tensor, shininess: tuple[float, float]) -> list[torch.Tensor]:
+    """(N, 10) scenes -> the unconstrained variables Adam moves: position, colour logits, shininess logit
+    within the preset's range, light position."""
+    lo, hi = shininess
+    return [params[:, TRANSLATION].clone(), _logit(params[:, DIFFUSE]),
+            _logit((params[:, SHININESS:SHININESS + 1] - lo) / (hi - lo)), params[:, LIGHT].clone()]
+
+
+def _from_free(free: list[torch.Tensor], shininess: tuple[float, float]) -> torch.Tensor:
+    position, colour, exponent, light = free
+    lo, hi = shininess
+    return torch.cat([position, torch.sigmoid(colour), lo + (hi - lo) * torch.sigmoid(exponent), light], 1)
 
 
 def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, camera: Camera,
@@ -135,22 +144,24 @@ def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, ca
     all its starts). progress: called with the number of images finished.
     """
     starts = starting_scenes(targets, preset, config, camera)
+    shininess = tuple(preset.shininess)  # the exponent stays within the preset's range
     best, errors = np.empty((len(targets), 10)), np.empty(len(targets))
     for lo in range(0, len(targets), batch):
         hi = min(lo + batch, len(targets))
         target = torch.from_numpy(np.repeat(targets[lo:hi], config.starts, 0)).to(torch.float32)
         covered = (target.amax(-1) > COVERED).float()
-        free = [t.float().requires_grad_(True) for t in _to_free(torch.from_numpy(starts[lo:hi].reshape(-1, 10)))]
+        free = [t.float().requires_grad_(True)
+                for t in _to_free(torch.from_numpy(starts[lo:hi].reshape(-1, 10)), shininess)]
         optimiser = torch.optim.Adam([{"params": free[:3], "lr": config.lr}, {"params": free[3:], "lr": 4 * config.lr}])
         decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps, eta_min=0.1 * config.lr)
         for step in range(config.steps):
-            loss = _loss(*render(_from_free(free), config.temperature(step, backend)), target, covered)
+            loss = _loss(*render(_from_free(free, shininess), config.temperature(step, backend)), target, covered)
             optimiser.zero_grad()
             loss.sum().backward()
             optimiser.step()
             decay.step()
         with torch.no_grad():
-            scenes = _from_free(free)
+            scenes = _from_free(free, shininess)
             final = _loss(*render(scenes, 0.0), target, covered).view(hi - lo, -1)
         pick = final.argmin(1)
         best[lo:hi] = scenes.view(hi - lo, config.starts, 10)[torch.arange(hi - lo), pick].double().numpy()

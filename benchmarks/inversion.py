@@ -1,0 +1,77 @@
+"""Inverse rendering: recovery error and seconds per image, neural vs analytic backend, on each preset.
+
+For each shipped checkpoint (easy, default): the first --count images of a fresh test set of its preset
+(``neurender dataset generate --preset P --seed 9``, indices 0 ...), inverted through the analytic renderer and
+through the checkpoint, with the CLI's defaults (4 starts x 200 steps). Prints per backend the median error of
+each parameter group, the image L1 of the re-render and seconds per image; writes
+benchmarks/results/inversion.json.
+
+    python benchmarks/inversion.py [--count 8] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurender.inference import load_renderer
+from neurender.inversion.fit import InversionConfig, analytic_backend, invert, neural_backend
+from neurender.inversion.job import GROUPS, image_facts, parameter_errors
+from neurender.presets import load_preset
+from neurender.report.results import fresh_test_set
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inversion.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = InversionConfig()
+    results = {"count": args.count, "seed": args.seed, "threads": args.threads, "config": asdict(config),
+               "machine": platform.processor() or platform.machine(), "presets": {}}
+    print(f"{args.count} test images per preset (seed {args.seed}), {config.starts} starts x {config.steps} steps, "
+          f"{args.threads} threads, CPU; medians")
+    print(f"{'preset':8s} {'backend':9s} {'position':>9s} {'colour':>7s} {'shininess':>9s} {'light':>7s} "
+          f"{'image L1':>9s} {'s/image':>8s}")
+    for name in ("easy", "default"):
+        renderer = load_renderer(CHECKPOINTS / f"{name}.pt")
+        for p in renderer.generator.parameters():
+            p.requires_grad_(False)
+        truth, rgba = fresh_test_set(name, args.seed, args.count)
+        targets = rgba[..., :3].astype(np.float32) / 255
+        coverage, lit = image_facts(targets)
+        results["presets"][name] = {"coverage": coverage.tolist(), "lit": lit.tolist(), "backends": {}}
+        for backend, render in (("analytic", analytic_backend(128, renderer.camera)),
+                                ("neural", neural_backend(renderer.generator, 128, renderer.camera))):
+            start = time.perf_counter()
+            found, _ = invert(targets, render, backend, load_preset(name), renderer.camera, config)
+            seconds = (time.perf_counter() - start) / args.count
+            with torch.no_grad():
+                recovered = render(torch.from_numpy(found).float(), 0.0)[0].numpy()
+            errors = parameter_errors(found, truth)
+            errors["image_l1"] = np.abs(recovered - targets).mean((1, 2, 3))
+            row = {key: float(np.median(errors[key])) for key in (*GROUPS, "image_l1")}
+            row["seconds_per_image"] = round(seconds, 2)
+            row["per_image"] = {key: errors[key].tolist() for key in (*GROUPS, "image_l1")}
+            results["presets"][name]["backends"][backend] = row
+            print(f"{name:8s} {backend:9s} {row['position']:9.3f} {row['colour']:7.3f} {row['shininess']:9.2f} "
+                  f"{row['light']:7.2f} {row['image_l1']:9.4f} {seconds:8.1f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

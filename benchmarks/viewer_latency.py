@@ -1,0 +1,93 @@
+"""The live viewer's update time on CPU, with the shipped easy renderer: server and real browser.
+
+1. Server: GET /api/render for --count random easy scenes (one neural + one exact 128x128 image, FLIP map,
+   FLIP / SSIM / masked L1, three PNGs); the server's own milliseconds and the client's round trip.
+2. Browser (headless Debian Chromium through Selenium): a slider moved --moves times; milliseconds from the
+   input event to the new images being set, measured in the page.
+Writes benchmarks/results/viewer_latency.json and a screenshot of the page, docs/viewer.png.
+
+    python benchmarks/viewer_latency.py [--count 50] [--moves 20] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurender.inference import load_renderer
+from neurender.presets import PRESETS, sample_scenes
+from neurender.viewer.server import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+MOVE = """
+const done = arguments[arguments.length - 1];
+const slider = document.getElementById(arguments[0]);
+const before = Number(document.body.dataset.renders || 0);
+const start = performance.now();
+slider.value = arguments[1];
+slider.dispatchEvent(new Event("input"));
+const poll = () => Number(document.body.dataset.renders || 0) > before ? done(performance.now() - start)
+                                                                        : setTimeout(poll, 1);
+poll();
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--moves", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "viewer_latency.json")
+    parser.add_argument("--screenshot", type=Path, default=ROOT / "docs" / "viewer.png")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    server = serve(load_renderer(ROOT / "checkpoints" / "easy.pt"), 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    scenes = sample_scenes(PRESETS["easy"], 1, np.arange(args.count + 1))
+    server_ms, round_trip_ms = [], []
+    for k, scene in enumerate(scenes):
+        start = time.perf_counter()
+        with urllib.request.urlopen(f"{url}/api/render?scene=" + ",".join(map(repr, scene.tolist()))) as answer:
+            body = json.loads(answer.read())
+        if k:  # the first call warms up
+            round_trip_ms.append(1000 * (time.perf_counter() - start))
+            server_ms.append(body["ms"])
+    sys.path.insert(0, str(ROOT / "tests"))
+    from browser import chromium
+
+    browser = chromium()
+    try:
+        browser.set_window_size(1400, 640)
+        browser.get(url + "/")
+        time.sleep(2)
+        browser.set_script_timeout(30)
+        values = np.linspace(-2.0, 6.0, args.moves + 1)
+        page_ms = [browser.execute_async_script(MOVE, "s_tx", str(v)) for v in values][1:]
+        for name, value in (("s_tx", "4.4"), ("s_ly", "15"), ("s_lx", "8")):  # a lit scene for the screenshot
+            browser.execute_async_script(MOVE, name, value)
+        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(args.screenshot))
+    finally:
+        browser.quit()
+        server.shutdown()
+    results = {"threads": args.threads, "resolution": 128, "checkpoint": "checkpoints/easy.pt"}
+    for name, values in (("server_ms", server_ms), ("round_trip_ms", round_trip_ms), ("browser_update_ms", page_ms)):
+        results[name] = {"median": round(float(np.median(values)), 1), "p95": round(float(np.percentile(values, 95)), 1),
+                         "count": len(values)}
+        print(f"{name:18s} median {results[name]['median']:6.1f} ms, 95th percentile {results[name]['p95']:6.1f} ms "
+              f"({len(values)} updates)")
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out} and {args.screenshot}")
+
+
+if __name__ == "__main__":
+    main()
