@@ -81,8 +81,8 @@ def main() -> None:
         server.shutdown()
     results = {"threads": args.threads, "resolution": 128, "checkpoint": "checkpoints/easy.pt"}
     for name, values in (("server_ms", server_ms), ("round_trip_ms", round_trip_ms), ("browser_update_ms", page_ms)):
-        results[name] = {"median": round(float(np.median(values)), 1), "p95": round(float(np.percentile(values, 95)), 1),
-                         "count": len(values)}
+        results[name] = {"median": round(float(np.median(values)), 1),
+                         "p95": round(float(np.percentile(values, 95)), 1), "count": len(values)}
         print(f"{name:18s} median {results[name]['median']:6.1f} ms, 95th percentile {results[name]['p95']:6.1f} ms "
               f"({len(values)} updates)")
     args.out.write_text(json.dumps(results, indent=2) + "\n")

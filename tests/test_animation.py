@@ -21,7 +21,8 @@ def test_paths():
     assert np.allclose(radius, radius[0]) and np.allclose(orbit[:, 8], 2.0)  # a level circle about the sphere
     assert np.allclose(orbit[:, :7], START[:7]) and np.allclose(orbit[-1], START)
     circle = scene_path("circle", START, None, 9)
-    assert np.allclose(np.linalg.norm(circle[:, [0, 2]], axis=1), np.hypot(1, 3)) and np.allclose(circle[:, 3:], START[3:])
+    assert np.allclose(np.linalg.norm(circle[:, [0, 2]], axis=1), np.hypot(1, 3))
+    assert np.allclose(circle[:, 3:], START[3:])
     sweep = scene_path("shininess", START, END, 3)
     assert np.allclose(sweep[:, 6], [5, 10, 15]) and np.allclose(np.delete(sweep, 6, 1), np.delete(START, 6)[None])
 

@@ -18,7 +18,10 @@ def test_moving_a_slider_changes_both_images(tiny_renderer):
     try:
         browser.get(f"http://127.0.0.1:{server.server_address[1]}/")
         wait = WebDriverWait(browser, 60)
-        renders = lambda: int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-renders") or 0)
+
+        def renders() -> int:
+            return int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-renders") or 0)
+
         wait.until(lambda _: renders() >= 1)
         before = {k: browser.find_element(By.ID, k).get_attribute("src") for k in ("neural", "analytic")}
         count = renders()

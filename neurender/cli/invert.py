@@ -38,7 +38,6 @@ def invert(checkpoint, image, dataset, split, limit, backend, preset, starts, st
     Writes OUT/params.csv (template columns), OUT/images/ (the recovered scenes re-rendered), OUT/errors.csv,
     OUT/summary.md, OUT/summary.json and OUT/figure.png (target | recovered | difference).
     """
-    import torch
     from tqdm import tqdm
 
     from neurender.errors import NeurenderError

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from neurender.inversion.soft import render_soft
-from neurender.raster import AMBIENT
 from neurender.models.blocks import clamp_unit
 from neurender.presets import Preset, sample_scenes
+from neurender.raster import AMBIENT
 from neurender.scene import DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera, encode_params, pixel_centres_ndc
 
 BACKENDS = ("analytic", "neural")
@@ -140,8 +140,8 @@ def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, ca
     """Recover scenes from target images.
 
     targets (N, R, R, 3) float in [0, 1] -> best scenes (N, 10) float64 world space and their final loss (N,)
-    (image + weighted coverage L1), rendered through ``render`` at temperature 0 / 1. batch: images optimised together (each with
-    all its starts). progress: called with the number of images finished.
+    (image + weighted coverage L1), rendered through ``render`` at temperature 0 / 1. batch: images optimised
+    together (each with all its starts). progress: called with the number of images finished.
     """
     starts = starting_scenes(targets, preset, config, camera)
     shininess = tuple(preset.shininess)  # the exponent stays within the preset's range
@@ -152,7 +152,8 @@ def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, ca
         covered = (target.amax(-1) > COVERED).float()
         free = [t.float().requires_grad_(True)
                 for t in _to_free(torch.from_numpy(starts[lo:hi].reshape(-1, 10)), shininess)]
-        optimiser = torch.optim.Adam([{"params": free[:3], "lr": config.lr}, {"params": free[3:], "lr": 4 * config.lr}])
+        optimiser = torch.optim.Adam([{"params": free[:3], "lr": config.lr},  # position, colour, shininess
+                                      {"params": free[3:], "lr": 4 * config.lr}])  # light
         decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps, eta_min=0.1 * config.lr)
         for step in range(config.steps):
             loss = _loss(*render(_from_free(free, shininess), config.temperature(step, backend)), target, covered)
