@@ -14,21 +14,22 @@ from PIL import Image
 
 from neurender.errors import NeurenderError
 from neurender.inference import Renderer
-from neurender.metrics.flip import flip
-from neurender.metrics.images import to_uint8
-from neurender.raster import render_spheres
+from neurender.metrics.images import quantize_8bit, to_float, to_uint8
+from neurender.metrics.registry import Pair
+from neurender.metrics.suite import score
+from neurender.raster import render_spheres_uint8
 from neurender.report.figures import magma
 
 GAP = 4  # pixels between panels
 
 
-def compare(renderer: Renderer, scenes: np.ndarray) -> dict[str, np.ndarray]:
-    """(N, 10) world-space scenes -> {"neural", "analytic": (N, R, R, 3) float32, "flip": (N,), "flip_map":
-    (N, R, R)}: the renderer's and the exact images and FLIP between them (8-bit quantized, as scored)."""
-    neural = to_uint8(renderer.render(scenes)).astype(np.float32) / 255
-    exact = render_spheres(torch.from_numpy(scenes), renderer.resolution, renderer.camera)[..., :3].numpy()
-    exact = to_uint8(exact).astype(np.float32) / 255
-    return {"neural": neural, "analytic": exact, **flip(exact, neural)}
+def compare(renderer: Renderer, scenes: np.ndarray, names: tuple[str, ...] = ("flip",)) -> dict[str, np.ndarray]:
+    """(N, 10) world-space scenes -> {"neural", "analytic": (N, R, R, 3) float32, and the named metrics' values
+    (``metrics.registry``: e.g. "flip" (N,) and "flip_map" (N, R, R))} between the two, both 8-bit quantized as
+    they are scored everywhere else; the exact image's alpha is the reference mask."""
+    exact = render_spheres_uint8(torch.from_numpy(scenes), renderer.resolution, renderer.camera).numpy()
+    pair = Pair(to_float(exact[..., :3]), quantize_8bit(renderer.render(scenes)), exact[..., 3] > 0)
+    return {"neural": pair.prediction, "analytic": pair.reference, **score(pair, list(names), workers=1)}
 
 
 def compose(images: dict[str, np.ndarray], with_flip: bool) -> np.ndarray:

@@ -30,12 +30,11 @@ from neurender.animation.paths import parse_scene
 from neurender.inference import Renderer
 from neurender.inversion.fit import InversionConfig, analytic_backend, invert
 from neurender.metrics.images import to_uint8
-from neurender.metrics.pixel import masked_l1
-from neurender.metrics.ssim import ssim
 from neurender.presets import PRESETS, sample_scenes
 from neurender.report.figures import magma
 from neurender.scene import PARAM_NAMES, scene_problem
 
+METRICS = ("flip", "ssim", "masked_l1")  # scored on every update
 MAX_UPLOAD = 4 << 20  # bytes
 DRAIN_LIMIT = 64 << 20  # a larger upload is answered without reading it (the client may see a reset instead)
 INVERSION = InversionConfig(starts=4, steps=150)  # about 6 s for one 128 px upload on 2 CPU cores
@@ -71,13 +70,9 @@ class Viewer:
             raise BadRequest(problem)
         start = time.perf_counter()
         with self.lock:
-            images = compare(self.renderer, scene[None])
-        reference, prediction = images["analytic"], images["neural"]
-        mask = reference.max(-1) > 0
-        metrics = {"flip": images["flip"][0], "ssim": ssim(reference, prediction)["ssim"][0],
-                   "masked_l1": masked_l1(reference, prediction, mask)["masked_l1"][0]}  # NaN: no sphere
-        metrics = {k: float(v) if np.isfinite(v) else None for k, v in metrics.items()}
-        return {"neural": _png(to_uint8(prediction[0])), "analytic": _png(to_uint8(reference[0])),
+            images = compare(self.renderer, scene[None], METRICS)
+        metrics = {k: float(images[k][0]) if np.isfinite(images[k][0]) else None for k in METRICS}  # NaN: no sphere
+        return {"neural": _png(to_uint8(images["neural"][0])), "analytic": _png(to_uint8(images["analytic"][0])),
                 "flip_map": _png(magma(images["flip_map"][0])), "metrics": metrics,
                 "ms": round(1000 * (time.perf_counter() - start), 1)}
 
