@@ -127,7 +127,7 @@ def test_invert_bad_input(tmp_path, tiny_renderer):
     assert_user_error(run("invert", "--renderer", "neural", "--image", text, "--out", tmp_path / "a"),
                       "needs --checkpoint")
     assert_user_error(run("invert", "--checkpoint", tiny_renderer, "--dataset", data, "--out", tmp_path / "a"),
-                      "64 px but the renderer draws 32 px")
+                      "the checkpoint renders 32 px but")
     assert_user_error(run("invert", "--checkpoint", text, "--dataset", data, "--out", tmp_path / "a"), "")
     kept = tmp_path / "kept"
     kept.mkdir()

@@ -44,7 +44,7 @@ def invert(checkpoint, image, dataset, split, limit, backend, preset, starts, st
     from neurender.inference import load_renderer
     from neurender.inversion.fit import InversionConfig, analytic_backend, neural_backend
     from neurender.inversion.job import load_targets, run_inversion
-    from neurender.outputs import staging
+    from neurender.outputs import check_output, staging
     from neurender.presets import load_preset
     from neurender.scene import DEFAULT_CAMERA
 
@@ -58,12 +58,10 @@ def invert(checkpoint, image, dataset, split, limit, backend, preset, starts, st
         raise NeurenderError(f"not found: {source}")
     inputs = [p for p in (checkpoint, source) if p is not None]
     config = InversionConfig(starts=starts, steps=steps, seed=seed, lr=lr)
+    check_output(out, inputs, overwrite)  # before the slow part
     renderer = load_renderer(checkpoint) if checkpoint else None
-    targets, camera = load_targets(image, dataset, split, renderer.resolution if renderer else None, limit,
-                                   note=lambda m: click.echo(m, err=True))
+    targets, camera = load_targets(image, dataset, split, renderer, limit, note=lambda m: click.echo(m, err=True))
     resolution = targets.images.shape[1]
-    if renderer is not None and camera is not None and camera != renderer.camera:
-        raise NeurenderError(f"the checkpoint was trained with another camera than {dataset}'s")
     camera = camera or (renderer.camera if renderer else DEFAULT_CAMERA)
     if backend == "neural":
         for p in renderer.generator.parameters():

@@ -19,6 +19,7 @@ from PIL import Image
 from neurender.dataset import open_dataset, read_image_folder, read_png, template_image_name, write_params_csv
 from neurender.dataset.images import FRAME_NUMBER
 from neurender.errors import NeurenderError
+from neurender.inference import Renderer, check_matches
 from neurender.inversion.fit import COVERED, InversionConfig, Render, invert
 from neurender.metrics.images import to_uint8
 from neurender.presets import Preset
@@ -39,16 +40,16 @@ class Targets:
     source: str  # what they came from, for the summary
 
 
-def load_targets(image: Path | None, dataset: Path | None, split: str, resolution: int | None, limit: int | None,
-                 note=print) -> tuple[Targets, Camera | None]:
+def load_targets(image: Path | None, dataset: Path | None, split: str, renderer: Renderer | None,
+                 limit: int | None, note=print) -> tuple[Targets, Camera | None]:
     """Target images from a PNG file, a folder of PNGs (frames by name) or a dataset split (true scenes known),
-    and the dataset's camera (None for image files). resolution: the renderer's (None: the images' own). PNGs
-    of another size are box-resized to it with a note; a dataset of another resolution is refused."""
-    camera = None
+    and the dataset's camera (None for image files). With a renderer, PNGs of another size are box-resized to
+    its resolution with a note, and a dataset must match its resolution and camera (``check_matches``)."""
+    camera, resolution = None, renderer.resolution if renderer else None
     if dataset is not None:
         data = open_dataset(dataset)
-        if resolution is not None and data.meta["resolution"] != resolution:
-            raise NeurenderError(f"{dataset} is {data.meta['resolution']} px but the renderer draws {resolution} px")
+        if renderer is not None:
+            check_matches(renderer, data.meta["resolution"], data.camera, str(dataset))
         chosen = data.split(split)
         chosen = range(chosen.start, min(chosen.stop, chosen.start + limit)) if limit else chosen
         if not len(chosen):
