@@ -145,3 +145,23 @@ def staging(out: Path, overwrite: bool, inputs: Iterable[Path] = ()) -> Iterator
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
+
+
+@contextmanager
+def staging_file(out: Path, overwrite: bool, inputs: Iterable[Path] = ()) -> Iterator[Path]:
+    """``staging`` for one file: a hidden sibling path (``.NAME.partial-PID``) to write, moved onto ``out``
+    only if the block succeeds, under ``out``'s lock; a write error becomes one NeurenderError and the previous
+    ``out`` survives any failure."""
+    check_output(out, inputs, overwrite, kind="file")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        remove_stale(out.parent, out.name)
+        partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+        try:
+            yield partial
+            os.replace(partial, out)
+        except OSError as e:
+            raise _disk_error(out, e) from None
+        finally:
+            partial.unlink(missing_ok=True)

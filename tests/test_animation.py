@@ -1,10 +1,13 @@
 """Scene paths and the animate command."""
 
+import errno
+
 import numpy as np
 import pytest
 from cli_helpers import assert_user_error, run
 from PIL import Image
 
+from neurender import outputs
 from neurender.animation.paths import PATHS, parse_scene, scene_path
 from neurender.cli.animate import PATH_NAMES
 
@@ -70,3 +73,26 @@ def test_animate_bad_input(tmp_path, tiny_renderer):
     assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--path", "circle", "--out", tiny_renderer),
                       "is the input")
     assert out.read_bytes() == b"mine" and tiny_renderer.stat().st_size > 1000
+
+
+def test_a_failed_write_keeps_the_old_file_and_stale_partials_go(tmp_path, tiny_renderer, monkeypatch):
+    out = tmp_path / "anim.gif"
+    out.write_bytes(b"old")
+    stale = tmp_path / ".anim.gif.partial-999999999"
+    stale.write_bytes(b"half")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setitem(Image.SAVE_ALL, "GIF", full)
+    assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--path", "circle", "--frames", 2, "--overwrite",
+                          "--out", out), "the disk is full")
+    assert out.read_bytes() == b"old" and not stale.exists()
+    assert not list(tmp_path.glob(".anim.gif.*"))
+    monkeypatch.undo()
+    with outputs.output_lock(out):
+        assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--path", "circle", "--frames", 2,
+                              "--overwrite", "--out", out), "another neurender process is writing")
+    assert run("animate", "--checkpoint", tiny_renderer, "--path", "circle", "--frames", 2, "--overwrite",
+               "--out", out).exit_code == 0
+    assert out.read_bytes()[:3] == b"GIF"

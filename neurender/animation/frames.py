@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -58,30 +57,20 @@ def render_frames(renderer: Renderer, scenes: np.ndarray, with_flip: bool, batch
     return np.concatenate(frames), np.concatenate(scores)
 
 
-def write_animation(frames: np.ndarray, out: Path, fps: float) -> None:
-    """(F, H, W, 3) uint8 -> out (.gif through Pillow, .mp4 through ffmpeg), written next to it, then moved
-    into place: an interrupted write leaves any old file intact."""
-    suffix = out.suffix.lower()
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}{suffix}")
-    try:
-        if suffix == ".gif":
-            images = [Image.fromarray(f) for f in frames]
-            images[0].save(partial, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
-        else:
-            _ffmpeg(frames, partial, fps)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _ffmpeg(frames: np.ndarray, path: Path, fps: float) -> None:
+def write_animation(frames: np.ndarray, path: Path, fps: float, kind: str) -> None:
+    """(F, H, W, 3) uint8 -> path, as kind ".gif" (through Pillow) or ".mp4" (through ffmpeg)."""
+    if kind == ".gif":
+        images = [Image.fromarray(f) for f in frames]
+        images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps),
+                       loop=0)
+        return
     h, w = frames.shape[1:3]
     command = [shutil.which("ffmpeg") or "ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-               "-pix_fmt", "yuv420p", str(path)]
+               "-pix_fmt", "yuv420p", "-f", "mp4", str(path)]
     result = subprocess.run(command, input=frames.tobytes(), capture_output=True)
     if result.returncode:
-        raise NeurenderError(f"ffmpeg could not write {path.name}: {result.stderr.decode().strip()[:200]}")
+        raise NeurenderError(f"ffmpeg could not write the video: {result.stderr.decode().strip()[:200]}")
 
 
 def writer_problem(out: Path) -> str | None:

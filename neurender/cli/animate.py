@@ -40,7 +40,7 @@ def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, 
     from neurender.animation.paths import parse_scene, scene_path
     from neurender.errors import NeurenderError
     from neurender.inference import load_renderer
-    from neurender.outputs import check_output
+    from neurender.outputs import check_output, staging_file
     from neurender.presets import load_preset, sample_scenes
     from neurender.scene import scene_problem
 
@@ -51,7 +51,7 @@ def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, 
         raise click.UsageError(str(e)) from None
     if kind == "line" and last is None:
         raise click.UsageError("--path line needs --to (or choose another --path)")
-    check_output(out, [checkpoint], overwrite, kind="file")
+    check_output(out, [checkpoint], overwrite, kind="file")  # before the slow part
     problem = writer_problem(out)
     if problem:
         raise NeurenderError(problem)
@@ -65,6 +65,7 @@ def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, 
             raise NeurenderError(f"the path leaves the scenes the renderer can draw: {problem}")
     with tqdm(total=frames, unit="frame", disable=None) as bar:
         composed, scores = render_frames(renderer, scenes, with_flip, progress=bar.update)
-    write_animation(composed, out, fps)
+    with staging_file(out, overwrite, [checkpoint]) as partial:
+        write_animation(composed, partial, fps, out.suffix.lower())
     click.echo(f"wrote {frames} frames to {out} (neural | analytic{' | FLIP' if with_flip else ''}; "
                f"FLIP mean {scores.mean():.4f}, worst {scores.max():.4f})")
