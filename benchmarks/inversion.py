@@ -47,8 +47,6 @@ def main() -> None:
           f"{'image L1':>9s} {'s/image':>8s}")
     for name in ("easy", "default"):
         renderer = load_renderer(CHECKPOINTS / f"{name}.pt")
-        for p in renderer.generator.parameters():
-            p.requires_grad_(False)
         truth, rgba = fresh_test_set(name, args.seed, args.count)
         targets = rgba[..., :3].astype(np.float32) / 255
         coverage, lit = image_facts(targets)

@@ -66,8 +66,6 @@ def test_analytic_inversion_recovers_position_and_colour():
 
 def test_neural_backend_descends(tiny_renderer):
     renderer = load_renderer(tiny_renderer)
-    for p in renderer.generator.parameters():
-        p.requires_grad_(False)
     truth = sample_scenes(PRESETS["easy"], 4, np.arange(2), 32)
     targets = renderer.render(truth)
     config = InversionConfig(starts=2, steps=60, seed=0)

@@ -64,8 +64,6 @@ def invert(checkpoint, image, dataset, split, limit, backend, preset, starts, st
     resolution = targets.images.shape[1]
     camera = camera or (renderer.camera if renderer else DEFAULT_CAMERA)
     if backend == "neural":
-        for p in renderer.generator.parameters():
-            p.requires_grad_(False)
         render = neural_backend(renderer.generator, resolution, camera)
     else:
         render = analytic_backend(resolution, camera)

@@ -65,6 +65,7 @@ def analytic_backend(resolution: int, camera: Camera) -> Render:
 
 
 def neural_backend(generator: torch.nn.Module, resolution: int, camera: Camera) -> Render:
+    generator.requires_grad_(False)  # the descent moves the scene, never the weights
     def render(params: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = encode_params(params, camera)
         if getattr(generator, "samples_pixels", False):
