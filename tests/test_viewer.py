@@ -2,6 +2,7 @@
 
 import io
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -9,6 +10,7 @@ import urllib.request
 import numpy as np
 import pytest
 import torch
+from cli_helpers import assert_user_error, run
 from PIL import Image
 
 from neurender.inference import load_renderer
@@ -80,3 +82,13 @@ def test_a_scene_without_a_sphere_renders_with_undefined_metrics_as_null(viewer)
     status, body = get(viewer + "/api/render?scene=0,0,40,0.5,0.5,0.5,10,0,0,0")  # behind the camera
     answer = json.loads(body)
     assert status == 200 and answer["metrics"]["masked_l1"] is None and answer["metrics"]["flip"] == 0
+
+
+def test_view_on_a_port_in_use_is_one_line(tiny_renderer):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert_user_error(run("view", "--checkpoint", tiny_renderer, "--port", port),
+                          f"cannot serve on 127.0.0.1:{port}")
+    assert_user_error(run("view", "--checkpoint", tiny_renderer.parent / "missing.pt"), "not found")
