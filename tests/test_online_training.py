@@ -18,7 +18,7 @@ from neurender.training import losses
 from neurender.training.checkpoint import save_atomic
 from neurender.training.config import from_dict
 from neurender.training.loop import Trainer
-from neurender.training.sources import TRAIN_INDEX, VALIDATION_INDEX, OnlineSource
+from neurender.training.sources import TRAIN_INDEX, VALIDATION_INDEX, OnlineSource, stream
 
 
 def online_config(out, **sections):
@@ -35,19 +35,30 @@ def online_config(out, **sections):
 
 def test_online_batches_are_fresh_renders_of_a_pure_function_of_seed_and_number():
     source = OnlineSource(PRESETS["easy"], 3, 4, 32)
-    params, image, mask = source.batch(5, 8, 0, 1)
-    again = source.batch(5, 8, 0, 1)
+
+    def batch(number, rank=0, world=1):
+        return source.finish(source.load(number, 8, rank, world), torch.device("cpu"))
+
+    params, image, mask = batch(5)
+    again = batch(5)
     assert all(torch.equal(a, b) for a, b in zip((params, image, mask), again))
     scenes = sample_scenes(PRESETS["easy"], 3, np.arange(TRAIN_INDEX + 40, TRAIN_INDEX + 48), 32)
     assert torch.equal(params, encode_params(torch.from_numpy(scenes)))
     exact = render_spheres(torch.from_numpy(scenes), 32).permute(0, 3, 1, 2)
     assert torch.equal(image, exact[:, :3]) and torch.equal(mask, exact[:, 3:])
-    assert not torch.equal(source.batch(6, 8, 0, 1)[0], params)
-    halves = [source.batch(5, 8, rank, 2)[0] for rank in (0, 1)]  # two processes share one batch
+    assert not torch.equal(batch(6)[0], params)
+    halves = [batch(5, rank, 2)[0] for rank in (0, 1)]  # two processes share one batch
     assert torch.equal(torch.cat(halves).sort(0).values, params.sort(0).values)
     val = sample_scenes(PRESETS["easy"], 3, np.arange(VALIDATION_INDEX, VALIDATION_INDEX + 4), 32)
     assert torch.equal(source.val_encoded, encode_params(torch.from_numpy(val)))
     assert source.val_rgba.dtype == np.uint8 and source.val_rgba.shape == (4, 32, 32, 4)
+
+
+def test_worker_processes_load_the_same_batches_in_order():
+    source = OnlineSource(PRESETS["easy"], 3, 4, 32)
+    ahead = stream(source, 5, 8, 0, 1, workers=2)
+    for number in range(5, 11):
+        assert torch.equal(next(ahead)[0], source.load(number, 8, 0, 1)[0])
 
 
 def test_field_pixels_agree_with_whole_frames():
@@ -95,7 +106,7 @@ def test_online_field_run_resumes_exactly_and_exports(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
     assert {"g_l1", "g_coverage"} <= set(log[0]) and log[-1]["phase"] == "adversarial"
     assert log[-1]["lr_g"] < log[0]["lr_g"]  # cosine decay
-    interrupted = Trainer(online_config(tmp_path / "interrupted"))
+    interrupted = Trainer(online_config(tmp_path / "interrupted", run={"workers": 2}))  # batches loaded ahead
     interrupted.run(stop_at_images=16, progress=False)
     resumed = Trainer.resume(tmp_path / "interrupted" / "latest.pt")
     resumed.run(progress=False)

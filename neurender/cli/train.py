@@ -36,7 +36,7 @@ OPTION_KEYS = {
     "warmup_images": ("schedule", "warmup_images"), "adversarial_images": ("schedule", "adversarial_images"),
     "finetune_images": ("schedule", "finetune_images"), "lr_g": ("schedule", "lr_g"), "lr_d": ("schedule", "lr_d"),
     "gan": ("loss", "gan"), "seed": ("run", "seed"), "threads": ("run", "threads"), "device": ("run", "device"),
-    "tick_images": ("run", "tick_images"),
+    "tick_images": ("run", "tick_images"), "workers": ("run", "workers"),
 }
 
 
@@ -84,6 +84,8 @@ def _config(dataset, preset, out, init_from, config_file, options):
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[default: auto]")
 @click.option("--tick-images", type=click.IntRange(1), default=None, help="images per log line / checkpoint")
+@click.option("--workers", type=click.IntRange(0, 256), default=None,
+              help="processes that prepare batches ahead (online scenes cost CPU; worth it with a GPU) [default: 0]")
 @click.option("--init-from", type=click.Path(path_type=Path), default=None,
               help="start from another run's checkpoint (fine-tuning, e.g. easy then default)")
 @click.option("--resume", default=None,

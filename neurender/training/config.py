@@ -81,6 +81,7 @@ class RunConfig:
     seed: int = 0  # data order, initialisation, noise
     threads: int | None = None  # CPU threads; None: torch's default
     device: str = "auto"  # auto (CUDA when present), cpu, cuda
+    workers: int = 0  # processes that load batches ahead of the trainer (online: draw the scenes); 0: none
     deterministic: bool = True  # deterministic algorithms (exact resume on CPU)
     max_bad_steps: int = 20  # stop after this many NaN/inf steps in a row
 
@@ -203,6 +204,7 @@ def validate(c: TrainConfig) -> TrainConfig:
         (r.tick_images >= 1 and r.sample_ticks >= 1 and r.snapshot_ticks >= 1, "tick settings must be >= 1"),
         (r.val_images >= 0 and r.max_bad_steps >= 1, "run.val_images >= 0 and run.max_bad_steps >= 1"),
         (r.threads is None or r.threads >= 1, "run.threads must be >= 1"),
+        (r.workers >= 0, "run.workers must be >= 0"),
         (r.device in ("auto", "cpu", "cuda"), "run.device must be auto, cpu or cuda"),
     ]
     for ok, message in checks:

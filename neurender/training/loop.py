@@ -34,7 +34,7 @@ from neurender.training.checkpoint import (
 )
 from neurender.training.config import TrainConfig, to_dict
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
-from neurender.training.sources import open_source
+from neurender.training.sources import open_source, stream
 from neurender.training.state import Counters, check_compatible, resumed_config
 from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, save_sample_grid, validation_scores
 
@@ -101,6 +101,7 @@ class Trainer:
             self.g_train = DistributedDataParallel(self.g, device_ids=ids)
             self.d_train = DistributedDataParallel(self.d, device_ids=ids)
         self._stop_signal: int | None = None
+        self._stream = None  # the source's loads, from the first batch this trainer takes (next_batch)
         self.last_phase = self.phase()
         self._validated_at: int | None = None
         self.changes: dict = {}  # phase lengths changed on resume, written to config-history.jsonl by run()
@@ -167,13 +168,12 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ data
 
-    def batch(self, number: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Batch `number` of the run, this process's share: params (b, 10), image (b, 3, R, R), mask (b, 1, R, R)."""
-        parts = self.source.batch(number, self.config.schedule.batch, self.world.rank, self.world.size)
-        return tuple(part.to(self.device) for part in parts)
-
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.batch(self.counters.batches)
+        """The run's next batch, this process's share: params (b, 10), image (b, 3, R, R), mask (b, 1, R, R)."""
+        if self._stream is None:  # started here, so that it begins at the batch a resumed run is at
+            self._stream = stream(self.source, self.counters.batches, self.config.schedule.batch, self.world.rank,
+                                  self.world.size, self.config.run.workers)
+        out = self.source.finish(next(self._stream), self.device)
         self.counters.batches += 1
         self.counters.images += self.config.schedule.batch
         return out

@@ -2,7 +2,9 @@
 
 Both give the trainer the same things: batch ``number`` as a pure function of the run's seed (so ``--resume``
 is exact), a fixed validation set, the scenes that fit ``ParamNorm``, and an identity that a resumed run must
-match.
+match. A batch is made in two steps: ``load`` (on the CPU: the dataset's images, or the online scenes) and
+``finish`` (on the training device: online scenes are rendered there). ``stream`` runs the loads ahead of the
+trainer, in worker processes where asked: drawing online scenes costs the CPU more than rendering them costs a GPU.
 
 Online scenes are a preset's scenes at image indices that no dataset uses: batch n of size b holds indices
 ``TRAIN_INDEX + n b ... TRAIN_INDEX + (n + 1) b - 1``, validation holds ``VALIDATION_INDEX + 0 ... val - 1``.
@@ -13,6 +15,8 @@ validation, whatever its seed.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -62,13 +66,17 @@ class DatasetSource:
     def fit_scenes(self) -> torch.Tensor:
         return self.encoded[self.train]
 
-    def batch(self, number: int, size: int, rank: int, world: int) -> tuple[torch.Tensor, ...]:
-        """Batch `number`, this process's share: encoded params (b, 10), image (b, 3, R, R), mask (b, 1, R, R)."""
+    def load(self, number: int, size: int, rank: int, world: int) -> tuple[torch.Tensor, ...]:
+        """Batch `number`, this process's share, on the CPU: encoded params (b, 10), RGBA (b, R, R, 4) uint8."""
         epoch, k = divmod(number, self.epoch_images(size) // size)
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train))
         picks = np.sort(self.train[order[k * size:(k + 1) * size]][rank::world])
-        rgba = torch.from_numpy(np.asarray(self.data.images[picks])).float().div_(255)
-        return (self.encoded[picks], *_rgba_channels_first(rgba))
+        return self.encoded[picks], torch.from_numpy(np.asarray(self.data.images[picks]))
+
+    def finish(self, loaded: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+        """``load``'s output -> encoded params (b, 10), image (b, 3, R, R), mask (b, 1, R, R) on `device`."""
+        encoded, rgba = (part.to(device) for part in loaded)
+        return (encoded, *_rgba_channels_first(rgba.float().div_(255)))
 
 
 class OnlineSource:
@@ -93,11 +101,39 @@ class OnlineSource:
     def fit_scenes(self) -> torch.Tensor:
         return encode_params(torch.from_numpy(self._scenes(TRAIN_INDEX, FIT_SCENES)), self.camera)
 
-    def batch(self, number: int, size: int, rank: int, world: int) -> tuple[torch.Tensor, ...]:
-        params = self._scenes(TRAIN_INDEX + number * size, size)[rank::world]
+    def load(self, number: int, size: int, rank: int, world: int) -> tuple[torch.Tensor]:
+        """Batch `number`, this process's share, on the CPU: world-space scene parameters (b, 10) float64."""
+        return (torch.from_numpy(self._scenes(TRAIN_INDEX + number * size, size)[rank::world]),)
+
+    def finish(self, loaded: tuple[torch.Tensor], device: torch.device) -> tuple[torch.Tensor, ...]:
+        """``load``'s scenes rendered on `device`: encoded params (b, 10), image (b, 3, R, R), mask (b, 1, R, R)."""
+        params = loaded[0].to(device)
         with torch.no_grad():
-            rgba = render_spheres(torch.from_numpy(params), self.resolution, self.camera)
-        return (encode_params(torch.from_numpy(params), self.camera), *_rgba_channels_first(rgba))
+            rgba = render_spheres(params, self.resolution, self.camera)
+        return (encode_params(params, self.camera), *_rgba_channels_first(rgba))
+
+
+class _Loads(torch.utils.data.Dataset):
+    """Batch number -> ``source.load`` of it: what a DataLoader worker process computes."""
+
+    def __init__(self, source: DatasetSource | OnlineSource, size: int, rank: int, world: int):
+        self.source, self.size, self.rank, self.world = source, size, rank, world
+
+    def __getitem__(self, number: int) -> tuple[torch.Tensor, ...]:
+        return self.source.load(number, self.size, self.rank, self.world)
+
+
+def stream(source: DatasetSource | OnlineSource, first: int, size: int, rank: int, world: int, workers: int
+           ) -> Iterator[tuple[torch.Tensor, ...]]:
+    """``source.load`` of batches first, first + 1, ... in order: in this process (workers 0), or computed ahead
+    by `workers` processes (forked: they share the source's arrays, and never touch the GPU)."""
+    loads = _Loads(source, size, rank, world)
+    if not workers:
+        return (loads[number] for number in itertools.count(first))
+    loader = torch.utils.data.DataLoader(loads, batch_size=None, sampler=itertools.count(first), num_workers=workers,
+                                         prefetch_factor=4, multiprocessing_context="fork",
+                                         generator=torch.Generator())  # its worker seeds leave torch's RNG be
+    return iter(loader)
 
 
 def open_source(dataset: str, preset: str, seed: int, val_images: int, resolution: int
