@@ -100,6 +100,27 @@ def test_sample_pixels_shares():
     assert inside[1].sum() == 0 and len(pixels[1].unique()) > 200  # empty scene: uniform
 
 
+def test_detail_share_draws_where_the_shading_changes():
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[:, :, 2:14, 2:14] = 1
+    image = mask.repeat(1, 3, 1, 1) * 0.5
+    image[0, :, 7:9, 7:9] = 1.0  # a 2x2 highlight in scene 0; scene 1 is flat
+    d = losses.detail(image, mask)
+    assert d[0, 7, 7] > 0 and d[0, 4, 4] == 0 and d[1].sum() == 0
+    assert d[0, 2:4].sum() == 0  # the silhouette's own step is not detail
+    torch.manual_seed(0)
+    pixels = losses.sample_pixels(mask, 4000, 0.0, 0.0, 0.5, image)
+    near = (d.flatten(1) > 0).float().gather(1, pixels)
+    share = 0.5 + 0.5 * (d[0] > 0).sum() / 256  # the detail share plus the uniform draw's part
+    assert abs(near[0].mean() - share) < 0.03
+    assert abs(near[1].mean() - 0.0) < 1e-6  # no detail: uniform
+
+
+def test_pixel_shares_are_checked(tmp_path):
+    with pytest.raises(NeurenderError, match="detail_share must be >= 0 with a sum <= 1"):
+        online_config(tmp_path, schedule={"detail_share": 0.5})
+
+
 def test_online_field_run_resumes_exactly_and_exports(tmp_path):
     straight = Trainer(online_config(tmp_path / "straight"))
     straight.run(progress=False)

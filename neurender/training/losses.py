@@ -49,13 +49,27 @@ def accuracy(real: torch.Tensor, fake: torch.Tensor) -> tuple[float, float]:
     return (real > 0).float().mean().item(), (fake < 0).float().mean().item()
 
 
-def sample_pixels(mask: torch.Tensor, count: int, silhouette_share: float = 0.5, object_share: float = 0.25
-                  ) -> torch.Tensor:
-    """Pixels to train on, per scene: a share on the silhouette (pixels whose 3x3 neighbourhood is mixed), a
-    share on the object, the rest uniform over the frame; drawn with replacement from torch's generator.
+def detail(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """How fast the shading changes at each object pixel away from the silhouette: the largest over RGB of
+    |central difference| summed over x and y, 0 on the silhouette band and the background.
+    image (B, 3, H, W), mask (B, 1, H, W) -> (B, H, W)."""
+    m = (mask[:, 0] > 0.5).float()
+    inner = -F.max_pool2d(-m[:, None], 5, 1, 2)[:, 0]  # 2 pixels in from the silhouette
+    padded = F.pad(image, (1, 1, 1, 1), mode="replicate")
+    dx = (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]).abs()
+    dy = (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]).abs()
+    return (dx + dy).amax(1) * inner
 
-    mask (B, 1, H, W) in [0, 1] -> (B, count) int64 flat pixel indices (row * W + column). Scenes without an
-    object or a silhouette give those shares to the uniform draw.
+
+def sample_pixels(mask: torch.Tensor, count: int, silhouette_share: float = 0.5, object_share: float = 0.25,
+                  detail_share: float = 0.0, image: torch.Tensor | None = None) -> torch.Tensor:
+    """Pixels to train on, per scene: a share on the silhouette (pixels whose 3x3 neighbourhood is mixed), a
+    share on the object, a share on the object's shading detail (drawn in proportion to ``detail``: highlights and
+    terminators), the rest uniform over the frame; drawn with replacement from torch's generator.
+
+    mask (B, 1, H, W) in [0, 1], image (B, 3, H, W) (needed when detail_share > 0) -> (B, count) int64 flat pixel
+    indices (row * W + column). Scenes without an object, a silhouette or detail give those shares to the
+    uniform draw.
     """
     m = (mask[:, 0] > 0.5).float()
     edge = (F.max_pool2d(m[:, None], 3, 1, 1) != -F.max_pool2d(-m[:, None], 3, 1, 1))[:, 0].float()
@@ -63,10 +77,12 @@ def sample_pixels(mask: torch.Tensor, count: int, silhouette_share: float = 0.5,
 
     def share(x: torch.Tensor, weight: float) -> torch.Tensor:
         total = x.sum((1, 2), keepdim=True)
-        return torch.where(total > 0, weight * x / total.clamp(min=1), weight / (h * w))
+        return torch.where(total > 0, weight * x / total.clamp(min=1e-12), weight / (h * w))
 
-    uniform = 1 - silhouette_share - object_share
+    uniform = 1 - silhouette_share - object_share - detail_share
     weights = share(edge, silhouette_share) + share(m, object_share) + uniform / (h * w)
+    if detail_share:
+        weights = weights + share(detail(image, mask), detail_share)
     return torch.multinomial(weights.view(b, -1), count, replacement=True)
 
 
