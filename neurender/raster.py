@@ -172,8 +172,8 @@ def _span_table(view: torch.Tensor, sphere: torch.Tensor, row: torch.Tensor, col
 
     Pixel j of row i has the ray d = (x_j, y_i, -1), unnormalised. With c the sphere centre and l the light,
     |d|^2, c.d, l.d and the discriminant numerator D = (c.d)^2 - (|c|^2 - 1) |d|^2 are polynomials in x of
-    degree <= 2. They are expanded around a reference x_r (the vertex of D, where D peaks, else the span's
-    centre) in u = x - x_r, computed in float64: near the silhouette D is a small difference of large terms,
+    degree <= 2. They are expanded around a reference x_r (the vertex of D, where D peaks, where that is
+    within a half-frame of the span's centre, else the centre) in u = x - x_r, computed in float64: near the silhouette D is a small difference of large terms,
     and the expanded form keeps it accurate in float32. Rows, per span: u of the window's first pixel, the
     coefficients of D (u, 1), of |d|^2 (2 x_r, 1), c.d and l.d at u = 0, the span's first and last pixel
     within its window; per sphere: D's u^2 coefficient, c.d's and l.d's u coefficients (c_x, l_x), c.l,
@@ -191,7 +191,10 @@ def _span_table(view: torch.Tensor, sphere: torch.Tensor, row: torch.Tensor, col
     c_dot_d0 = cy * y - cz  # c.d - cx x
     a1, a0 = 2 * cx * c_dot_d0, c_dot_d0 * c_dot_d0 - k * (y * y + 1)
     x_centre = ((col0 + col1 + 1) / resolution - 1) * tan
-    x_r = torch.where(a2 < 0, -a1 / (2 * torch.where(a2 < 0, a2, -1.0)), x_centre)
+    vertex = -a1 / (2 * torch.where(a2 < 0, a2, -1.0))
+    # The vertex lies in its span for spheres wholly past the near plane; one cut by it can have a2 ~ 0 and a
+    # vertex far off, around which |d|^2 and D would lose every digit in float32: the centre serves there.
+    x_r = torch.where((a2 < 0) & ((vertex - x_centre).abs() <= tan), vertex, x_centre)
     first_u = ((start + 0.5) * 2 / resolution - 1) * tan - x_r
     per_span = torch.stack([first_u, 2 * a2 * x_r + a1, (a2 * x_r + a1) * x_r + a0, 2 * x_r, x_r * x_r + y * y + 1,
                             cx * x_r + c_dot_d0, lx * x_r + ly * y - lz, col0 - start, col1 - start])
@@ -292,10 +295,9 @@ def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera =
     flat = torch.zeros(len(params) * resolution * resolution, 4, dtype=torch.float32, device=params.device)
     for windows in _windows(view, spans, camera, resolution):
         hit, base, lambert = _shade(windows, camera, resolution)
-        alpha = hit.to(torch.float32)
+        alpha = hit.to(torch.float32).unsqueeze(2)
         diffuse = windows.table[DIFFUSE_ROW:DIFFUSE_ROW + 3].T.unsqueeze(1)
-        rgba = torch.cat([(base.unsqueeze(2) + lambert.unsqueeze(2) * diffuse).clamp(0, 1) * alpha.unsqueeze(2),
-                          alpha.unsqueeze(2)], dim=2)
+        rgba = torch.cat([(base.unsqueeze(2) + lambert.unsqueeze(2) * diffuse).clamp(0, 1) * alpha, alpha], dim=2)
         pixels = windows.offset.unsqueeze(1) + torch.arange(windows.width, device=params.device)
         flat.index_put_((pixels.flatten(),), rgba.flatten(0, 1))  # windows never overlap
     return flat.view(len(params), resolution, resolution, 4)

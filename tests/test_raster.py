@@ -111,6 +111,28 @@ def test_near_plane_and_straddling_spheres_match_reference():
     assert checked >= 10
 
 
+def test_spheres_cut_by_the_near_plane_along_the_x_axis_match_reference():
+    # c_y^2 + c_z^2 ~ 1 in view space: the discriminant's x^2 coefficient is ~0 and its vertex far off the image
+    # (a training scene drawn by the easy preset once rendered NaN and 3,831 wrong pixels here)
+    rng = np.random.default_rng(5)
+    rotation = DEFAULT_CAMERA.rotation().numpy()
+    scenes = [[5.070851671217265, 5.107354397482473, 13.92831734386863, 0.9476611273598807, 0.1528570680616299,
+               0.26383427635891066, 5.454086541946376, 17.558582796209045, 0.5130476139064797, 19.51257250003652]]
+    for _ in range(8):
+        cx, cy = rng.uniform(-0.5, 0.5, 2)
+        view = np.array([cx, cy, -math.sqrt(1 - cy * cy + rng.uniform(-1e-3, 1e-3))])
+        centre = view @ rotation + np.array(DEFAULT_CAMERA.position)
+        scenes.append([*centre, *rng.uniform(0, 1, 3), rng.uniform(3, 20), *rng.uniform(-20, 20, 3)])
+    params = torch.tensor(scenes, requires_grad=True)
+    images = render_spheres(params, 64)
+    images[..., :3].sum().backward()
+    assert torch.isfinite(images).all() and torch.isfinite(params.grad).all()
+    for scene, ours in zip(scenes, images.detach().numpy()):
+        ref = render_image(scene, 64)
+        assert ((ours[..., 3] > 0) == (ref[..., 3] > 0)).all()
+        assert np.abs(ours[..., :3] - ref[..., :3]).max() < 1e-4
+
+
 def test_agrees_with_the_course_template_frames(data_dir):
     frames, params = read_params_csv(data_dir / "template" / "params.csv")
     ours = render_spheres_uint8(torch.from_numpy(params)).numpy().astype(int)
