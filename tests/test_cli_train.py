@@ -6,9 +6,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from cli_helpers import assert_user_error, run
 
 from neurender.dataset import GenerateSpec, generate_dataset, write_params_csv
@@ -178,3 +180,19 @@ def test_evaluations_of_a_run_build_its_history(setup, tmp_path):
     assert table.count(f"| run @ {evaluations[0]['images']:,} images (renderer.pt) |") == 2
     result = run("plot", tmp_path / "run")
     assert result.exit_code == 0 and (tmp_path / "run" / "plots" / "evaluations.png").is_file()
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.toml")))
+def test_every_shipped_recipe_resolves(recipe, tmp_path):
+    configs = Path(__file__).parent.parent / "configs"
+    result = run("train", "--config", configs / recipe, "--out", tmp_path / "run", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["schedule"]["warmup_images"] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a machine without CUDA")
+def test_a_gpu_recipe_without_a_gpu_is_one_error_line(tmp_path):
+    configs = Path(__file__).parent.parent / "configs"
+    assert_user_error(run("train", "--config", configs / "easy-gpu.toml", "--out", tmp_path / "run"),
+                      "--device cpu trains on the CPU")
+    assert not (tmp_path / "run").exists()

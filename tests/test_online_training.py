@@ -183,3 +183,11 @@ def test_field_logits_stay_bounded_for_tiny_far_spheres():
     assert seen[0] <= max(Q_LIMIT, R2_LIMIT)  # the per-pixel layers' input
     bound = 20 * math.exp(SHARPNESS_LIMIT) * (R2_LIMIT - 1) + 1e3
     assert torch.isfinite(logit).all() and logit.abs().max() < bound and torch.isfinite(colour).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_run_on_the_gpu_exports_a_renderer_that_loads_anywhere(tmp_path):
+    trainer = Trainer(online_config(tmp_path / "run", run={"device": "cuda", "workers": 2}))
+    trainer.run(progress=False)
+    export = torch.load(tmp_path / "run" / "renderer.pt", weights_only=True)  # no map_location
+    assert all(t.device.type == "cpu" for t in export["g_ema"].values())

@@ -102,6 +102,9 @@ def test_init_from_for_fine_tuning(tiny, tmp_path):
     assert_same_weights(second.g.state_dict(), first.g.state_dict())
     assert second.counters.images == 0  # fresh counters, learned weights
     second.run(progress=False)
+    # the export counts every image behind its weights: the first run's and the fine-tuning's
+    seen = torch.load(tmp_path / "second" / "renderer.pt", weights_only=True)["images_seen"]
+    assert seen == first.counters.images + second.counters.images
     with pytest.raises(NeurenderError, match="holds a hybrid generator"):
         Trainer(config(tiny, tmp_path / "third", init_from=str(tmp_path / "first" / "latest.pt"),
                        model={"arch": "deconv"}))

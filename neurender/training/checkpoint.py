@@ -91,6 +91,7 @@ def load_checkpoint(path: Path, kind: str | None = None) -> dict:
 
 
 def renderer_export(g_ema_state: dict, model: dict, resolution: int, camera: dict, images_seen: int) -> dict:
-    """The small inference file: G_ema's weights and how to rebuild it."""
+    """The small inference file: G_ema's weights (on the CPU, wherever they trained) and how to rebuild it."""
     return {"kind": KIND_RENDERER, "format_version": FORMAT_VERSION, "model": model, "resolution": resolution,
-            "camera": camera, "images_seen": images_seen, "g_ema": g_ema_state}
+            "camera": camera, "images_seen": images_seen,
+            "g_ema": {name: tensor.detach().cpu() for name, tensor in g_ema_state.items()}}

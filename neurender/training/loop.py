@@ -41,7 +41,8 @@ from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, sav
 
 def select_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
-        raise NeurenderError("--device cuda requested but CUDA is not available")
+        raise NeurenderError("the run asks for device cuda (--device or run.device) but CUDA is not available here; "
+                             "--device cpu trains on the CPU")
     return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 
@@ -138,6 +139,7 @@ class Trainer:
         check_compatible(state, self.config.model, self.resolution, self.source.description, str(path))
         self.g.load_state_dict(state["g"])
         self.g_ema.load_state_dict(state["g_ema"])
+        self.counters.inherited_images = state["counters"]["images"] + state["counters"].get("inherited_images", 0)
         their_d = state["config"]["model"]
         if all(their_d[k] == getattr(self.config.model, k) for k in their_d if k.startswith("d_")):
             self.d.load_state_dict(state["d"])
@@ -163,7 +165,8 @@ class Trainer:
         path = self.out / name
         if self.world.main:
             save_atomic(renderer_export(self.g_ema.state_dict(), to_dict(self.config)["model"], self.resolution,
-                                        self.source.camera_dict, self.counters.images), path)
+                                        self.source.camera_dict,
+                                        self.counters.images + self.counters.inherited_images), path)
         return path
 
     # ------------------------------------------------------------------------------------------ data

@@ -17,6 +17,7 @@ from neurender.training.config import ModelConfig, TrainConfig, from_dict
 class Counters:
     batches: int = 0  # batches drawn: the data position
     images: int = 0  # images seen (batches x batch size)
+    inherited_images: int = 0  # images seen by the runs this one started from (init_from), in the export
     ticks: int = 0
     validated_epochs: int = 0
     bad_steps: int = 0  # non-finite losses skipped, in total
