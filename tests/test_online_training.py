@@ -10,9 +10,10 @@ from cli_helpers import assert_user_error, run
 
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
+from neurender.models.blocks import clamp_towards
 from neurender.models.field import FieldGenerator, scene_features
 from neurender.presets import PRESETS, sample_scenes
-from neurender.raster import render_spheres
+from neurender.raster import AMBIENT, render_spheres
 from neurender.scene import DEFAULT_CAMERA, encode_params
 from neurender.training import losses
 from neurender.training.checkpoint import save_atomic
@@ -191,3 +192,77 @@ def test_a_run_on_the_gpu_exports_a_renderer_that_loads_anywhere(tmp_path):
     trainer.run(progress=False)
     export = torch.load(tmp_path / "run" / "renderer.pt", weights_only=True)  # no map_location
     assert all(t.device.type == "cpu" for t in export["g_ema"].values())
+
+
+def test_clamp_towards_passes_only_gradients_that_lead_back_into_range():
+    x = torch.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+    y = clamp_towards(x, 0.0, 1.0)
+    assert torch.equal(y, torch.tensor([0.0, 0.5, 1.0]))
+    (grad_up,) = torch.autograd.grad(y, x, torch.ones(3), retain_graph=True)  # descent lowers every x
+    assert torch.equal(grad_up, torch.tensor([0.0, 1.0, 1.0]))
+    (grad_down,) = torch.autograd.grad(y, x, -torch.ones(3))  # descent raises every x
+    assert torch.equal(grad_down, torch.tensor([-1.0, -1.0, 0.0]))
+
+
+def test_phong_shading_composes_ambient_diffuse_and_specular_like_the_scene():
+    g = FieldGenerator(32, width=8, shading="phong").eval()
+    scenes = np.array([[0.0, 0.0, 0.0, 0.2, 0.6, 1.0, 10.0, 10.0, 10.0, 10.0]])
+    params = encode_params(torch.from_numpy(scenes))
+    mask = render_spheres(torch.from_numpy(scenes), 32)[0, ..., 3] > 0
+    with torch.no_grad():
+        g.sharpness.bias.fill_(0.0)  # the frame's unit circle decides coverage: mostly the sphere's pixels
+        covered = g(params)[0].permute(1, 2, 0)[mask]
+        assert torch.allclose(covered[covered.amax(1) > 0], torch.tensor(AMBIENT))  # a fresh head: ambient only
+        bias = g.colour.bias.view(2, -1)
+        bias[0, -1], bias[1, -1] = 0.5, 0.1  # diffuse factor 0.5, specular 0.1 on every pixel
+        colour, _ = g(params, torch.arange(32 * 32)[None])
+        assert torch.allclose(colour[0], torch.tensor(AMBIENT + 0.5 * np.array([0.2, 0.6, 1.0]) + 0.1).float())
+        bias[0, -1] = 3.0  # clamped to 1: kd + ambient + specular, clamped to 1 per channel
+        colour, _ = g(params, torch.arange(32 * 32)[None])
+        assert torch.allclose(colour[0], torch.tensor(np.minimum(1, AMBIENT + np.array([0.2, 0.6, 1.0]) + 0.1)).float())
+
+
+def test_a_phong_field_starts_from_a_field_run(tmp_path):
+    Trainer(online_config(tmp_path / "field")).run(stop_at_images=16, progress=False)
+    parent = torch.load(tmp_path / "field" / "latest.pt", weights_only=True)
+    child = Trainer(online_config(tmp_path / "phong", model={"arch": "phong_field"},
+                                  init_from=str(tmp_path / "field" / "latest.pt")))
+    mine = child.g.state_dict()
+    shared = [k for k in mine if not k.startswith(("colour.", "cut."))]
+    assert all(torch.equal(mine[k], parent["g"][k]) for k in shared)
+    assert all(torch.equal(child.g_ema.state_dict()[k], parent["g_ema"][k]) for k in shared)
+    assert not child.g.colour.weight.any() and not child.g.cut.weight.any()  # the new layers start fresh
+    child.run(stop_at_images=8, progress=False)
+    history = json.loads((tmp_path / "phong" / "config-history.jsonl").read_text())
+    assert history["changed"]["init_from.fresh"] == ["colour.bias", "colour.weight", "cut.bias", "cut.weight"]
+    with pytest.raises(NeurenderError, match="holds a field generator"):
+        Trainer(online_config(tmp_path / "coord", model={"arch": "coord", "width": 16},
+                              schedule={"pixels_per_image": 0}, init_from=str(tmp_path / "field" / "latest.pt")))
+
+
+def test_near_cut_is_the_outline_of_what_the_near_plane_removes():
+    """Spheres the near plane cuts: of the pixels whose ray meets the sphere in front of the camera, the
+    rasterizer covers exactly those outside ``near_cut``'s circle."""
+    from neurender.models.field import near_cut
+    from neurender.scene import pixel_centres_ndc
+
+    camera = DEFAULT_CAMERA
+    scenes = sample_scenes(PRESETS["easy"], 1, np.arange(400), 64)
+    view = camera.to_view(torch.from_numpy(scenes[:, :3])).numpy()
+    cut = scenes[np.abs(view[:, 2] + camera.near) < 0.95][:12]
+    assert len(cut) == 12
+    mask = render_spheres(torch.from_numpy(cut), 64)[..., 3].numpy() > 0
+    centre, radius = (t.double().numpy() for t in near_cut(encode_params(torch.from_numpy(cut)).double(),
+                                                             camera.tan_half_fov, camera.near))
+    ndc = pixel_centres_ndc(64).numpy()
+    x, y = np.meshgrid(ndc, -ndc)
+    rays = np.stack([x * camera.tan_half_fov, y * camera.tan_half_fov, -np.ones_like(x)], -1)
+    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
+    removed = 0
+    for k, c in enumerate(camera.to_view(torch.from_numpy(cut[:, :3])).numpy()):
+        along = rays @ c
+        meets = (along ** 2 >= c @ c - 1) & (along > 0)
+        outside = np.hypot(x - centre[k, 0], y - centre[k, 1]) > radius[k, 0]
+        assert radius[k, 0] > 0 and np.array_equal(mask[k], meets & outside)
+        removed += (meets & ~outside).sum()
+    assert removed > 1000  # the cuts are in the frame

@@ -19,6 +19,30 @@ def clamp_unit(x: torch.Tensor) -> torch.Tensor:
     return x + (x.clamp(0, 1) - x).detach()
 
 
+class _ClampTowards(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.low, ctx.high = low, high
+        return x.clamp(low, high)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        passes = ((x >= ctx.low) | (grad < 0)) & ((x <= ctx.high) | (grad > 0))
+        return grad * passes, None, None
+
+
+def clamp_towards(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Clamp to [low, high] in the forward pass; in the backward pass the gradient passes where x is in range
+    or where a descent step moves it back towards the range, and is 0 where it would push x further out.
+
+    So a clamped output is exact (a kink, not a smooth bend) and still learns its way back when it is clamped
+    on the wrong side, without drifting without bound where the clamp is right.
+    """
+    return _ClampTowards.apply(x, low, high)
+
+
 def norm_layer(kind: str, channels: int) -> nn.Module:
     """'batch', 'instance' (affine) or 'none'."""
     if kind == "batch":

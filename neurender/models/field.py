@@ -8,6 +8,20 @@ modulated by FiLM from ``e``, gives per-pixel features; a coverage logit and an 
 the colour through an output layer whose weights are a function of ``e`` (so the diffuse colour can scale the
 shading). The image is the colour where the coverage logit is positive, black elsewhere.
 
+Two output layers (``shading``): ``free`` reads RGB directly; ``phong`` (the ``phong_field`` architecture)
+reads two scalars per pixel, a diffuse factor ``a`` and a specular term ``s``, and composes them the way the
+scene's shading does: ``clamp(AMBIENT + kd a + s, 0, 1)`` with ``a`` and ``s`` clamped to [0, 1] and ``kd`` the
+scene's diffuse colour (a decoding of the input). The clamps make the terminator, the ambient floor and the
+saturated highlights exact kinks where a smooth network draws bends, and those bends are what an edge detector
+sees in the 8-bit image. The network still computes every per-pixel quantity itself.
+
+The near plane cuts spheres that come within ``near`` of the camera, and the camera sees through the cut (back
+faces are culled). The cut's outline is the projection of the circle where the plane meets the sphere, a circle
+in the image since the plane is parallel to it: ``near_cut`` gives its centre and radius, fixed functions of the
+parameters like ``u`` and ``rho``. With ``cut`` (the ``phong_field`` architecture) a second learned frame
+starts there and the coverage logit is the smaller of the sphere's and the cut's, so covered means inside the
+sphere's outline and outside the cut's.
+
 The frame starts at the sphere centre's projection ``u`` with scale ``1 / rho`` (``rho`` the apparent radius,
 both in ``scene_features``); learned heads move, scale and shear it from there. Trained well, the silhouette is
 the unit circle of the frame, and the shading is a function of ``q`` and the scene.
@@ -24,7 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_unit
+from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_towards, clamp_unit
+from neurender.raster import AMBIENT
 from neurender.scene import DEFAULT_CAMERA, POSITION_SCALE, pixel_centres_ndc
 
 N_FEATURES = N_PARAMS + 10  # scene_features' columns
@@ -34,6 +49,8 @@ INFERENCE_IMAGES = 4  # images per chunk when rendering whole frames without gra
 Q_LIMIT = 8.0  # frame coordinates seen by the per-pixel layers are clamped to +-this (radii)...
 R2_LIMIT = 32.0  # ... and their squared length to this: far pixels of tiny spheres reach |q| ~ 100
 SHARPNESS_LIMIT = 6.0  # the coverage slope is 20 exp(sharpness), sharpness clamped to at most this
+CUT_SLOPE = 4.0  # the near-plane cut's coverage logit per pixel from its outline, before its learned sharpness
+SHADINGS = {"free": 3, "phong": 2}  # output layers and the values per pixel they read
 
 
 def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
@@ -52,24 +69,40 @@ def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
     return torch.cat([encoded, u, rho.log(), F.normalize(light - c, dim=1), F.normalize(-c, dim=1), in_front], 1)
 
 
+def near_cut(encoded: torch.Tensor, tan_half_fov: float, near: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The near plane's cut through the sphere, projected. (B, 10) ``encode_params`` output -> centre (B, 2) in
+    NDC and radius (B, 1) in NDC half-frames of the circle where the plane z = -near meets the sphere; radius 0
+    where the plane misses the sphere."""
+    c = encoded[:, 0:3] * POSITION_SCALE
+    radius = (1 - (c[:, 2:3] + near) ** 2).clamp(min=0).sqrt() / (near * tan_half_fov)
+    return c[:, :2] / (near * tan_half_fov), radius
+
+
 class FieldGenerator(nn.Module):
     """(B, 10) encoded scenes -> (B, 3, R, R) images, or (B, K, 3) colours and (B, K) coverage logits for the
     K pixels (flat indices row * R + column) chosen per scene."""
 
     samples_pixels = True  # the trainer may train it on sampled pixels
 
-    def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4):
+    def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
+                 shading: str = "free", cut: bool = False):
         super().__init__()
+        if shading not in SHADINGS:
+            raise ValueError(f"unknown shading {shading!r}; known: {', '.join(SHADINGS)}")
+        self.shading = shading
         self.resolution, self.width, self.frequencies = resolution, width, frequencies
-        self.tan_half_fov = DEFAULT_CAMERA.tan_half_fov
+        self.tan_half_fov, self.near = DEFAULT_CAMERA.tan_half_fov, DEFAULT_CAMERA.near
         self.param_norm = ParamNorm()
         self.embed = nn.Sequential(nn.Linear(N_FEATURES, embedding), nn.SiLU(), nn.Linear(embedding, embedding),
                                    nn.SiLU(), nn.Linear(embedding, embedding), nn.SiLU())
         self.frame = nn.Linear(embedding, 6)  # offset (2, in radii) and 2x2 residual of the frame's matrix
         self.sharpness = nn.Linear(embedding, 1)  # log-slope of the coverage logit across the frame's unit circle
-        for head in (self.frame, self.sharpness):
-            nn.init.zeros_(head.weight)
-            nn.init.zeros_(head.bias)
+        # the near-plane cut's circle: centre offset (2) and radius change (1) in pixels, log-sharpness (1)
+        self.cut = nn.Linear(embedding, 4) if cut else None
+        for head in (self.frame, self.sharpness, self.cut):
+            if head is not None:
+                nn.init.zeros_(head.weight)
+                nn.init.zeros_(head.bias)
         n_pixel = 3 + 4 * frequencies
         self.layers = nn.ModuleList(nn.Linear(n_pixel if i == 0 else width, width) for i in range(depth))
         self.films = nn.ModuleList(nn.Linear(embedding, 2 * width) for _ in range(depth))
@@ -77,7 +110,11 @@ class FieldGenerator(nn.Module):
             nn.init.zeros_(film.weight)
             nn.init.zeros_(film.bias)
         self.coverage = nn.Linear(width, 1)
-        self.colour = nn.Linear(embedding, 3 * (width + 1))  # per-scene output layer: weights and bias
+        # per-scene output layer (weights and bias): RGB, or the diffuse factor and specular term
+        self.colour = nn.Linear(embedding, SHADINGS[shading] * (width + 1))
+        if shading == "phong":  # starts at the ambient colour, and the trunk's gradients at 0
+            nn.init.zeros_(self.colour.weight)
+            nn.init.zeros_(self.colour.bias)
         ndc = pixel_centres_ndc(resolution).to(torch.float32)
         y, x = torch.meshgrid(-ndc, ndc, indexing="ij")
         self.register_buffer("pixels", torch.stack([x, y], -1).reshape(-1, 2), persistent=False)
@@ -103,9 +140,20 @@ class FieldGenerator(nn.Module):
             x = F.silu(layer(x) * (1 + gamma) + beta)
         slope = 20 * self.sharpness(e).clamp(max=SHARPNESS_LIMIT).exp()
         logit = self.coverage(x).squeeze(-1) + slope * (1 - r2.squeeze(-1))
-        w = self.colour(e).view(-1, 3, self.width + 1)
-        colour = torch.einsum("bcw,bkw->bkc", w[:, :, :-1], x) + w[:, None, :, -1]
-        return colour, logit
+        if self.cut is not None:  # pixels outside the cut's outline, times a slope of CUT_SLOPE per pixel at first
+            cut_centre, cut_radius = near_cut(params, self.tan_half_fov, self.near)
+            shift, pixel = self.cut(e), 2 / self.resolution
+            distance = (p - (cut_centre + pixel * shift[:, :2])[:, None]).norm(dim=-1)
+            outside = ((distance - cut_radius - pixel * shift[:, 2:3]) / pixel).clamp(-self.resolution, self.resolution)
+            cut_logit = CUT_SLOPE * shift[:, 3:].clamp(max=SHARPNESS_LIMIT).exp() * outside
+            logit = torch.where(cut_radius > 0, torch.minimum(logit, cut_logit), logit)
+        w = self.colour(e).view(-1, SHADINGS[self.shading], self.width + 1)
+        out = torch.einsum("bcw,bkw->bkc", w[:, :, :-1], x) + w[:, None, :, -1]
+        if self.shading == "free":
+            return out, logit
+        diffuse, specular = clamp_towards(out, 0.0, 1.0).unbind(-1)
+        kd = (params[:, None, 3:6] + 1) / 2  # scene.encode_params stores diffuse * 2 - 1
+        return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0), logit
 
     def forward(self, params: torch.Tensor, pixels: torch.Tensor | None = None):
         """(B, 10) -> (B, 3, R, R): the colour where the coverage logit is > 0, else black. The step's gradient
@@ -125,5 +173,12 @@ class FieldGenerator(nn.Module):
 
 
 def field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
-    """The conditional neural field (norm is not used: FiLM and the per-scene output layer carry the scene)."""
+    """The conditional neural field with the free RGB output layer (norm is not used: FiLM and the per-scene
+    output layer carry the scene)."""
     return FieldGenerator(resolution, width)
+
+
+def phong_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
+    """The conditional neural field with the Phong-composed output layer and the near plane's cut (norm is not
+    used)."""
+    return FieldGenerator(resolution, width, shading="phong", cut=True)

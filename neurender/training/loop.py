@@ -21,7 +21,7 @@ from tqdm import tqdm
 from neurender.errors import NeurenderError
 from neurender.metrics.lpips import load_lpips
 from neurender.models.discriminator import Discriminator
-from neurender.models.generators import build_generator, predict_images
+from neurender.models.generators import SHARED_TRUNKS, build_generator, predict_images
 from neurender.outputs import remove_stale
 from neurender.training import losses, schedule
 from neurender.training.balance import BalanceController, Decision
@@ -35,7 +35,7 @@ from neurender.training.checkpoint import (
 from neurender.training.config import TrainConfig, to_dict
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
 from neurender.training.sources import open_source, stream
-from neurender.training.state import Counters, check_compatible, resumed_config
+from neurender.training.state import Counters, check_compatible, load_shared, resumed_config
 from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, save_sample_grid, validation_scores
 
 
@@ -92,6 +92,8 @@ class Trainer:
         if config.loss.lpips_weight > 0:
             self.lpips = load_lpips(self.device)
 
+        # written to config-history.jsonl by run(): phase lengths changed on resume, tensors init_from left fresh
+        self.changes: dict = {}
         if state is not None:
             self._load_state(state)
         elif config.init_from:
@@ -105,7 +107,6 @@ class Trainer:
         self._stream = None  # the source's loads, from the first batch this trainer takes (next_batch)
         self.last_phase = self.phase()
         self._validated_at: int | None = None
-        self.changes: dict = {}  # phase lengths changed on resume, written to config-history.jsonl by run()
 
     # ------------------------------------------------------------------------------------------ state
 
@@ -135,10 +136,21 @@ class Trainer:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
 
     def _init_from(self, path: Path) -> None:
+        """Start from another run's weights. From another architecture (field -> phong_field, say) the tensors
+        both share load and the rest keep their initial values, listed in config-history.jsonl."""
         state = load_checkpoint(path, KIND_TRAINING)
-        check_compatible(state, self.config.model, self.resolution, self.source.description, str(path))
-        self.g.load_state_dict(state["g"])
-        self.g_ema.load_state_dict(state["g_ema"])
+        pair = {state["config"]["model"]["arch"], self.config.model.arch}
+        same = len(pair) == 1
+        related = any(pair <= trunk for trunk in SHARED_TRUNKS)
+        check_compatible(state, self.config.model, self.resolution, self.source.description, str(path),
+                         ("width",) if related and not same else ("arch", "width", "norm"))
+        if same:
+            self.g.load_state_dict(state["g"])
+            self.g_ema.load_state_dict(state["g_ema"])
+        else:  # g_ema is a copy of g so far: their fresh tensors agree
+            fresh = load_shared(self.g, state["g"], str(path))
+            load_shared(self.g_ema, state["g_ema"], str(path))
+            self.changes["init_from.fresh"] = fresh
         self.counters.inherited_images = state["counters"]["images"] + state["counters"].get("inherited_images", 0)
         their_d = state["config"]["model"]
         if all(their_d[k] == getattr(self.config.model, k) for k in their_d if k.startswith("d_")):

@@ -42,14 +42,27 @@ def resumed_config(path: Path, dataset: str | None = None, lengths: dict | None 
     return replace(config, schedule=new), state, changes
 
 
-def check_compatible(state: dict, mine: ModelConfig, resolution: int, data: str, path: str) -> None:
-    """A clear error when a checkpoint holds another generator, or was trained at another resolution than
-    `data` (a description of the run's data) has."""
+def check_compatible(state: dict, mine: ModelConfig, resolution: int, data: str, path: str,
+                     keys: tuple[str, ...] = ("arch", "width", "norm")) -> None:
+    """A clear error when a checkpoint holds another generator (compared on `keys`), or was trained at another
+    resolution than `data` (a description of the run's data) has."""
     theirs = state["config"]["model"]
-    for key in ("arch", "width", "norm"):
+    for key in keys:
         if theirs[key] != getattr(mine, key):
             raise NeurenderError(f"{path} holds a {theirs['arch']} generator (width {theirs['width']}, norm "
                                  f"{theirs['norm']}); this run builds {mine.arch} (width {mine.width}, "
                                  f"norm {mine.norm})")
     if state["resolution"] != resolution:
         raise NeurenderError(f"{path} was trained at {state['resolution']} px but {data} is {resolution} px")
+
+
+def load_shared(model, weights: dict, path: str) -> list[str]:
+    """Load the tensors of `weights` whose names and shapes `model` shares (a run started from another
+    architecture); returns the names of the model's tensors that keep their fresh values. Raises
+    NeurenderError when the two share none."""
+    mine = model.state_dict()
+    shared = {k: v for k, v in weights.items() if k in mine and mine[k].shape == v.shape}
+    if not shared:
+        raise NeurenderError(f"{path} holds a generator that shares no weights with this run's")
+    model.load_state_dict(shared, strict=False)
+    return sorted(set(mine) - set(shared))
