@@ -174,10 +174,11 @@ def _span_table(view: torch.Tensor, sphere: torch.Tensor, row: torch.Tensor, col
     |d|^2, c.d, l.d and the discriminant numerator D = (c.d)^2 - (|c|^2 - 1) |d|^2 are polynomials in x of
     degree <= 2. They are expanded around a reference x_r (the vertex of D, where D peaks, where that is
     within a half-frame of the span's centre, else the centre) in u = x - x_r, computed in float64: near the
-    silhouette D is a small difference of large terms, and the expanded form keeps it accurate in float32. Rows, per span: u of the window's first pixel, the
-    coefficients of D (u, 1), of |d|^2 (2 x_r, 1), c.d and l.d at u = 0, the span's first and last pixel
-    within its window; per sphere: D's u^2 coefficient, c.d's and l.d's u coefficients (c_x, l_x), c.l,
-    |l|^2, shininess, diffuse RGB (from row DIFFUSE_ROW), 1 if the camera is outside.
+    silhouette D is a small difference of large terms, and the expanded form keeps it accurate in float32.
+    Rows, per span: u of the window's first pixel, the coefficients of D (u, 1), of |d|^2 (2 x_r, 1), c.d and
+    l.d at u = 0, the span's first and last pixel within its window; per sphere: D's u^2 coefficient, c.d's and
+    l.d's u coefficients (c_x, l_x), c.l, |l|^2, shininess, diffuse RGB (from row DIFFUSE_ROW), 1 if the camera
+    is outside.
     """
     tan = camera.tan_half_fov
     c, light = view[:, TRANSLATION], view[:, LIGHT]

@@ -40,7 +40,7 @@ from torch import nn
 
 from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_towards, clamp_unit
 from neurender.raster import AMBIENT
-from neurender.scene import DEFAULT_CAMERA, POSITION_SCALE, pixel_centres_ndc
+from neurender.scene import DEFAULT_CAMERA, DIFFUSE, POSITION_SCALE, pixel_centres_ndc
 
 N_FEATURES = N_PARAMS + 10  # scene_features' columns
 FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
@@ -152,7 +152,7 @@ class FieldGenerator(nn.Module):
         if self.shading == "free":
             return out, logit
         diffuse, specular = clamp_towards(out, 0.0, 1.0).unbind(-1)
-        kd = (params[:, None, 3:6] + 1) / 2  # scene.encode_params stores diffuse * 2 - 1
+        kd = (params[:, None, DIFFUSE] + 1) / 2  # scene.encode_params stores diffuse * 2 - 1
         return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0), logit
 
     def forward(self, params: torch.Tensor, pixels: torch.Tensor | None = None):

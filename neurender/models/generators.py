@@ -108,10 +108,12 @@ def coord(resolution: int, width: int = 32, norm: str = "none") -> nn.Module:
 
 GENERATORS = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup, "coord": coord, "field": field,
               "phong_field": phong_field}
-PIXEL_GENERATORS = ("field", "phong_field")
-SHARED_TRUNKS = ({"field", "phong_field"},)  # architectures that differ only in their output layer: init_from
-# may start one from the other (the shared tensors load, the output layer starts fresh)  # those that can render a sample of pixels per scene (training on sampled pixels)
-DEFAULT_WIDTH = {"upsample": 256, "deconv": 256, "hybrid": 256, "cspup": 256, "coord": 32, "field": 64, "phong_field": 64}
+PIXEL_GENERATORS = ("field", "phong_field")  # those that can render a sample of pixels per scene (training on them)
+# architectures with the same trunk and other output layers: init_from may start one from the other (the shared
+# tensors load, the rest starts fresh)
+SHARED_TRUNKS = ({"field", "phong_field"},)
+DEFAULT_WIDTH = {"upsample": 256, "deconv": 256, "hybrid": 256, "cspup": 256, "coord": 32, "field": 64,
+                 "phong_field": 64}
 
 
 @torch.no_grad()
