@@ -1,9 +1,8 @@
 """Time to quality: every generator trained for the same wall-clock budget on fresh easy scenes, with the
 validation FLIP and SSIM of G_ema against training time (validation itself is not counted).
 
-Each architecture runs its recipe from configs/ (upsample, deconv, hybrid: the report's; field, phong_field and
-phong_power_field: quick.toml, the main job's short schedule; cspup and coord: hybrid.toml with their generator),
-on CPU threads.
+Each architecture runs its recipe from configs/ (upsample, deconv, hybrid: the report's; field and phong_field:
+quick.toml, the main job's short schedule; cspup and coord: hybrid.toml with their generator), on CPU threads.
 Writes benchmarks/results/time_to_quality.json and time_to_quality.png.
 
     python benchmarks/time_to_quality.py [--seconds 120] [--every 30] [--archs field,hybrid] [--threads 2]
@@ -31,7 +30,7 @@ from neurender.training.loop import Trainer
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 RECIPE = {"upsample": "upsample", "deconv": "deconv", "hybrid": "hybrid", "cspup": "hybrid", "coord": "hybrid",
-          "field": "quick", "phong_field": "quick", "phong_power_field": "quick"}
+          "field": "quick", "phong_field": "quick"}
 VAL_IMAGES = 64
 
 

@@ -222,31 +222,10 @@ def test_phong_shading_composes_ambient_diffuse_and_specular_like_the_scene():
         assert torch.allclose(colour[0], torch.tensor(np.minimum(1, AMBIENT + np.array([0.2, 0.6, 1.0]) + 0.1)).float())
 
 
-def test_phong_power_shading_raises_the_specular_cosine_to_the_shininess():
-    g = FieldGenerator(32, width=8, shading="phong_power").eval()
-    scenes = np.array([[0.0, 0.0, 0.0, 0.2, 0.6, 1.0, 10.0, 10.0, 10.0, 10.0],
-                       [0.0, 0.0, 0.0, 0.2, 0.6, 1.0, 3.0, 10.0, 10.0, 10.0]])
-    params = encode_params(torch.from_numpy(scenes))
-    kd = np.array([0.2, 0.6, 1.0])
-    with torch.no_grad():
-        colour, _ = g(params, torch.arange(32 * 32).repeat(2, 1))  # a fresh head: ambient + 0.9 ** n everywhere
-        for k, n in enumerate((10.0, 3.0)):
-            assert torch.allclose(colour[k], torch.tensor(AMBIENT + 0.9 ** n).float().expand(3))
-        bias = g.colour.bias.view(2, -1)
-        bias[0, -1], bias[1, -1] = 0.5, 0.7  # diffuse factor 0.5, specular cosine 0.7
-        colour, _ = g(params, torch.arange(32 * 32).repeat(2, 1))
-        for k, n in enumerate((10.0, 3.0)):
-            assert torch.allclose(colour[k], torch.tensor(np.minimum(1, AMBIENT + 0.5 * kd + 0.7 ** n)).float())
-        bias[1, -1] = -2.0  # a cosine below 0 is clamped: no specular at all
-        colour, _ = g(params, torch.arange(32 * 32).repeat(2, 1))
-        assert torch.allclose(colour[0], torch.tensor(AMBIENT + 0.5 * kd).float())
-
-
-@pytest.mark.parametrize("arch", ["phong_field", "phong_power_field"])
-def test_a_phong_field_starts_from_a_field_run(tmp_path, arch):
+def test_a_phong_field_starts_from_a_field_run(tmp_path):
     Trainer(online_config(tmp_path / "field")).run(stop_at_images=16, progress=False)
     parent = torch.load(tmp_path / "field" / "latest.pt", weights_only=True)
-    child = Trainer(online_config(tmp_path / "phong", model={"arch": arch},
+    child = Trainer(online_config(tmp_path / "phong", model={"arch": "phong_field"},
                                   init_from=str(tmp_path / "field" / "latest.pt")))
     mine = child.g.state_dict()
     shared = [k for k in mine if not k.startswith(("colour.", "cut."))]

@@ -40,8 +40,7 @@ from torch import nn
 
 from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_towards, clamp_unit
 from neurender.raster import AMBIENT
-from neurender.scene import (DEFAULT_CAMERA, DIFFUSE, POSITION_SCALE, SHININESS, SHININESS_CENTRE,
-                             SHININESS_HALF_RANGE, pixel_centres_ndc)
+from neurender.scene import DEFAULT_CAMERA, DIFFUSE, POSITION_SCALE, pixel_centres_ndc
 
 N_FEATURES = N_PARAMS + 10  # scene_features' columns
 FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
@@ -51,8 +50,7 @@ Q_LIMIT = 8.0  # frame coordinates seen by the per-pixel layers are clamped to +
 R2_LIMIT = 32.0  # ... and their squared length to this: far pixels of tiny spheres reach |q| ~ 100
 SHARPNESS_LIMIT = 6.0  # the coverage slope is 20 exp(sharpness), sharpness clamped to at most this
 CUT_SLOPE = 4.0  # the near-plane cut's coverage logit per pixel from its outline, before its learned sharpness
-SHADINGS = {"free": 3, "phong": 2, "phong_power": 2}  # output layers and the values per pixel they read
-POWER_START = 0.9  # phong_power's specular cosine starts here everywhere: a haze whose gradient reaches every pixel
+SHADINGS = {"free": 3, "phong": 2}  # output layers and the values per pixel they read
 
 
 def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
@@ -114,12 +112,9 @@ class FieldGenerator(nn.Module):
         self.coverage = nn.Linear(width, 1)
         # per-scene output layer (weights and bias): RGB, or the diffuse factor and specular term
         self.colour = nn.Linear(embedding, SHADINGS[shading] * (width + 1))
-        if shading != "free":  # starts at the ambient colour (plus phong_power's haze), the trunk's gradients at 0
+        if shading == "phong":  # starts at the ambient colour, and the trunk's gradients at 0
             nn.init.zeros_(self.colour.weight)
             nn.init.zeros_(self.colour.bias)
-            if shading == "phong_power":
-                with torch.no_grad():
-                    self.colour.bias[-1] = POWER_START  # the specular cosine's per-pixel bias
         ndc = pixel_centres_ndc(resolution).to(torch.float32)
         y, x = torch.meshgrid(-ndc, ndc, indexing="ij")
         self.register_buffer("pixels", torch.stack([x, y], -1).reshape(-1, 2), persistent=False)
@@ -157,9 +152,6 @@ class FieldGenerator(nn.Module):
         if self.shading == "free":
             return out, logit
         diffuse, specular = clamp_towards(out, 0.0, 1.0).unbind(-1)
-        if self.shading == "phong_power":  # the second value is the cosine R.V, raised to the shininess here
-            shininess = params[:, None, SHININESS] * SHININESS_HALF_RANGE + SHININESS_CENTRE
-            specular = torch.exp2(shininess * specular.clamp(min=1e-6).log2())
         kd = (params[:, None, DIFFUSE] + 1) / 2  # scene.encode_params stores diffuse * 2 - 1
         return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0), logit
 
@@ -190,9 +182,3 @@ def phong_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Modu
     """The conditional neural field with the Phong-composed output layer and the near plane's cut (norm is not
     used)."""
     return FieldGenerator(resolution, width, shading="phong", cut=True)
-
-
-def phong_power_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
-    """``phong_field`` whose specular value is the cosine R.V, raised to the scene's shininess in the output layer
-    (norm is not used)."""
-    return FieldGenerator(resolution, width, shading="phong_power", cut=True)
