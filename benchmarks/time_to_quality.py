@@ -93,9 +93,10 @@ def main() -> None:
         for arch in args.archs.split(","):
             results["architectures"][arch] = run_arch(arch, args.seconds, args.every, args.threads, Path(tmp))
     print(f"\nafter {args.seconds:.0f} s of training ({args.threads} threads):")
-    print(f"{'arch':9s} {'images':>8s} {'FLIP':>7s} {'SSIM':>7s}")
+    name = max(len(arch) for arch in results["architectures"])
+    print(f"{'arch':{name}s} {'images':>8s} {'FLIP':>7s} {'SSIM':>7s}")
     for arch, points in results["architectures"].items():
-        print(f"{arch:9s} {points[-1]['images']:8d} {points[-1]['flip']:7.4f} {points[-1]['ssim']:7.4f}")
+        print(f"{arch:{name}s} {points[-1]['images']:8d} {points[-1]['flip']:7.4f} {points[-1]['ssim']:7.4f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, args.out.with_suffix(".png"))
