@@ -11,7 +11,7 @@ from cli_helpers import assert_user_error, run
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.models.blocks import clamp_towards
-from neurender.models.field import FieldGenerator, highlight_centre, scene_features
+from neurender.models.field import FieldGenerator, scene_features
 from neurender.presets import PRESETS, sample_scenes
 from neurender.raster import AMBIENT, render_spheres
 from neurender.scene import DEFAULT_CAMERA, encode_params
@@ -238,36 +238,6 @@ def test_a_phong_field_starts_from_a_field_run(tmp_path):
     with pytest.raises(NeurenderError, match="holds a field generator"):
         Trainer(online_config(tmp_path / "coord", model={"arch": "coord", "width": 16},
                               schedule={"pixels_per_image": 0}, init_from=str(tmp_path / "field" / "latest.pt")))
-
-
-def test_highlight_centre_is_the_point_nearest_camera_and_light_when_they_coincide():
-    """With the light at the camera the specular peak is the sphere point nearest the camera, which projects onto
-    the centre's projection; with the light straight above the sphere (in view space), the peak moves up."""
-    from neurender.scene import POSITION_SCALE
-
-    tan = DEFAULT_CAMERA.tan_half_fov
-    encoded = encode_params(torch.from_numpy(sample_scenes(PRESETS["easy"], 2, np.arange(16), 64)))
-    encoded[:, 7:10] = 0.0  # the light at the camera
-    u = scene_features(encoded, tan)[:, 10:12]
-    assert torch.allclose(highlight_centre(encoded, tan), u, atol=1e-5)
-    above = torch.zeros(1, 10)
-    above[0, 0:3] = torch.tensor([0.0, 0.0, -5.0]) / POSITION_SCALE
-    above[0, 7:10] = torch.tensor([0.0, 100.0, -5.0]) / POSITION_SCALE
-    peak = highlight_centre(above, tan)[0]
-    assert abs(peak[0]) < 1e-6 and 0 < peak[1] < scene_features(above, tan)[0, 12].exp()  # inside the disc
-
-
-def test_a_highlight_field_starts_as_the_phong_field_it_comes_from():
-    phong = FieldGenerator(32, width=8, shading="phong", cut=True)
-    with torch.no_grad():
-        for p in phong.parameters():
-            p.normal_(0, 0.1)
-    highlight = FieldGenerator(32, width=8, shading="phong", cut=True, highlight=True)
-    assert highlight.load_state_dict(phong.state_dict(), strict=False).missing_keys == ["highlight.weight",
-                                                                                        "highlight.bias"]
-    params = encode_params(torch.from_numpy(sample_scenes(PRESETS["easy"], 3, np.arange(4), 32)))
-    with torch.no_grad():
-        assert torch.equal(highlight.eval()(params), phong.eval()(params))
 
 
 def test_near_cut_is_the_outline_of_what_the_near_plane_removes():

@@ -78,16 +78,6 @@ def near_cut(encoded: torch.Tensor, tan_half_fov: float, near: float) -> tuple[t
     return c[:, :2] / (near * tan_half_fov), radius
 
 
-def highlight_centre(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
-    """Where the highlight peaks, roughly, projected. (B, 10) ``encode_params`` output -> (B, 2) NDC (clamped to
-    +-FRAME_LIMIT): the sphere point whose normal bisects the directions from the centre to the light and to the
-    camera (exact for a distant light and camera)."""
-    c, light = encoded[:, 0:3] * POSITION_SCALE, encoded[:, 7:10] * POSITION_SCALE
-    point = c + F.normalize(F.normalize(light - c, dim=1) + F.normalize(-c, dim=1), dim=1)
-    depth = (-point[:, 2:3]).clamp(min=1e-3)
-    return (point[:, :2] / depth / tan_half_fov).clamp(-FRAME_LIMIT, FRAME_LIMIT)
-
-
 class FieldGenerator(nn.Module):
     """(B, 10) encoded scenes -> (B, 3, R, R) images, or (B, K, 3) colours and (B, K) coverage logits for the
     K pixels (flat indices row * R + column) chosen per scene."""
@@ -95,7 +85,7 @@ class FieldGenerator(nn.Module):
     samples_pixels = True  # the trainer may train it on sampled pixels
 
     def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
-                 shading: str = "free", cut: bool = False, highlight: bool = False):
+                 shading: str = "free", cut: bool = False):
         super().__init__()
         if shading not in SHADINGS:
             raise ValueError(f"unknown shading {shading!r}; known: {', '.join(SHADINGS)}")
@@ -115,11 +105,6 @@ class FieldGenerator(nn.Module):
                 nn.init.zeros_(head.bias)
         n_pixel = 3 + 4 * frequencies
         self.layers = nn.ModuleList(nn.Linear(n_pixel if i == 0 else width, width) for i in range(depth))
-        # the same pixel features in a frame at the highlight, into the first layer (zero: starts without them)
-        self.highlight = nn.Linear(n_pixel, width) if highlight else None
-        if highlight:
-            nn.init.zeros_(self.highlight.weight)
-            nn.init.zeros_(self.highlight.bias)
         self.films = nn.ModuleList(nn.Linear(embedding, 2 * width) for _ in range(depth))
         for film in self.films:
             nn.init.zeros_(film.weight)
@@ -148,14 +133,11 @@ class FieldGenerator(nn.Module):
         p = self.pixels[None] if pixels is None else self.pixels[pixels]
         q = torch.einsum("bij,bkj->bki", matrix, p - centre[:, None])
         r2 = (q * q).sum(-1, keepdim=True).clamp(max=R2_LIMIT)
-        x = self._pixel_features(q, r2)
-        for i, (layer, film) in enumerate(zip(self.layers, self.films)):
+        x = torch.cat([q.clamp(-Q_LIMIT, Q_LIMIT), r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
+                                                         for f in (torch.sin, torch.cos)], -1)
+        for layer, film in zip(self.layers, self.films):
             gamma, beta = film(e)[:, None].chunk(2, -1)
-            h = layer(x)
-            if i == 0 and self.highlight is not None:  # in sphere radii from the highlight's centre
-                qh = (p - highlight_centre(params, self.tan_half_fov)[:, None]) / rho[:, :, None]
-                h = h + self.highlight(self._pixel_features(qh, (qh * qh).sum(-1, keepdim=True).clamp(max=R2_LIMIT)))
-            x = F.silu(h * (1 + gamma) + beta)
+            x = F.silu(layer(x) * (1 + gamma) + beta)
         slope = 20 * self.sharpness(e).clamp(max=SHARPNESS_LIMIT).exp()
         logit = self.coverage(x).squeeze(-1) + slope * (1 - r2.squeeze(-1))
         if self.cut is not None:  # pixels outside the cut's outline, times a slope of CUT_SLOPE per pixel at first
@@ -172,11 +154,6 @@ class FieldGenerator(nn.Module):
         diffuse, specular = clamp_towards(out, 0.0, 1.0).unbind(-1)
         kd = (params[:, None, DIFFUSE] + 1) / 2  # scene.encode_params stores diffuse * 2 - 1
         return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0), logit
-
-    def _pixel_features(self, q: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
-        """(B, K, 2) frame coordinates, (B, K, 1) their clamped squared length -> (B, K, 3 + 4 frequencies)."""
-        return torch.cat([q.clamp(-Q_LIMIT, Q_LIMIT), r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
-                                                            for f in (torch.sin, torch.cos)], -1)
 
     def forward(self, params: torch.Tensor, pixels: torch.Tensor | None = None):
         """(B, 10) -> (B, 3, R, R): the colour where the coverage logit is > 0, else black. The step's gradient
@@ -205,9 +182,3 @@ def phong_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Modu
     """The conditional neural field with the Phong-composed output layer and the near plane's cut (norm is not
     used)."""
     return FieldGenerator(resolution, width, shading="phong", cut=True)
-
-
-def phong_highlight_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
-    """``phong_field`` whose first layer also sees the pixel in a frame at the highlight (``highlight_centre``)
-    (norm is not used)."""
-    return FieldGenerator(resolution, width, shading="phong", cut=True, highlight=True)
