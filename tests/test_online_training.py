@@ -11,10 +11,10 @@ from cli_helpers import assert_user_error, run
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.models.blocks import clamp_towards
-from neurender.models.field import FieldGenerator, scene_features
+from neurender.models.field import FieldGenerator, near_cut, scene_features
 from neurender.presets import PRESETS, sample_scenes
 from neurender.raster import AMBIENT, render_spheres
-from neurender.scene import DEFAULT_CAMERA, encode_params
+from neurender.scene import DEFAULT_CAMERA, encode_params, pixel_centres_ndc
 from neurender.training import losses
 from neurender.training.checkpoint import save_atomic
 from neurender.training.config import from_dict
@@ -206,7 +206,8 @@ def test_clamp_towards_passes_only_gradients_that_lead_back_into_range():
 
 def test_phong_shading_composes_ambient_diffuse_and_specular_like_the_scene():
     g = FieldGenerator(32, width=8, shading="phong").eval()
-    scenes = np.array([[0.0, 0.0, 0.0, 0.2, 0.6, 1.0, 10.0, 10.0, 10.0, 10.0]])
+    kd = np.array([0.2, 0.6, 1.0])
+    scenes = np.array([[0.0, 0.0, 0.0, *kd, 10.0, 10.0, 10.0, 10.0]])
     params = encode_params(torch.from_numpy(scenes))
     mask = render_spheres(torch.from_numpy(scenes), 32)[0, ..., 3] > 0
     with torch.no_grad():
@@ -216,10 +217,10 @@ def test_phong_shading_composes_ambient_diffuse_and_specular_like_the_scene():
         bias = g.colour.bias.view(2, -1)
         bias[0, -1], bias[1, -1] = 0.5, 0.1  # diffuse factor 0.5, specular 0.1 on every pixel
         colour, _ = g(params, torch.arange(32 * 32)[None])
-        assert torch.allclose(colour[0], torch.tensor(AMBIENT + 0.5 * np.array([0.2, 0.6, 1.0]) + 0.1).float())
+        assert torch.allclose(colour[0], torch.tensor(AMBIENT + 0.5 * kd + 0.1).float())
         bias[0, -1] = 3.0  # clamped to 1: kd + ambient + specular, clamped to 1 per channel
         colour, _ = g(params, torch.arange(32 * 32)[None])
-        assert torch.allclose(colour[0], torch.tensor(np.minimum(1, AMBIENT + np.array([0.2, 0.6, 1.0]) + 0.1)).float())
+        assert torch.allclose(colour[0], torch.tensor(np.minimum(1, AMBIENT + kd + 0.1)).float())
 
 
 def test_a_phong_field_starts_from_a_field_run(tmp_path):
@@ -243,9 +244,6 @@ def test_a_phong_field_starts_from_a_field_run(tmp_path):
 def test_near_cut_is_the_outline_of_what_the_near_plane_removes():
     """Spheres the near plane cuts: of the pixels whose ray meets the sphere in front of the camera, the
     rasterizer covers exactly those outside ``near_cut``'s circle."""
-    from neurender.models.field import near_cut
-    from neurender.scene import pixel_centres_ndc
-
     camera = DEFAULT_CAMERA
     scenes = sample_scenes(PRESETS["easy"], 1, np.arange(400), 64)
     view = camera.to_view(torch.from_numpy(scenes[:, :3])).numpy()

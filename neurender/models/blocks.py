@@ -19,6 +19,13 @@ def clamp_unit(x: torch.Tensor) -> torch.Tensor:
     return x + (x.clamp(0, 1) - x).detach()
 
 
+def zero_linear(layer: nn.Linear) -> nn.Linear:
+    """The layer with weight and bias set to 0 (a head or modulation that starts as a no-op); returns it."""
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 class _ClampTowards(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -118,9 +125,7 @@ class FiLM(nn.Module):
 
     def __init__(self, embedding: int, channels: int):
         super().__init__()
-        self.affine = nn.Linear(embedding, 2 * channels)
-        nn.init.zeros_(self.affine.weight)
-        nn.init.zeros_(self.affine.bias)
+        self.affine = zero_linear(nn.Linear(embedding, 2 * channels))
 
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.affine(e)[:, :, None, None].chunk(2, dim=1)

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_towards, clamp_unit
+from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_towards, clamp_unit, zero_linear
 from neurender.raster import AMBIENT
 from neurender.scene import DEFAULT_CAMERA, DIFFUSE, POSITION_SCALE, pixel_centres_ndc
 
@@ -95,26 +95,19 @@ class FieldGenerator(nn.Module):
         self.param_norm = ParamNorm()
         self.embed = nn.Sequential(nn.Linear(N_FEATURES, embedding), nn.SiLU(), nn.Linear(embedding, embedding),
                                    nn.SiLU(), nn.Linear(embedding, embedding), nn.SiLU())
-        self.frame = nn.Linear(embedding, 6)  # offset (2, in radii) and 2x2 residual of the frame's matrix
-        self.sharpness = nn.Linear(embedding, 1)  # log-slope of the coverage logit across the frame's unit circle
+        self.frame = zero_linear(nn.Linear(embedding, 6))  # offset (2, in radii) and 2x2 residual of the matrix
+        # log-slope of the coverage logit across the frame's unit circle
+        self.sharpness = zero_linear(nn.Linear(embedding, 1))
         # the near-plane cut's circle: centre offset (2) and radius change (1) in pixels, log-sharpness (1)
-        self.cut = nn.Linear(embedding, 4) if cut else None
-        for head in (self.frame, self.sharpness, self.cut):
-            if head is not None:
-                nn.init.zeros_(head.weight)
-                nn.init.zeros_(head.bias)
+        self.cut = zero_linear(nn.Linear(embedding, 4)) if cut else None
         n_pixel = 3 + 4 * frequencies
         self.layers = nn.ModuleList(nn.Linear(n_pixel if i == 0 else width, width) for i in range(depth))
-        self.films = nn.ModuleList(nn.Linear(embedding, 2 * width) for _ in range(depth))
-        for film in self.films:
-            nn.init.zeros_(film.weight)
-            nn.init.zeros_(film.bias)
+        self.films = nn.ModuleList(zero_linear(nn.Linear(embedding, 2 * width)) for _ in range(depth))
         self.coverage = nn.Linear(width, 1)
         # per-scene output layer (weights and bias): RGB, or the diffuse factor and specular term
         self.colour = nn.Linear(embedding, SHADINGS[shading] * (width + 1))
         if shading == "phong":  # starts at the ambient colour, and the trunk's gradients at 0
-            nn.init.zeros_(self.colour.weight)
-            nn.init.zeros_(self.colour.bias)
+            zero_linear(self.colour)
         ndc = pixel_centres_ndc(resolution).to(torch.float32)
         y, x = torch.meshgrid(-ndc, ndc, indexing="ij")
         self.register_buffer("pixels", torch.stack([x, y], -1).reshape(-1, 2), persistent=False)
