@@ -86,6 +86,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_quality.json")
     args = parser.parse_args()
+    unknown = [arch for arch in args.archs.split(",") if arch not in RECIPE]
+    if unknown:
+        parser.error(f"unknown architecture {', '.join(unknown)}; known: {', '.join(RECIPE)}")
     torch.set_num_threads(args.threads)
     results = {"seconds": args.seconds, "threads": args.threads, "val_images": VAL_IMAGES,
                "machine": platform.processor() or platform.machine(), "architectures": {}}
