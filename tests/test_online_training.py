@@ -117,25 +117,8 @@ def test_detail_share_draws_where_the_shading_changes():
     assert abs(near[1].mean() - 0.0) < 1e-6  # no detail: uniform
 
 
-def test_rim_share_draws_the_bright_outermost_object_pixels():
-    mask = torch.zeros(2, 1, 16, 16)
-    mask[:, :, 2:14, 2:14] = 1
-    image = mask.repeat(1, 3, 1, 1) * 0.03
-    image[0, :, 2, 5:9] = 0.5  # a bright arc on scene 0's rim (4 of its 44 rim pixels); scene 1 has no object
-    image[1] = 0
-    mask[1] = 0
-    torch.manual_seed(0)
-    pixels = losses.sample_pixels(mask, 4000, 0.0, 0.0, 0.0, image, rim_share=0.6)
-    arc = torch.zeros(16, 16, dtype=torch.bool)
-    arc[2, 5:9] = True
-    on_arc = arc.flatten()[pixels[0]].float().mean()
-    expected = 0.6 * 4 * 0.5 / (4 * 0.5 + 40 * 0.03) + 0.4 * 4 / 256  # rim share by brightness + uniform part
-    assert abs(on_arc - expected) < 0.03
-    assert len(pixels[1].unique()) > 200  # no rim: uniform
-
-
 def test_pixel_shares_are_checked(tmp_path):
-    with pytest.raises(NeurenderError, match="rim_share must be >= 0 with a sum <= 1"):
+    with pytest.raises(NeurenderError, match="detail_share must be >= 0 with a sum <= 1"):
         online_config(tmp_path, schedule={"detail_share": 0.5})
 
 

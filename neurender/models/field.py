@@ -50,10 +50,6 @@ Q_LIMIT = 8.0  # frame coordinates seen by the per-pixel layers are clamped to +
 R2_LIMIT = 32.0  # ... and their squared length to this: far pixels of tiny spheres reach |q| ~ 100
 SHARPNESS_LIMIT = 6.0  # the coverage slope is 20 exp(sharpness), sharpness clamped to at most this
 CUT_SLOPE = 4.0  # the near-plane cut's coverage logit per pixel from its outline, before its learned sharpness
-HEMISPHERE_EPS = 1e-3  # under the square root of the hemisphere's height: its slope at the outline stays finite
-# the hemisphere's features are scaled by this before their (zero-started) layer: Adam moves that layer's output
-# this many times faster, so a run that adds it to a trained field can learn it at the trained field's low rate
-HEMISPHERE_GAIN = 10.0
 SHADINGS = {"free": 3, "phong": 2}  # output layers and the values per pixel they read
 
 
@@ -82,16 +78,6 @@ def near_cut(encoded: torch.Tensor, tan_half_fov: float, near: float) -> tuple[t
     return c[:, :2] / (near * tan_half_fov), radius
 
 
-def hemisphere_features(q: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
-    """(B, K, 2) frame coordinates, (B, K, 1) their squared length -> (B, K, 3): the height ``z`` of the unit
-    hemisphere over the frame's unit circle and ``z q``, times HEMISPHERE_GAIN. A fixed function of the network's
-    own learned frame: with the frame on the silhouette, ``(q, z)`` is the normal of an orthographic sphere, so N.L
-    is linear and R.V quadratic in these features and ``q``, and ``z`` has the square root's infinite slope at the
-    outline, which the limb's shading has and a smooth network cannot draw."""
-    z = (1 - r2).clamp(0, 1).add(HEMISPHERE_EPS).sqrt()
-    return HEMISPHERE_GAIN * torch.cat([z, z * q.clamp(-1, 1)], -1)
-
-
 class FieldGenerator(nn.Module):
     """(B, 10) encoded scenes -> (B, 3, R, R) images, or (B, K, 3) colours and (B, K) coverage logits for the
     K pixels (flat indices row * R + column) chosen per scene."""
@@ -99,7 +85,7 @@ class FieldGenerator(nn.Module):
     samples_pixels = True  # the trainer may train it on sampled pixels
 
     def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
-                 shading: str = "free", cut: bool = False, hemisphere: bool = False):
+                 shading: str = "free", cut: bool = False):
         super().__init__()
         if shading not in SHADINGS:
             raise ValueError(f"unknown shading {shading!r}; known: {', '.join(SHADINGS)}")
@@ -116,8 +102,6 @@ class FieldGenerator(nn.Module):
         self.cut = zero_linear(nn.Linear(embedding, 4)) if cut else None
         n_pixel = 3 + 4 * frequencies
         self.layers = nn.ModuleList(nn.Linear(n_pixel if i == 0 else width, width) for i in range(depth))
-        # the hemisphere over the frame's unit circle, into the first layer (zero: starts without it)
-        self.hemisphere = zero_linear(nn.Linear(3, width)) if hemisphere else None
         self.films = nn.ModuleList(zero_linear(nn.Linear(embedding, 2 * width)) for _ in range(depth))
         self.coverage = nn.Linear(width, 1)
         # per-scene output layer (weights and bias): RGB, or the diffuse factor and specular term
@@ -144,12 +128,9 @@ class FieldGenerator(nn.Module):
         r2 = (q * q).sum(-1, keepdim=True).clamp(max=R2_LIMIT)
         x = torch.cat([q.clamp(-Q_LIMIT, Q_LIMIT), r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
                                                          for f in (torch.sin, torch.cos)], -1)
-        for i, (layer, film) in enumerate(zip(self.layers, self.films)):
+        for layer, film in zip(self.layers, self.films):
             gamma, beta = film(e)[:, None].chunk(2, -1)
-            h = layer(x)
-            if i == 0 and self.hemisphere is not None:
-                h = h + self.hemisphere(hemisphere_features(q, r2))
-            x = F.silu(h * (1 + gamma) + beta)
+            x = F.silu(layer(x) * (1 + gamma) + beta)
         slope = 20 * self.sharpness(e).clamp(max=SHARPNESS_LIMIT).exp()
         logit = self.coverage(x).squeeze(-1) + slope * (1 - r2.squeeze(-1))
         if self.cut is not None:  # pixels outside the cut's outline, times a slope of CUT_SLOPE per pixel at first
@@ -194,9 +175,3 @@ def phong_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Modu
     """The conditional neural field with the Phong-composed output layer and the near plane's cut (norm is not
     used)."""
     return FieldGenerator(resolution, width, shading="phong", cut=True)
-
-
-def phong_hemisphere_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
-    """``phong_field`` whose first layer also sees the hemisphere over its frame (``hemisphere_features``) (norm is
-    not used)."""
-    return FieldGenerator(resolution, width, shading="phong", cut=True, hemisphere=True)

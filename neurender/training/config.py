@@ -65,8 +65,7 @@ class ScheduleConfig:
     pixels_per_image: int = 0  # > 0: the warm-up trains on this many sampled pixels per scene (field only)
     silhouette_share: float = 0.5  # of the sampled pixels: drawn on the silhouette ...
     object_share: float = 0.25  # ... on the object ...
-    detail_share: float = 0.0  # ... where the shading changes fast (highlights) ...
-    rim_share: float = 0.0  # ... on the object's outermost pixels, the brighter the likelier; the rest uniform
+    detail_share: float = 0.0  # ... where the shading changes fast (highlights); the rest uniform over the frame
     ema_halflife_images: int = 10_000  # G_ema's half-life; 0 disables averaging (G_ema = G)
     d_noise_std: float = 0.1  # std of noise on D's inputs at the start of phase 2, annealed linearly to 0
     d_noise_images: int = 50_000  # images over which that noise is annealed
@@ -202,9 +201,9 @@ def validate(c: TrainConfig) -> TrainConfig:
         (s.lr_decay in LR_DECAYS, f"schedule.lr_decay must be one of {', '.join(LR_DECAYS)}"),
         (0 < s.lr_final_factor <= 1, "schedule.lr_final_factor must be in (0, 1]"),
         (s.pixels_per_image >= 0, "schedule.pixels_per_image must be >= 0"),
-        (min(s.silhouette_share, s.object_share, s.detail_share, s.rim_share) >= 0
-         and s.silhouette_share + s.object_share + s.detail_share + s.rim_share <= 1,
-         "schedule.silhouette_share, object_share, detail_share and rim_share must be >= 0 with a sum <= 1"),
+        (min(s.silhouette_share, s.object_share, s.detail_share) >= 0
+         and s.silhouette_share + s.object_share + s.detail_share <= 1,
+         "schedule.silhouette_share, object_share and detail_share must be >= 0 with a sum <= 1"),
         (s.pixels_per_image == 0 or m.arch in PIXEL_GENERATORS,
          f"schedule.pixels_per_image needs a generator that renders single pixels ({', '.join(PIXEL_GENERATORS)})"),
         (s.ema_halflife_images >= 0 and s.d_noise_std >= 0 and s.d_noise_images >= 0, "must be >= 0"),

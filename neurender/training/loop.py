@@ -261,13 +261,13 @@ class Trainer:
         return acc_fake
 
     def _pixel_step(self, params: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> None:
-        """A G step on sampled pixels of each scene (silhouette, object, detail, rim and uniform pixels in the
+        """A G step on sampled pixels of each scene (silhouette, object, detail and uniform pixels in the
         schedule's shares, see ``losses.sample_pixels``): coverage cross-entropy against the mask plus L1 of the
         colour on the object."""
         c = self.config.loss
         s = self.config.schedule
         pixels = losses.sample_pixels(mask, s.pixels_per_image, s.silhouette_share, s.object_share, s.detail_share,
-                                      image, s.rim_share)
+                                      image)
         target = torch.cat([image, mask], 1).flatten(2).gather(2, pixels[:, None].expand(-1, 4, -1))
         colour, logit = self.g_train(params, pixels)
         coverage, l1 = losses.pixel_losses(colour, logit, target.transpose(1, 2))

@@ -62,17 +62,14 @@ def detail(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def sample_pixels(mask: torch.Tensor, count: int, silhouette_share: float = 0.5, object_share: float = 0.25,
-                  detail_share: float = 0.0, image: torch.Tensor | None = None, rim_share: float = 0.0
-                  ) -> torch.Tensor:
+                  detail_share: float = 0.0, image: torch.Tensor | None = None) -> torch.Tensor:
     """Pixels to train on, per scene: a share on the silhouette (pixels whose 3x3 neighbourhood is mixed), a
     share on the object, a share on the object's shading detail (drawn in proportion to ``detail``: highlights and
-    terminators), a share on the rim (the object's pixels on the silhouette, in proportion to their brightness: the
-    lit limb, and the thin specular halo of a sphere lit from behind), the rest uniform over the frame; drawn with
-    replacement from torch's generator.
+    terminators), the rest uniform over the frame; drawn with replacement from torch's generator.
 
-    mask (B, 1, H, W) in [0, 1], image (B, 3, H, W) (needed when detail_share or rim_share > 0) -> (B, count) int64
-    flat pixel indices (row * W + column). Scenes without an object, a silhouette, detail or rim give those shares
-    to the uniform draw.
+    mask (B, 1, H, W) in [0, 1], image (B, 3, H, W) (needed when detail_share > 0) -> (B, count) int64 flat pixel
+    indices (row * W + column). Scenes without an object, a silhouette or detail give those shares to the
+    uniform draw.
     """
     m = (mask[:, 0] > 0.5).float()
     edge = (F.max_pool2d(m[:, None], 3, 1, 1) != -F.max_pool2d(-m[:, None], 3, 1, 1))[:, 0].float()
@@ -82,12 +79,10 @@ def sample_pixels(mask: torch.Tensor, count: int, silhouette_share: float = 0.5,
         total = x.sum((1, 2), keepdim=True)
         return torch.where(total > 0, weight * x / total.clamp(min=1e-12), weight / (h * w))
 
-    uniform = 1 - silhouette_share - object_share - detail_share - rim_share
+    uniform = 1 - silhouette_share - object_share - detail_share
     weights = share(edge, silhouette_share) + share(m, object_share) + uniform / (h * w)
     if detail_share:
         weights = weights + share(detail(image, mask), detail_share)
-    if rim_share:
-        weights = weights + share(edge * m * image.amax(1), rim_share)
     return torch.multinomial(weights.view(b, -1), count, replacement=True)
 
 
