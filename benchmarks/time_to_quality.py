@@ -78,22 +78,28 @@ def plot(results: dict, out: Path) -> None:
     fig.savefig(out, dpi=120)
 
 
+def arch_list(text: str) -> list[str]:
+    """--archs: comma-separated names, each with a recipe above."""
+    archs = text.split(",")
+    unknown = [arch for arch in archs if arch not in RECIPE]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown architecture {', '.join(unknown)}; known: {', '.join(RECIPE)}")
+    return archs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="training budget per architecture")
     parser.add_argument("--every", type=float, default=30.0, help="seconds of training between validations")
-    parser.add_argument("--archs", default=",".join(GENERATORS))
+    parser.add_argument("--archs", type=arch_list, default=",".join(GENERATORS))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_quality.json")
     args = parser.parse_args()
-    unknown = [arch for arch in args.archs.split(",") if arch not in RECIPE]
-    if unknown:
-        parser.error(f"unknown architecture {', '.join(unknown)}; known: {', '.join(RECIPE)}")
     torch.set_num_threads(args.threads)
     results = {"seconds": args.seconds, "threads": args.threads, "val_images": VAL_IMAGES,
                "machine": platform.processor() or platform.machine(), "architectures": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for arch in args.archs.split(","):
+        for arch in args.archs:
             results["architectures"][arch] = run_arch(arch, args.seconds, args.every, args.threads, Path(tmp))
     print(f"\nafter {args.seconds:.0f} s of training ({args.threads} threads):")
     name = max(len(arch) for arch in results["architectures"])
