@@ -33,6 +33,7 @@ Because every pixel is computed independently, the network trains on a sample of
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -78,6 +79,17 @@ def near_cut(encoded: torch.Tensor, tan_half_fov: float, near: float) -> tuple[t
     return c[:, :2] / (near * tan_half_fov), radius
 
 
+class Trunk(NamedTuple):
+    """The per-pixel network's values at K points of B scenes."""
+
+    e: torch.Tensor  # (B, E) scene embedding
+    q: torch.Tensor  # (B, K, 2) frame coordinates, clamped to +-Q_LIMIT
+    r2: torch.Tensor  # (B, K, 1) their squared length, clamped to R2_LIMIT
+    x: torch.Tensor  # (B, K, W) the last layer's features
+    logit: torch.Tensor  # (B, K) coverage logit
+    out: torch.Tensor  # (B, K, C) the output layer's values (SHADINGS: C = 3 RGB or 2 Phong terms)
+
+
 class FieldGenerator(nn.Module):
     """(B, 10) encoded scenes -> (B, 3, R, R) images, or (B, K, 3) colours and (B, K) coverage logits for the
     K pixels (flat indices row * R + column) chosen per scene."""
@@ -115,6 +127,12 @@ class FieldGenerator(nn.Module):
     def pixel_outputs(self, params: torch.Tensor, pixels: torch.Tensor | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """params (B, 10), pixels (B, K) int64 or None (every pixel) -> colour (B, K, 3), logit (B, K)."""
+        p = self.pixels[None] if pixels is None else self.pixels[pixels]
+        trunk = self.trunk(params, p)
+        return self.compose(params, trunk.out), trunk.logit
+
+    def trunk(self, params: torch.Tensor, p: torch.Tensor) -> Trunk:
+        """The per-pixel network at NDC points p (B or 1, K, 2), which may lie outside the frame: see ``Trunk``."""
         features = scene_features(params, self.tan_half_fov)
         features = torch.cat([self.param_norm(features[:, :N_PARAMS]), features[:, N_PARAMS:]], 1)
         e = self.embed(features)
@@ -123,7 +141,6 @@ class FieldGenerator(nn.Module):
         frame = self.frame(e)
         centre = u + rho * frame[:, :2]
         matrix = (torch.eye(2, device=params.device) + frame[:, 2:].view(-1, 2, 2)) / rho[:, :, None]
-        p = self.pixels[None] if pixels is None else self.pixels[pixels]
         q = torch.einsum("bij,bkj->bki", matrix, p - centre[:, None])
         r2 = (q * q).sum(-1, keepdim=True).clamp(max=R2_LIMIT)
         x = torch.cat([q.clamp(-Q_LIMIT, Q_LIMIT), r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
@@ -142,15 +159,19 @@ class FieldGenerator(nn.Module):
             logit = torch.where(cut_radius > 0, torch.minimum(logit, cut_logit), logit)
         w = self.colour(e).view(-1, SHADINGS[self.shading], self.width + 1)
         out = torch.einsum("bcw,bkw->bkc", w[:, :, :-1], x) + w[:, None, :, -1]
+        return Trunk(e, q.clamp(-Q_LIMIT, Q_LIMIT), r2, x, logit, out)
+
+    def compose(self, params: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The output layer's values (B, K, C) -> colour (B, K, 3): RGB as read (free), or the Phong composition
+        of the diffuse factor and the specular term (phong)."""
         if self.shading == "free":
-            return out, logit
+            return out
         diffuse, specular = clamp_towards(out, 0.0, 1.0).unbind(-1)
         kd = (params[:, None, DIFFUSE] + 1) / 2  # scene.encode_params stores diffuse * 2 - 1
-        return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0), logit
+        return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0)
 
     def forward(self, params: torch.Tensor, pixels: torch.Tensor | None = None):
-        """(B, 10) -> (B, 3, R, R): the colour where the coverage logit is > 0, else black. The step's gradient
-        is the sigmoid's (straight-through), so image losses and a discriminator reach the coverage too.
+        """(B, 10) -> (B, 3, R, R): ``gated_image`` of every pixel.
 
         With pixels (B, K): ``pixel_outputs`` for those pixels (through forward, so DDP sees the call)."""
         if pixels is not None:
@@ -158,11 +179,16 @@ class FieldGenerator(nn.Module):
         if not torch.is_grad_enabled() and len(params) > INFERENCE_IMAGES:
             return torch.cat([self(chunk) for chunk in params.split(INFERENCE_IMAGES)])
         colour, logit = self.pixel_outputs(params)
-        soft = torch.sigmoid(logit)
-        gate = soft + ((logit > 0).float() - soft).detach()
-        image = clamp_unit(colour) * gate[..., None]
         r = self.resolution
-        return image.view(-1, r, r, 3).permute(0, 3, 1, 2)
+        return gated_image(colour, logit).view(-1, r, r, 3).permute(0, 3, 1, 2)
+
+
+def gated_image(colour: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
+    """colour (..., 3) clamped to [0, 1] where the coverage logit (...) is > 0, else black: (..., 3). The step's
+    gradient is the sigmoid's (straight-through), so image losses and a discriminator reach the coverage too."""
+    soft = torch.sigmoid(logit)
+    gate = soft + ((logit > 0).float() - soft).detach()
+    return clamp_unit(colour) * gate[..., None]
 
 
 def field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
