@@ -1,7 +1,8 @@
 """Where commands write: one check of every output path, and staging folders that replace an output only whole.
 
 ``check_output`` runs before a command reads its inputs at length: an output may not be one of its inputs,
-contain one or lie inside one (whatever ``--overwrite`` says), may not exist unless ``overwrite``, may not be a
+contain one or lie inside one, under any of its names (through symbolic links, hard links or bind mounts; whatever
+``--overwrite`` says), may not exist unless ``overwrite``, may not be a
 file where a folder goes (or the reverse), and must be in a writable folder. ``staging`` builds a folder output
 beside its final place under a lock, so a second writer of the same output fails at once, and moves it into
 place only when it is complete; staging folders left by processes that no longer run are removed.
@@ -21,7 +22,16 @@ from neurender.errors import NeurenderError
 
 
 def _within(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
+    """Whether ``path`` is ``folder`` or lies inside it, by any of its names: as written, with every symbolic
+    link resolved, or as the same file or folder on disk (device and inode: hard links, bind mounts)."""
+    for a, b in ((Path(os.path.abspath(path)), Path(os.path.abspath(folder))),
+                 (Path(os.path.realpath(path)), Path(os.path.realpath(folder)))):
+        if a == b or b in a.parents:
+            return True
+    if not os.path.exists(folder):
+        return False
+    real = Path(os.path.realpath(path))
+    return any(os.path.exists(p) and os.path.samefile(p, folder) for p in (real, *real.parents))
 
 
 def check_output(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False, kind: str = "folder",
@@ -35,8 +45,9 @@ def check_output(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False
     target = Path(os.path.abspath(out))
     for source in inputs:
         source = Path(os.path.abspath(source))
-        if _within(target, source) or _within(source, target):
-            relation = ("is" if target == source else "lies inside" if _within(target, source) else "contains")
+        inside, contains = _within(target, source), _within(source, target)
+        if inside or contains:
+            relation = "is" if inside and contains else "lies inside" if inside else "contains"
             raise NeurenderError(f"output {out} {relation} the input {source}: choose another --out "
                                  "(an output never replaces what a command reads)")
     if target.exists():

@@ -94,6 +94,37 @@ def test_an_output_is_never_an_input(world, case):
     assert fingerprint(guarded) == before
 
 
+def through_links(world, case, side):
+    """The case with its inputs (side "inputs") or its output (side "output") named through a symbolic link to
+    the world's folder."""
+    alias = world.parent / f"{world.name}-alias"
+    if not alias.exists():
+        alias.symlink_to(world, target_is_directory=True)
+    real, linked = commands(world)[case][0], commands(alias)[case][0]
+    args = list(linked if side == "inputs" else real)
+    at = args.index("--out") + 1
+    args[at] = (real if side == "inputs" else linked)[at]
+    return args
+
+
+@pytest.mark.parametrize("side", ["inputs", "output"])
+@pytest.mark.parametrize("case", list(commands(Path("."))))
+def test_an_output_is_never_an_input_through_a_symbolic_link(world, case, side):
+    guarded = commands(world)[case][1]
+    before = fingerprint(guarded)
+    result = run(*through_links(world, case, side))
+    assert_user_error(result, "input")
+    assert fingerprint(guarded) == before
+
+
+def test_an_output_is_never_an_input_through_a_hard_link(world, tmp_path):
+    metrics = world / "eval" / "metrics.json"
+    os.link(metrics, tmp_path / "same.json")
+    before = fingerprint(metrics)
+    assert_user_error(run("compare", metrics, "--out", tmp_path / "same.json", "--overwrite"), "input")
+    assert fingerprint(metrics) == before
+
+
 def test_a_failed_train_keeps_the_run_it_would_replace(world, tmp_path):
     shutil.copytree(world / "run", tmp_path / "run")
     before = fingerprint(tmp_path / "run")
