@@ -2,7 +2,8 @@
 validation FLIP and SSIM of G_ema against training time (validation itself is not counted).
 
 Each architecture runs its recipe from configs/ (upsample, deconv, hybrid: the report's; field and phong_field:
-quick.toml, the main job's short schedule; cspup and coord: hybrid.toml with their generator), on CPU threads.
+quick.toml, the main job's short schedule; cspup and coord: hybrid.toml with their generator; conv_field: the
+GAN's warm-up on crops, gan/warmup.toml), from scratch (a recipe's init_from is dropped), on CPU threads.
 Writes benchmarks/results/time_to_quality.json and time_to_quality.png.
 
     python benchmarks/time_to_quality.py [--seconds 120] [--every 30] [--archs field,hybrid] [--threads 2]
@@ -30,13 +31,13 @@ from neurender.training.loop import Trainer
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 RECIPE = {"upsample": "upsample", "deconv": "deconv", "hybrid": "hybrid", "cspup": "hybrid", "coord": "hybrid",
-          "field": "quick", "phong_field": "quick"}
+          "field": "quick", "phong_field": "quick", "conv_field": "gan/warmup"}
 VAL_IMAGES = 64
 
 
 def config_for(arch: str, out: Path, threads: int) -> TrainConfig:
     data = merge(to_dict(TrainConfig()), load_toml(CONFIGS / f"{RECIPE[arch]}.toml"))
-    data = merge(data, {"out": str(out), "model": {"arch": arch, "width": None},
+    data = merge(data, {"out": str(out), "init_from": None, "model": {"arch": arch, "width": None},
                         "run": {"threads": threads, "val_images": VAL_IMAGES}})
     return from_dict(data)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ from neurender.errors import NeurenderError
 from neurender.models.generators import build_generator, predict_images
 from neurender.scene import Camera, encode_params
 from neurender.training.checkpoint import load_checkpoint
+from neurender.training.state import stage_record
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Renderer:
     camera: Camera
     model: dict  # the model config it was built from
     images_seen: int
+    training: list[dict] = field(default_factory=list)  # how it was trained: one record per run behind it (``training.state.stage_record``)
 
     def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "cpu") -> np.ndarray:
         """(N, 10) world-space scene parameters -> (N, R, R, 3) float32 RGB in [0, 1]."""
@@ -38,8 +40,12 @@ def load_renderer(path: Path) -> Renderer:
     except (KeyError, RuntimeError, ValueError) as e:
         raise NeurenderError(f"{path}: the generator does not match its description ({e})") from None
     camera = Camera.from_dict(state["camera"])
-    images = state["counters"]["images"] if "counters" in state else state["images_seen"]
-    return Renderer(generator.eval(), state["resolution"], camera, model, images)
+    if "counters" in state:
+        images = state["counters"]["images"]
+        training = [*state["counters"].get("lineage", []), stage_record(state["config"], images)]
+    else:
+        images, training = state["images_seen"], state.get("training", [])
+    return Renderer(generator.eval(), state["resolution"], camera, model, images, training)
 
 
 def check_matches(renderer: Renderer, resolution: int, camera: Camera, what: str) -> None:

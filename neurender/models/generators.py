@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from neurender.models.blocks import N_PARAMS, CSPUp, FiLM, ParamNorm, ParamsToMap, clamp_unit, conv_block, norm_layer
+from neurender.models.conv_field import conv_field
 from neurender.models.field import field, phong_field
 from neurender.scene import DEFAULT_CAMERA, ray_directions
 
@@ -107,13 +108,14 @@ def coord(resolution: int, width: int = 32, norm: str = "none") -> nn.Module:
 
 
 GENERATORS = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup, "coord": coord, "field": field,
-              "phong_field": phong_field}
+              "phong_field": phong_field, "conv_field": conv_field}
 PIXEL_GENERATORS = ("field", "phong_field")  # those that can render a sample of pixels per scene (training on them)
+CROP_GENERATORS = ("conv_field",)  # those that can render a window of the frame (training on crops)
 # architectures with the same trunk and other output layers: init_from may start one from the other (the shared
 # tensors load, the rest starts fresh)
-SHARED_TRUNKS = ({"field", "phong_field"},)
+SHARED_TRUNKS = ({"field", "phong_field", "conv_field"},)
 DEFAULT_WIDTH = {"upsample": 256, "deconv": 256, "hybrid": 256, "cspup": 256, "coord": 32, "field": 64,
-                 "phong_field": 64}
+                 "phong_field": 64, "conv_field": 64}
 
 
 @torch.no_grad()

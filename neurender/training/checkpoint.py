@@ -90,8 +90,10 @@ def load_checkpoint(path: Path, kind: str | None = None) -> dict:
     return state
 
 
-def renderer_export(g_ema_state: dict, model: dict, resolution: int, camera: dict, images_seen: int) -> dict:
-    """The small inference file: G_ema's weights (on the CPU, wherever they trained) and how to rebuild it."""
+def renderer_export(g_ema_state: dict, model: dict, resolution: int, camera: dict, images_seen: int,
+                    training: list[dict]) -> dict:
+    """The small inference file: G_ema's weights (on the CPU, wherever they trained), how to rebuild it, and how
+    it was trained (``training``: one ``state.stage_record`` per run behind it, oldest first)."""
     return {"kind": KIND_RENDERER, "format_version": FORMAT_VERSION, "model": model, "resolution": resolution,
-            "camera": camera, "images_seen": images_seen,
+            "camera": camera, "images_seen": images_seen, "training": training,
             "g_ema": {name: tensor.detach().cpu() for name, tensor in g_ema_state.items()}}

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from neurender.errors import NeurenderError
-from neurender.models.generators import GENERATORS, PIXEL_GENERATORS
+from neurender.models.generators import CROP_GENERATORS, GENERATORS, PIXEL_GENERATORS
 
-GAN_LOSSES = ("bce", "lsgan", "hinge")
+GAN_LOSSES = ("bce", "lsgan", "hinge", "rpgan")
 LR_DECAYS = ("none", "cosine")
 
 
@@ -31,7 +31,7 @@ class ModelConfig:
 class LossConfig:
     l1_object: float = 10.0  # weight of |G - target| on object pixels (the dataset's mask)
     l1_background: float = 1.0  # ... on background pixels
-    gan: str = "bce"  # bce (non-saturating), lsgan, hinge
+    gan: str = "bce"  # bce (non-saturating), lsgan, hinge, rpgan (paired relativistic: D scores real - fake)
     gan_weight: float = 0.05  # weight of G's adversarial term; 1.0 undid the warm-up within 1,600 images in our runs
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this (bce, lsgan)
     lpips_weight: float = 0.0  # perceptual term on G (needs `neurender weights fetch`)
@@ -66,6 +66,8 @@ class ScheduleConfig:
     silhouette_share: float = 0.5  # of the sampled pixels: drawn on the silhouette ...
     object_share: float = 0.25  # ... on the object ...
     detail_share: float = 0.0  # ... where the shading changes fast (highlights); the rest uniform over the frame
+    crop_size: int = 0  # > 0: G trains on crops this many pixels wide in every phase, and D judges crops (conv_field)
+    crops_per_image: int = 1  # crops per scene, centred on pixels drawn with the shares above
     ema_halflife_images: int = 10_000  # G_ema's half-life; 0 disables averaging (G_ema = G)
     d_noise_std: float = 0.1  # std of noise on D's inputs at the start of phase 2, annealed linearly to 0
     d_noise_images: int = 50_000  # images over which that noise is annealed
@@ -206,6 +208,13 @@ def validate(c: TrainConfig) -> TrainConfig:
          "schedule.silhouette_share, object_share and detail_share must be >= 0 with a sum <= 1"),
         (s.pixels_per_image == 0 or m.arch in PIXEL_GENERATORS,
          f"schedule.pixels_per_image needs a generator that renders single pixels ({', '.join(PIXEL_GENERATORS)})"),
+        (s.crop_size == 0 or m.arch in CROP_GENERATORS,
+         f"schedule.crop_size needs a generator that renders windows ({', '.join(CROP_GENERATORS)})"),
+        (s.crop_size == 0 or (s.crop_size in (16, 32, 64, 128) and s.crop_size <= c.resolution),
+         "schedule.crop_size must be 0 or one of 16, 32, 64, 128, at most the resolution"),
+        (1 <= s.crops_per_image <= 64, "schedule.crops_per_image must be in [1, 64]"),
+        (loss.lpips_weight == 0 or s.crop_size == 0 or s.crop_size >= 64,
+         "loss.lpips_weight needs crops of at least 64 pixels (schedule.crop_size)"),
         (s.ema_halflife_images >= 0 and s.d_noise_std >= 0 and s.d_noise_images >= 0, "must be >= 0"),
         (r.tick_images >= 1 and r.sample_ticks >= 1 and r.snapshot_ticks >= 1, "tick settings must be >= 1"),
         (r.val_images >= 0 and r.max_bad_steps >= 1, "run.val_images >= 0 and run.max_bad_steps >= 1"),

@@ -11,6 +11,7 @@ import copy
 import json
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from neurender.errors import NeurenderError
 from neurender.metrics.lpips import load_lpips
 from neurender.models.discriminator import Discriminator
+from neurender.models.field import gated_image
 from neurender.models.generators import SHARED_TRUNKS, build_generator, predict_images
 from neurender.outputs import remove_stale
 from neurender.training import losses, schedule
@@ -35,7 +37,7 @@ from neurender.training.checkpoint import (
 from neurender.training.config import TrainConfig, to_dict
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
 from neurender.training.sources import open_source, stream
-from neurender.training.state import Counters, check_compatible, load_shared, resumed_config
+from neurender.training.state import Counters, check_compatible, load_shared, resumed_config, stage_record
 from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, save_sample_grid, validation_scores
 
 
@@ -47,10 +49,28 @@ def select_device(name: str) -> torch.device:
 
 
 def build_models(config: TrainConfig, resolution: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    m = config.model
+    """G, and D for whole frames or, when G trains on crops, for crops and their coordinates."""
+    m, crop = config.model, config.schedule.crop_size
     generator = build_generator(m.arch, resolution, m.width, m.norm)
-    discriminator = Discriminator(resolution, m.d_width, m.d_conditioning, m.d_spectral, m.d_dropout, m.d_patch)
+    discriminator = Discriminator(crop or resolution, m.d_width, m.d_conditioning, m.d_spectral, m.d_dropout,
+                                  m.d_patch, coords=crop > 0)
     return generator, discriminator
+
+
+@dataclass
+class Crops:
+    """Square windows of a batch's images, ``crops_per_image`` per scene (scenes repeated to match)."""
+
+    params: torch.Tensor  # (N, 10)
+    origin: torch.Tensor  # (N, 2) int64: row and column of each window's top-left pixel
+    target: torch.Tensor  # (N, S*S, 4) RGBA of the window's pixels, row by row
+    coords: torch.Tensor  # (N, 2, S, S) NDC of the window's pixels (D's coordinate maps)
+
+    @property
+    def real(self) -> torch.Tensor:
+        """(N, 3, S, S) the reference images' windows."""
+        size = self.coords.shape[-1]
+        return self.target[..., :3].transpose(1, 2).reshape(-1, 3, size, size)
 
 
 class Trainer:
@@ -73,6 +93,9 @@ class Trainer:
         self.source = open_source(config.dataset, config.preset, r.seed, r.val_images, config.resolution)
         self.resolution = self.source.resolution
         self.batches_per_epoch = self.source.epoch_images(config.schedule.batch) // config.schedule.batch
+        if config.schedule.crop_size > self.resolution:
+            raise NeurenderError(f"schedule.crop_size {config.schedule.crop_size} is larger than the "
+                                 f"{self.resolution} px images of {self.source.description}")
         if config.schedule.batch % self.world.size:
             raise NeurenderError(f"batch {config.schedule.batch} does not divide over {self.world.size} processes")
 
@@ -136,24 +159,36 @@ class Trainer:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
 
     def _init_from(self, path: Path) -> None:
-        """Start from another run's weights. From another architecture (field -> phong_field, say) the tensors
-        both share load and the rest keep their initial values, listed in config-history.jsonl."""
-        state = load_checkpoint(path, KIND_TRAINING)
-        pair = {state["config"]["model"]["arch"], self.config.model.arch}
+        """Start from another run's weights: a training checkpoint (G, G_ema and, where its D is built alike, D)
+        or a renderer export (its G_ema as G and G_ema). From another architecture (field -> phong_field, say)
+        the tensors both share load and the rest keep their initial values, listed in config-history.jsonl."""
+        state = load_checkpoint(path)
+        training = state["kind"] == KIND_TRAINING
+        theirs = state["config"]["model"] if training else state["model"]
+        pair = {theirs["arch"], self.config.model.arch}
         same = len(pair) == 1
         related = any(pair <= trunk for trunk in SHARED_TRUNKS)
         check_compatible(state, self.config.model, self.resolution, self.source.description, str(path),
                          ("width",) if related and not same else ("arch", "width", "norm"))
+        g, g_ema = (state["g"], state["g_ema"]) if training else (state["g_ema"], state["g_ema"])
         if same:
-            self.g.load_state_dict(state["g"])
-            self.g_ema.load_state_dict(state["g_ema"])
+            self.g.load_state_dict(g)
+            self.g_ema.load_state_dict(g_ema)
         else:  # g_ema is a copy of g so far: their fresh tensors agree
-            fresh = load_shared(self.g, state["g"], str(path))
-            load_shared(self.g_ema, state["g_ema"], str(path))
+            fresh = load_shared(self.g, g, str(path))
+            load_shared(self.g_ema, g_ema, str(path))
             self.changes["init_from.fresh"] = fresh
+        if not training:
+            self.counters.inherited_images = state["images_seen"]
+            self.counters.lineage = state.get("training") or [{"init_from": str(path),
+                                                                "images_seen": state["images_seen"]}]
+            return
         self.counters.inherited_images = state["counters"]["images"] + state["counters"].get("inherited_images", 0)
+        self.counters.lineage = [*state["counters"].get("lineage", []),
+                                 stage_record(state["config"], state["counters"]["images"])]
         their_d = state["config"]["model"]
-        if all(their_d[k] == getattr(self.config.model, k) for k in their_d if k.startswith("d_")):
+        same_shape = state["config"]["schedule"].get("crop_size", 0) == self.config.schedule.crop_size
+        if same_shape and all(their_d[k] == getattr(self.config.model, k) for k in their_d if k.startswith("d_")):
             self.d.load_state_dict(state["d"])
 
     def state_dict(self) -> dict:
@@ -176,9 +211,11 @@ class Trainer:
     def export(self, name: str = "renderer.pt") -> Path:
         path = self.out / name
         if self.world.main:
-            save_atomic(renderer_export(self.g_ema.state_dict(), to_dict(self.config)["model"], self.resolution,
+            config = to_dict(self.config)
+            training = [*self.counters.lineage, stage_record(config, self.counters.images)]
+            save_atomic(renderer_export(self.g_ema.state_dict(), config["model"], self.resolution,
                                         self.source.camera_dict,
-                                        self.counters.images + self.counters.inherited_images), path)
+                                        self.counters.images + self.counters.inherited_images, training), path)
         return path
 
     # ------------------------------------------------------------------------------------------ data
@@ -232,6 +269,8 @@ class Trainer:
     def g_step(self, batch, adversarial: bool, l1_factor: float) -> float | None:
         params, image, mask = batch
         c = self.config.loss
+        if self.config.schedule.crop_size:
+            return self._crop_step(self._crops(batch), adversarial, l1_factor)
         if not adversarial and self.config.schedule.pixels_per_image:
             return self._pixel_step(params, image, mask)
         fake = self.g_train(params)
@@ -239,14 +278,9 @@ class Trainer:
         parts = {"g_l1": loss.item()}
         acc_fake = None
         if adversarial:
-            # D only passes gradients to G here: its own weight gradients (and their all-reduce) are skipped
-            self.d.requires_grad_(False)
-            logits = self.d(fake, params)
-            self.d.requires_grad_(True)
-            gan = losses.g_loss(logits, c.gan)
+            gan, acc_fake = self._adversarial(fake, image, params, None)
             loss = loss + c.gan_weight * gan
             parts["g_gan"] = gan.item()
-            acc_fake = (logits.detach() < 0).float().mean().item()
         if self.lpips is not None:
             perceptual = self.lpips(fake.float(), image).mean()
             loss = loss + c.lpips_weight * perceptual
@@ -279,13 +313,94 @@ class Trainer:
             self._update_ema()
             self._accumulate(g_l1=l1.item(), g_coverage=coverage.item())
 
-    def d_step(self, batch) -> tuple[float, float]:
+    def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, params: torch.Tensor,
+                     coords: torch.Tensor | None) -> tuple[torch.Tensor, float]:
+        """G's adversarial loss on its images and D's accuracy on them (rpgan: on the real-fake pairs)."""
+        kind = self.config.loss.gan
+        # D only passes gradients to G here: its own weight gradients (and their all-reduce) are skipped
+        self.d.requires_grad_(False)
+        logits = self.d(fake, params, coords)
+        real_logits = self.d(real, params, coords).detach() if kind == "rpgan" else None
+        self.d.requires_grad_(True)
+        if kind == "rpgan":
+            acc = losses.accuracy(real_logits, logits.detach(), kind)[1]
+        else:
+            acc = (logits.detach() < 0).float().mean().item()
+        return losses.g_loss(logits, kind, real_logits), acc
+
+    def _crops(self, batch) -> Crops:
+        """Windows of ``schedule.crop_size`` pixels around pixels drawn per scene as the sampled-pixel shares
+        say (silhouette, object, shading detail, anywhere), moved inside the frame."""
+        params, image, mask = batch
+        s, r = self.config.schedule, self.resolution
+        size = s.crop_size
+        centre = losses.sample_pixels(mask, s.crops_per_image, s.silhouette_share, s.object_share, s.detail_share,
+                                      image).flatten()
+        scene = torch.arange(len(params), device=params.device).repeat_interleave(s.crops_per_image)
+        origin = (torch.stack([centre // r, centre % r], 1) - size // 2).clamp(0, r - size)
+        span = torch.arange(size, device=params.device)
+        rows, cols = origin[:, :1] + span, origin[:, 1:] + span  # (N, S) each
+        rgba = torch.cat([image, mask], 1)
+        target = rgba[scene[:, None, None], :, rows[:, :, None], cols[:, None, :]].reshape(len(scene), size * size, 4)
+        points = self.g.window_points(origin, size).view(-1, size + 2 * self.g.margin, size + 2 * self.g.margin, 2)
+        inner = slice(self.g.margin, self.g.margin + size)
+        coords = points[:, inner, inner].permute(0, 3, 1, 2)
+        return Crops(params[scene], origin, target, coords)
+
+    def _crop_images(self, crops: Crops) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """G's colours (N, S*S, 3), coverage logits (N, S*S) and gated images (N, 3, S, S) of the crops."""
+        size = crops.coords.shape[-1]
+        colour, logit = self.g_train(crops.params, crops.origin, size)
+        fake = gated_image(colour, logit).transpose(1, 2).reshape(-1, 3, size, size)
+        return colour, logit, fake
+
+    def _crop_step(self, crops: Crops, adversarial: bool, l1_factor: float) -> float | None:
+        """A G step on crops: coverage cross-entropy and object L1 over their pixels (as ``_pixel_step``), plus
+        D's verdict on the gated crops in the adversarial phase (and LPIPS where configured)."""
+        c = self.config.loss
+        colour, logit, fake = self._crop_images(crops)
+        coverage, l1 = losses.pixel_losses(colour, logit, crops.target)
+        loss = c.coverage_weight * coverage + c.l1_object * l1_factor * l1
+        parts = {"g_l1": l1.item(), "g_coverage": coverage.item()}
+        acc_fake = None
+        if adversarial:
+            gan, acc_fake = self._adversarial(fake, crops.real, crops.params, crops.coords)
+            loss = loss + c.gan_weight * gan
+            parts["g_gan"] = gan.item()
+        if self.lpips is not None:
+            perceptual = self.lpips(fake.float(), crops.real).mean()
+            loss = loss + c.lpips_weight * perceptual
+            parts["g_lpips"] = perceptual.item()
+        self.opt_g.zero_grad(set_to_none=True)
+        if self._finite_everywhere(loss, "g"):
+            loss.backward()
+            self.opt_g.step()
+            self._update_ema()
+            self._accumulate(**parts)
+        return acc_fake
+
+    def _d_pairs(self, batch, with_fake: bool = True):
+        """What D compares: (real images, G's images or None, params, coordinate maps or None), whole frames
+        or, when G trains on crops, crops of them."""
         params, image, _ = batch
-        with torch.no_grad():
-            fake = self.g_train(params)
-        real_logits, fake_logits = self.d_train(image, params), self.d_train(fake, params)
+        if self.config.schedule.crop_size:
+            crops = self._crops(batch)
+            fake = None
+            if with_fake:
+                with torch.no_grad():
+                    fake = self._crop_images(crops)[2]
+            return crops.real, fake, crops.params, crops.coords
+        fake = None
+        if with_fake:
+            with torch.no_grad():
+                fake = self.g_train(params)
+        return image, fake, params, None
+
+    def d_step(self, batch) -> tuple[float, float]:
+        real, fake, params, coords = self._d_pairs(batch)
+        real_logits, fake_logits = self.d_train(real, params, coords), self.d_train(fake, params, coords)
         loss = losses.d_loss(real_logits, fake_logits, self.config.loss.gan, self.config.loss.label_smoothing)
-        acc = losses.accuracy(real_logits.detach(), fake_logits.detach())
+        acc = losses.accuracy(real_logits.detach(), fake_logits.detach(), self.config.loss.gan)
         self.opt_d.zero_grad(set_to_none=True)
         if self._finite_everywhere(loss, "d"):
             loss.backward()
@@ -317,9 +432,12 @@ class Trainer:
         acc_fake = None
         for i in range(decision.g_steps):
             acc_fake = self.g_step(batch if i == 0 else self.next_batch(), adversarial=True, l1_factor=l1_factor)
-        if acc is None:  # D skipped: measure it without training it
+        if acc is None and self.config.loss.gan == "rpgan":  # D skipped: G's step measured it on the pairs
+            acc = (acc_fake, acc_fake)
+        elif acc is None:  # D skipped: measure it without training it
+            real, _, params, coords = self._d_pairs(batch, with_fake=False)
             with torch.no_grad():
-                acc_real = (self.d(batch[1], batch[0]) > 0).float().mean().item()
+                acc_real = (self.d(real, params, coords) > 0).float().mean().item()
             acc = (acc_real, acc_fake if acc_fake is not None else 0.5)
         acc = mean_over_world(list(acc), self.world, self.device)
         self.controller.update(*acc)

@@ -18,12 +18,30 @@ class Counters:
     batches: int = 0  # batches drawn: the data position
     images: int = 0  # images seen (batches x batch size)
     inherited_images: int = 0  # images seen by the runs this one started from (init_from), in the export
+    lineage: list = field(default_factory=list)  # ``stage_record`` of each run this one started from, oldest first
     ticks: int = 0
     validated_epochs: int = 0
     bad_steps: int = 0  # non-finite losses skipped, in total
     bad_in_row: dict = field(default_factory=lambda: {"g": 0, "d": 0})  # per network, reset by a good step
     best: float = math.inf  # best validation value of VALIDATION_METRICS[0]
     tick_sums: dict = field(default_factory=dict)  # loss/accuracy sums since the last tick
+
+
+def stage_record(config: dict, images: int) -> dict:
+    """How one run trained, for the export: its generator, where it started, the images each phase saw, its
+    losses, and for an adversarial phase the GAN loss, its weight and whether balancing was on."""
+    s, seen = config["schedule"], {}
+    start = 0
+    for name in schedule.PHASES:
+        seen[name.removesuffix("_images")] = min(max(images - start, 0), s[name])
+        start += s[name]
+    record = {"arch": config["model"]["arch"], "init_from": config.get("init_from"), "images": seen,
+              "l1_object": config["loss"]["l1_object"], "crop_size": s.get("crop_size", 0),
+              "pixels_per_image": s.get("pixels_per_image", 0)}
+    if seen["adversarial"]:
+        record["adversarial"] = {"gan": config["loss"]["gan"], "gan_weight": config["loss"]["gan_weight"],
+                                 "balance": config["balance"]["enabled"], "d_spectral": config["model"]["d_spectral"]}
+    return record
 
 
 def resumed_config(path: Path, dataset: str | None = None, lengths: dict | None = None
@@ -44,9 +62,9 @@ def resumed_config(path: Path, dataset: str | None = None, lengths: dict | None 
 
 def check_compatible(state: dict, mine: ModelConfig, resolution: int, data: str, path: str,
                      keys: tuple[str, ...] = ("arch", "width", "norm")) -> None:
-    """A clear error when a checkpoint holds another generator (compared on `keys`), or was trained at another
-    resolution than `data` (a description of the run's data) has."""
-    theirs = state["config"]["model"]
+    """A clear error when a checkpoint (training state or renderer export) holds another generator (compared on
+    `keys`), or was trained at another resolution than `data` (a description of the run's data) has."""
+    theirs = state["config"]["model"] if state["kind"] == KIND_TRAINING else state["model"]
     for key in keys:
         if theirs[key] != getattr(mine, key):
             raise NeurenderError(f"{path} holds a {theirs['arch']} generator (width {theirs['width']}, norm "
