@@ -90,6 +90,36 @@ def test_scene_parameters_the_camera_cannot_render(world, tmp_path):
     assert not (tmp_path / "renders").exists()
 
 
+@pytest.mark.parametrize("seed", ["-1", "99999999999999999999", str(2**63)])
+def test_seeds_outside_what_the_generators_take(world, tmp_path, seed):
+    renderer = world / "run" / "renderer.pt"
+    commands = [["invert", "--checkpoint", renderer, "--dataset", world / "ds", "--seed", seed],
+                ["animate", "--checkpoint", renderer, "--seed", seed],
+                ["train", "--preset", "easy", "--arch", "field", "--seed", seed],
+                ["dataset", "generate", "--count", "4", "--seed", seed],
+                ["results", "--seeds", f"1,{seed}"]]
+    for args in commands:
+        out = tmp_path / "out"
+        assert_user_error(run(*args, "--out", out), "seed")
+        assert not out.exists()
+
+
+def test_frames_of_a_params_csv(world, tmp_path):
+    csv = tmp_path / "params.csv"
+    scene = "0,0,-3,0.5,0.5,0.5,10,0,3,0"
+    for text, fragment in ((f"100000000000000000000,{scene}\n", "outside 0.."), (f"-1,{scene}\n", "outside 0.."),
+                           (f"3,{scene}\n3,{scene}\n", "frame 3 is listed twice")):
+        csv.write_text(text)
+        assert_user_error(run("render", "--checkpoint", world / "run" / "renderer.pt", "--params-csv", csv,
+                              "--out", tmp_path / "renders"), fragment)
+        assert not (tmp_path / "renders").exists()
+    csv.write_text(f"\ufeffframe,tx,ty,tz,r,g,b,shininess,lx,ly,lz\n5,{scene}\n")  # a byte-order mark
+    result = run("render", "--checkpoint", world / "run" / "renderer.pt", "--params-csv", csv,
+                 "--out", tmp_path / "renders")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "renders").glob("image_*.png")] == ["image_0005.png"]
+
+
 def test_meta_json_of_the_wrong_shape_and_missing_checksums(world, tmp_path):
 
     for change, fragment in ((lambda m: m.pop("sha256"), "sha256"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import FiniteFloat
+from neurender.cli.options import SEED, FiniteFloat
 
 PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.PATHS, without importing numpy
 
@@ -28,7 +28,7 @@ PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.P
 @click.option("--fps", type=FiniteFloat(min=1, max=100), default=20.0)
 @click.option("--flip", "with_flip", is_flag=True, help="add the FLIP error map as a third panel")
 @click.option("--preset", default="easy", help="where a random --from is drawn: easy, default or a TOML file")
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of a random --from")
+@click.option("--seed", type=SEED, default=0, help="seed of a random --from")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="an .gif (or .mp4 with ffmpeg) file")
 @click.option("--overwrite", is_flag=True, help="replace an existing file")
 def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, out, overwrite):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import FiniteFloat
+from neurender.cli.options import SEED, FiniteFloat
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
 
@@ -36,7 +36,7 @@ def dataset() -> None:
 @dataset.command()
 @click.option("--preset", default="default", help="default, easy, or a TOML file of ranges and constraints")
 @click.option("--count", type=click.IntRange(1, 100_000_000), required=True, help="images in the dataset")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, help="sampling seed")
+@click.option("--seed", type=SEED, default=0, help="sampling seed")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset directory to create")
 @click.option("--resolution", type=RESOLUTION, default=128, help="image side in pixels")
 @click.option("--val", type=FiniteFloat(0), default=0.1, help=f"validation split: {SPLIT_HELP}")

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import click
 
+from neurender.cli.options import seed_list
 from neurender.outputs import check_output, staging
 
-SHIPPED = {"easy": Path("checkpoints/easy.pt"), "default": Path("checkpoints/default.pt")}  # from the repo root
+SHIPPED = {"easy": Path("checkpoints/easy.pt"), "default": Path("checkpoints/default.pt"),  # from the repo root
+           "gan": Path("checkpoints/gan.pt")}
 
 
 def _all_metrics() -> str:
@@ -121,22 +123,10 @@ def _named_checkpoints(values: tuple[str, ...]) -> dict[str, Path]:
         named[name] = Path(path)
     return named
 
-
-def _seeds(value: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in value.split(",") if s.strip()]
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers", param_hint="--seeds") \
-            from None
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise click.BadParameter("give distinct seeds >= 0, e.g. 1,2,3", param_hint="--seeds")
-    return seeds
-
-
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the tables and figures")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
-              help="renderers to score (repeatable) [default: the shipped easy and default renderers]")
+              help="renderers to score (repeatable) [default: the shipped easy, default and gan renderers]")
 @click.option("--presets", default="easy,default", help="comma-separated presets (names or TOML files)")
 @click.option("--seeds", default="1,2,3", help="comma-separated seeds, one fresh test set each")
 @click.option("--count", type=click.IntRange(1, 100_000), default=600, help="test images per preset and seed")
@@ -147,7 +137,7 @@ def results(out, checkpoints, presets, seeds, count, workers, overwrite):
     from neurender.inference import load_renderer
     from neurender.report.results import results as run_results
 
-    seeds = _seeds(seeds)
+    seeds = seed_list(seeds)
     named = _named_checkpoints(checkpoints) if checkpoints else SHIPPED
     renderers = {name: load_renderer(path) for name, path in named.items()}
     preset_names = [p.strip() for p in presets.split(",") if p.strip()]

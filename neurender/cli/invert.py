@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import FiniteFloat
+from neurender.cli.options import SEED, FiniteFloat
 
 
 @click.command()
@@ -29,7 +29,7 @@ from neurender.cli.options import FiniteFloat
 @click.option("--starts", type=click.IntRange(min=1), default=4, help="starts per image; the best is kept")
 @click.option("--steps", type=click.IntRange(min=1), default=200, help="Adam steps per start")
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.05, help="Adam step size")
-@click.option("--seed", type=int, default=0, help="seed of the starts")
+@click.option("--seed", type=SEED, default=0, help="seed of the starts")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
 @click.option("--overwrite", is_flag=True, help="replace an existing output folder")
 def invert(checkpoint, image, dataset, split, limit, backend, preset, starts, steps, lr, seed, out, overwrite):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import FiniteFloat, LazyChoice
+from neurender.cli.options import SEED, FiniteFloat, LazyChoice
 from neurender.outputs import check_output
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
@@ -80,7 +80,7 @@ def _config(dataset, preset, out, init_from, config_file, options):
 @click.option("--lr-g", type=FiniteFloat(0, min_open=True), default=None, help="generator learning rate")
 @click.option("--lr-d", type=FiniteFloat(0, min_open=True), default=None, help="discriminator learning rate")
 @click.option("--gan", type=LazyChoice(_gan_losses), default=None, help="GAN loss [default: bce]")
-@click.option("--seed", type=click.IntRange(0), default=None, help="seed [default: 0]")
+@click.option("--seed", type=SEED, default=None, help="seed [default: 0]")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[default: auto]")
 @click.option("--tick-images", type=click.IntRange(1), default=None, help="images per log line / checkpoint")

@@ -59,11 +59,14 @@ def write_params_csv(path: Path, frames: np.ndarray, params: np.ndarray, header:
             f.write(f"{frame}," + ",".join(map(repr, row)) + "\n")
 
 
+MAX_FRAME = 2**31 - 1  # frame numbers name files (image_XXXX.png) and index int64 arrays
+
+
 def read_params_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(frames (N,) int64, params (N, 10) float64) from our CSV or the template's (no header)."""
-    frames, params = [], []
+    frames, params, seen = [], [], {}
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # utf-8-sig: a byte-order mark is not data
             for line_no, row in enumerate(csv.reader(f), start=1):
                 if line_no == 1 and row and row[0].strip() == "frame":
                     continue
@@ -76,6 +79,11 @@ def read_params_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     frame, values = int(row[0]), [float(v) for v in row[1:]]
                 except ValueError:
                     raise NeurenderError(f"{path}:{line_no}: not a number in {','.join(row)!r}") from None
+                if not 0 <= frame <= MAX_FRAME:
+                    raise NeurenderError(f"{path}:{line_no}: frame {row[0].strip()} is outside 0..{MAX_FRAME}")
+                if frame in seen:
+                    raise NeurenderError(f"{path}:{line_no}: frame {frame} is listed twice (also line {seen[frame]})")
+                seen[frame] = line_no
                 problem = scene_problem(values)
                 if problem:
                     raise NeurenderError(f"{path}:{line_no}: {problem}")
