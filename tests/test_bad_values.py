@@ -104,6 +104,18 @@ def test_seeds_outside_what_the_generators_take(world, tmp_path, seed):
         assert not out.exists()
 
 
+def test_a_file_where_a_dataset_folder_goes(world, tmp_path):
+    file = world / "ds" / "images.npy"
+    renderer = world / "run" / "renderer.pt"
+    for args in (["dataset", "info", file], ["dataset", "preview", file, "--out", tmp_path / "p.png"],
+                 ["invert", "--checkpoint", renderer, "--dataset", file, "--out", tmp_path / "o"],
+                 ["render", "--checkpoint", renderer, "--dataset", file, "--out", tmp_path / "o"],
+                 ["train", "--dataset", file, "--arch", "field", "--out", tmp_path / "o"],
+                 ["dataset", "merge", file, world / "shard", "--out", tmp_path / "o"]):
+        assert_user_error(run(*args), "not a dataset folder")
+        assert not (tmp_path / "o").exists()
+
+
 def test_frames_of_a_params_csv(world, tmp_path):
     csv = tmp_path / "params.csv"
     scene = "0,0,-3,0.5,0.5,0.5,10,0,3,0"

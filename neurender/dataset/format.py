@@ -111,6 +111,8 @@ def sha256_file(path: Path) -> str:
 
 def read_meta(root: Path) -> dict:
     path = Path(root) / META
+    if Path(root).exists() and not Path(root).is_dir():
+        raise NeurenderError(f"{root} is a file, not a dataset folder")
     try:
         meta = json.loads(path.read_text())
     except FileNotFoundError:
