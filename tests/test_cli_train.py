@@ -194,5 +194,5 @@ def test_every_shipped_recipe_resolves(recipe, tmp_path):
 def test_a_gpu_recipe_without_a_gpu_is_one_error_line(tmp_path):
     configs = Path(__file__).parent.parent / "configs"
     assert_user_error(run("train", "--config", configs / "easy-gpu.toml", "--out", tmp_path / "run"),
-                      "--device cpu trains on the CPU")
+                      "--device cpu runs on the CPU")
     assert not (tmp_path / "run").exists()

@@ -120,6 +120,12 @@ def _named_checkpoints(values: tuple[str, ...]) -> dict[str, Path]:
         name, sep, path = value.partition("=")
         if not sep or not name or not path:
             raise click.BadParameter(f"{value!r} is not NAME=PATH", param_hint="--checkpoint")
+        if name in named:
+            raise click.BadParameter(f"the name {name!r} is given twice (each renderer needs its own)",
+                                     param_hint="--checkpoint")
+        if "|" in name or not name.isprintable():
+            raise click.BadParameter(f"{name!r}: a name is one printable line without '|' (it heads a table row)",
+                                     param_hint="--checkpoint")
         named[name] = Path(path)
     return named
 
@@ -139,8 +145,10 @@ def results(out, checkpoints, presets, seeds, count, workers, overwrite):
 
     seeds = seed_list(seeds)
     named = _named_checkpoints(checkpoints) if checkpoints else SHIPPED
-    renderers = {name: load_renderer(path) for name, path in named.items()}
     preset_names = [p.strip() for p in presets.split(",") if p.strip()]
+    if not preset_names:
+        raise click.BadParameter("give at least one preset, e.g. easy,default", param_hint="--presets")
+    renderers = {name: load_renderer(path) for name, path in named.items()}
     with staging(out, overwrite, inputs=list(named.values())) as stage:
         run_results(renderers, preset_names, seeds, count, stage, workers, log=click.echo)
     click.echo((out / "results.md").read_text(), nl=False)

@@ -67,6 +67,8 @@ def content_digest(state) -> str:
 def load_checkpoint(path: Path, kind: str | None = None) -> dict:
     """Read a checkpoint (weights_only: no code runs), checking it is ours, its version and, if given, its kind."""
     path = Path(path)
+    if path.is_dir():
+        raise NeurenderError(f"{path} is a folder, not a checkpoint file (a run's renderer.pt or latest.pt)")
     if not path.is_file():
         raise NeurenderError(f"checkpoint not found: {path}")
     try:

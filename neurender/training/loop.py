@@ -44,7 +44,7 @@ from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, sav
 def select_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise NeurenderError("the run asks for device cuda (--device or run.device) but CUDA is not available here; "
-                             "--device cpu trains on the CPU")
+                             "--device cpu runs on the CPU")
     return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 
