@@ -7,6 +7,10 @@ import errno
 import hashlib
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +228,21 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch
     assert "previous one is kept" in str(error.value) and "\n" not in str(error.value)
     assert (tmp_path / "latest.pt").read_bytes() == before
     assert not list(tmp_path.glob(".*"))
+
+
+def test_sigterm_leaves_no_staging_or_lock_and_keeps_the_old_output(world, tmp_path):
+    out = tmp_path / "ds"
+    shutil.copytree(world / "ds", out)
+    before = fingerprint(out)
+    proc = subprocess.Popen([sys.executable, "-m", "neurender", "dataset", "generate", "--count", "2000000",
+                             "--resolution", "64", "--out", str(out), "--overwrite"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".ds.partial-*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert list(tmp_path.glob(".ds.partial-*")), "the run never started staging"
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in output, output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no .ds.partial-PID, no .ds.lock
+    assert fingerprint(out) == before

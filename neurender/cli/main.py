@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -18,10 +19,17 @@ from neurender.cli.view import view
 from neurender.errors import NeurenderError
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM is handled as Ctrl-C is: staging folders, partial files and locks are removed on the way out (a
+    training run installs its own handler, which saves latest.pt first)."""
+    raise KeyboardInterrupt
+
+
 class _Group(click.Group):
     """Prints click's usage errors and NeurenderError as a single 'error: ...' line with exit code 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (click.ClickException, NeurenderError) as e:
@@ -31,6 +39,8 @@ class _Group(click.Group):
         except click.Abort:
             click.echo("aborted", err=True)
             sys.exit(130)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
