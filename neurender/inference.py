@@ -31,21 +31,26 @@ class Renderer:
 
 
 def load_renderer(path: Path) -> Renderer:
-    """G_ema of a training checkpoint (latest.pt, best.pt, ...) or of an export (renderer.pt)."""
+    """G_ema of a training checkpoint (latest.pt, best.pt, ...) or of an export (renderer.pt). A file whose
+    checksum holds but whose description does not (a hand-made one) is one NeurenderError."""
     state = load_checkpoint(path)
-    model = state["config"]["model"] if "config" in state else state["model"]
     try:
-        generator = build_generator(model["arch"], state["resolution"], model["width"], model["norm"])
+        model = state["config"]["model"] if "config" in state else state["model"]
+        resolution = state["resolution"]
+        if not isinstance(resolution, int) or isinstance(resolution, bool) or not 8 <= resolution <= 1024:
+            raise ValueError(f"resolution {resolution!r} is not an integer in [8, 1024]")
+        generator = build_generator(model["arch"], resolution, model["width"], model["norm"])
         generator.load_state_dict(state["g_ema"])
-    except (KeyError, RuntimeError, ValueError) as e:
-        raise NeurenderError(f"{path}: the generator does not match its description ({e})") from None
-    camera = Camera.from_dict(state["camera"])
-    if "counters" in state:
-        images = state["counters"]["images"]
-        training = [*state["counters"].get("lineage", []), stage_record(state["config"], images)]
-    else:
-        images, training = state["images_seen"], state.get("training", [])
-    return Renderer(generator.eval(), state["resolution"], camera, model, images, training)
+        camera = Camera.from_dict(state["camera"])
+        if "counters" in state:
+            images = state["counters"]["images"]
+            training = [*state["counters"].get("lineage", []), stage_record(state["config"], images)]
+        else:
+            images, training = state["images_seen"], state.get("training", [])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, ZeroDivisionError) as e:
+        reason = f"no {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
+        raise NeurenderError(f"{path}: the generator does not match its description ({reason})") from None
+    return Renderer(generator.eval(), resolution, camera, model, images, training)
 
 
 def check_matches(renderer: Renderer, resolution: int, camera: Camera, what: str) -> None:

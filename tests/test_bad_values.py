@@ -14,6 +14,7 @@ from cli_helpers import assert_user_error, run
 from PIL import Image
 
 from neurender.dataset import GenerateSpec, generate_dataset, write_params_csv
+from neurender.errors import NeurenderError
 from neurender.presets import PRESETS
 from neurender.report.tables import metrics_table
 from neurender.training.checkpoint import load_checkpoint, save_atomic
@@ -214,6 +215,29 @@ def test_tampered_checkpoints_are_one_line(world, tmp_path):
                      "--out", tmp_path / "renders")
         assert_user_error(result, "flipped.pt")
         assert "weights_only" not in result.output
+    for offset in range(64, 200, 9):  # inside the pickle itself: the archive's CRC-32 catches it before unpickling
+        flipped = bytearray(data)
+        flipped[offset] ^= 0x01
+        (tmp_path / "flipped.pt").write_bytes(flipped)
+        with pytest.raises(NeurenderError, match="not a readable checkpoint|not a neurender checkpoint"):
+            load_checkpoint(tmp_path / "flipped.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this ran",))
+
+    torch.save({"kind": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(NeurenderError, match="holds code or objects .* not allowed"):
+        load_checkpoint(tmp_path / "evil.pt")
+    for edit in (lambda s: s.pop("model"), lambda s: s.update(resolution="abc"), lambda s: s.update(resolution=0),
+                 lambda s: s.pop("camera"), lambda s: s["model"].update(width="x")):
+        handmade = load_checkpoint(renderer)
+        handmade.pop("sha256")
+        edit(handmade)
+        save_atomic(handmade, tmp_path / "handmade.pt")  # a valid checksum over a wrong description
+        result = run("render", "--checkpoint", tmp_path / "handmade.pt", "--dataset", world / "ds",
+                     "--out", tmp_path / "renders")
+        assert_user_error(result, "does not match its description")
     save_atomic(load_checkpoint(renderer), tmp_path / "resaved.pt")  # a round trip keeps a valid checksum
     assert load_checkpoint(tmp_path / "resaved.pt")["g_ema"].keys() == state["g_ema"].keys()
 

@@ -64,6 +64,18 @@ def content_digest(state) -> str:
     return digest.hexdigest()
 
 
+def _check_archive(path: Path) -> None:
+    """Every member of the checkpoint's zip archive against its own CRC-32, before anything is unpickled: a
+    flipped bit in the pickle would otherwise surface as whatever error the unpickler meets first."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError):
+        bad = "its archive"
+    if bad is not None:
+        raise NeurenderError(f"{path} is not a readable checkpoint (corrupt or truncated: {bad} fails its CRC)")
+
+
 def load_checkpoint(path: Path, kind: str | None = None) -> dict:
     """Read a checkpoint (weights_only: no code runs), checking it is ours, its version and, if given, its kind."""
     path = Path(path)
@@ -71,12 +83,13 @@ def load_checkpoint(path: Path, kind: str | None = None) -> dict:
         raise NeurenderError(f"{path} is a folder, not a checkpoint file (a run's renderer.pt or latest.pt)")
     if not path.is_file():
         raise NeurenderError(f"checkpoint not found: {path}")
+    _check_archive(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "Unsupported global" in str(e):  # torch refused an object: loading it could run code
-            raise NeurenderError(f"{path} is not a neurender checkpoint (it holds objects other than tensors and "
-                                 "plain data, and is not loaded)") from None
+        if any(refusal in str(e) for refusal in ("Weights only load failed", "Unsupported global")):  # code
+            raise NeurenderError(f"{path} holds code or objects other than tensors and plain data, which are not "
+                                 "allowed; it was not loaded (no code ran)") from None
         raise NeurenderError(f"{path} is not a readable checkpoint (corrupt or truncated)") from None
     except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile):
         raise NeurenderError(f"{path} is not a readable checkpoint (corrupt or truncated)") from None
