@@ -117,6 +117,20 @@ def test_a_file_where_a_dataset_folder_goes(world, tmp_path):
         assert not (tmp_path / "o").exists()
 
 
+def test_inversion_bounds(world, tmp_path):
+    image = ["--dataset", world / "ds", "--limit", "1", "--steps", "2"]
+    for option, value in (("--starts", "99999999999999999999"), ("--starts", "10000000"), ("--lr", "1e308"),
+                          ("--steps", "10000000000")):
+        assert_user_error(run("invert", *image, option, value, "--out", tmp_path / "o"), option)
+        assert not (tmp_path / "o").exists()
+    # the largest step allowed still leaves every recovered scene renderable
+    result = run("invert", *image, "--lr", "10", "--starts", "1", "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    result = run("render", "--checkpoint", world / "run" / "renderer.pt", "--params-csv", tmp_path / "o" / "params.csv",
+                 "--out", tmp_path / "renders")
+    assert result.exit_code == 0, result.output
+
+
 def test_frames_of_a_params_csv(world, tmp_path):
     csv = tmp_path / "params.csv"
     scene = "0,0,-3,0.5,0.5,0.5,10,0,3,0"

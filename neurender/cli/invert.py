@@ -26,9 +26,9 @@ from neurender.cli.options import SEED, FiniteFloat
               help="what renders during the descent [default: neural with --checkpoint, else analytic]")
 @click.option("--preset", default="easy", help="where the starts' colour, shininess and light are drawn from: "
                                                 "easy, default or a preset TOML file")
-@click.option("--starts", type=click.IntRange(min=1), default=4, help="starts per image; the best is kept")
-@click.option("--steps", type=click.IntRange(min=1), default=200, help="Adam steps per start")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.05, help="Adam step size")
+@click.option("--starts", type=click.IntRange(1, 256), default=4, help="starts per image; the best is kept")
+@click.option("--steps", type=click.IntRange(1, 100_000), default=200, help="Adam steps per start")
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True, max=10), default=0.05, help="Adam step size")
 @click.option("--seed", type=SEED, default=0, help="seed of the starts")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
 @click.option("--overwrite", is_flag=True, help="replace an existing output folder")

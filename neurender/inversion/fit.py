@@ -28,7 +28,16 @@ from neurender.inversion.soft import render_soft
 from neurender.models.blocks import clamp_unit
 from neurender.presets import Preset, sample_scenes
 from neurender.raster import AMBIENT
-from neurender.scene import DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera, encode_params, pixel_centres_ndc
+from neurender.scene import (
+    DIFFUSE,
+    LIGHT,
+    POSITION_LIMIT,
+    SHININESS,
+    TRANSLATION,
+    Camera,
+    encode_params,
+    pixel_centres_ndc,
+)
 
 BACKENDS = ("analytic", "neural")
 COVERED = 4 / 255  # a target pixel counts as covered above this (the template's darkest lit value is 0.03)
@@ -130,9 +139,12 @@ def _to_free(params: torch.Tensor, shininess: tuple[float, float]) -> list[torch
 
 
 def _from_free(free: list[torch.Tensor], shininess: tuple[float, float]) -> torch.Tensor:
+    """The scenes of the free variables, always renderable: positions clamped to +-POSITION_LIMIT (a step too
+    large must not leave what the camera and ``render`` accept)."""
     position, colour, exponent, light = free
     lo, hi = shininess
-    return torch.cat([position, torch.sigmoid(colour), lo + (hi - lo) * torch.sigmoid(exponent), light], 1)
+    return torch.cat([position.clamp(-POSITION_LIMIT, POSITION_LIMIT), torch.sigmoid(colour),
+                      lo + (hi - lo) * torch.sigmoid(exponent), light.clamp(-POSITION_LIMIT, POSITION_LIMIT)], 1)
 
 
 def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, camera: Camera,
