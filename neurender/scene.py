@@ -6,6 +6,7 @@ diffuse RGB in [0, 1], Phong shininess, point-light position (world units). See 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -106,6 +107,28 @@ def encode_params(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> torc
 
 POSITION_LIMIT = 1e4  # world units: ten times the far plane; larger positions overflow the shading's squares
 SHININESS_LIMIT = 1e3
+
+
+def camera_problem(data) -> str | None:
+    """Why a recorded camera (``Camera`` fields as JSON holds them) is not one the renderer can use, or None."""
+    if not isinstance(data, dict) or set(data) - {f.name for f in dataclasses.fields(Camera)}:
+        return "camera must be a table of Camera's settings"
+
+    def finite(v) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    for name in ("position", "target", "up"):
+        if name in data and not (isinstance(data[name], list | tuple) and len(data[name]) == 3
+                                 and all(finite(v) for v in data[name])):
+            return f"camera {name} must be three finite numbers"
+    camera = Camera.from_dict(data)
+    if not all(finite(v) for v in (camera.fov_y_deg, camera.near, camera.far)):
+        return "camera fov_y_deg, near and far must be finite numbers"
+    if not 0 < camera.fov_y_deg < 180 or not 0 < camera.near < camera.far:
+        return "camera needs 0 < fov_y_deg < 180 and 0 < near < far"
+    if camera.position == camera.target:
+        return "camera position and target must differ"
+    return None
 
 
 def scene_problem(row: list[float]) -> str | None:

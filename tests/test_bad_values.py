@@ -151,7 +151,13 @@ def test_meta_json_of_the_wrong_shape_and_missing_checksums(world, tmp_path):
 
     for change, fragment in ((lambda m: m.pop("sha256"), "sha256"),
                              (lambda m: m.update(splits=[1, 2]), "splits"),
-                             (lambda m: m.update(resolution="big"), "resolution")):
+                             (lambda m: m.update(resolution="big"), "resolution"),
+                             (lambda m: m["splits"].update(test=[45, 500]), "past the 24 images"),
+                             (lambda m: m["splits"].update(test=[0, 8]), "splits overlap"),
+                             (lambda m: m["camera"].update(fov_y_deg=float("nan")), "finite"),
+                             (lambda m: m["camera"].update(near=5.0, far=1.0), "near < far"),
+                             (lambda m: m["camera"].update(position=[1, 2]), "three finite numbers"),
+                             (lambda m: m["camera"].update(zoom=2), "Camera's settings")):
         copy = tmp_path / "ds"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(world / "ds", copy)

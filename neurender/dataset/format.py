@@ -19,7 +19,7 @@ import numpy as np
 
 from neurender.errors import NeurenderError
 from neurender.presets import Preset, preset_from_dict
-from neurender.scene import CSV_COLUMNS, Camera, scene_problem
+from neurender.scene import CSV_COLUMNS, Camera, camera_problem, scene_problem
 
 FORMAT_VERSION = 1
 IMAGES, PARAMS, META = "images.npy", "params.csv", "meta.json"
@@ -140,13 +140,16 @@ def _meta_problem(meta: dict) -> str | None:
             isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v) and 0 <= v[0] <= v[1]
             for v in splits.values()):
         return "splits must map names to [start, stop] index pairs"
+    ranges = sorted(tuple(v) for v in splits.values())
+    if any(stop > count for _, stop in ranges):
+        return f"a split reaches past the {count} images"
+    if any(a[1] > b[0] for a, b in zip(ranges, ranges[1:])):
+        return "splits overlap"
     digests = meta.get("sha256")
     if not isinstance(digests, dict) or set(digests) != {IMAGES, PARAMS} or not all(
             isinstance(v, str) for v in digests.values()):
         return f"it must hold the sha256 of {IMAGES} and {PARAMS} (verification is never optional)"
-    if not isinstance(meta.get("camera"), dict):
-        return "camera must be a table of settings"
-    return None
+    return camera_problem(meta.get("camera"))
 
 
 def verify_dataset(root: Path, meta: dict | None = None) -> dict:
