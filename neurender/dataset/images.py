@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -19,24 +20,34 @@ CONVERTED = {"P": "palette", "L": "grayscale", "LA": "grayscale with alpha", "1"
              "I;16B": "16-bit grayscale", "I;16L": "16-bit grayscale", "I": "16-bit grayscale", "RGBX": "RGBX"}
 
 
-def read_png(path: Path, resolution: int | None = None) -> np.ndarray:
-    """A square image file as uint8 (R, R, 4) RGBA (opaque if it has no alpha), box-resized to `resolution`.
+MAX_SIDE = 2048  # the largest image side read; the header is checked before anything is decoded
+
+
+def read_png(path: Path | BinaryIO, resolution: int | None = None, name: str | None = None) -> np.ndarray:
+    """A square image file (a path, or an open binary file called ``name`` in messages) as uint8 (R, R, 4) RGBA
+    (opaque if it has no alpha), box-resized to `resolution`.
 
     Every mode Pillow opens is converted by its own bit depth: 16-bit RGB(A) files arrive as 8-bit (Pillow
     keeps the high byte, exact for 16-bit copies of 8-bit images); 16-bit grayscale is scaled by 255 / 65535;
-    palette and grayscale files are expanded. ``CONVERTED`` names the modes that are not RGB(A).
+    palette and grayscale files are expanded. ``CONVERTED`` names the modes that are not RGB(A). Images larger
+    than MAX_SIDE on a side (decompression bombs among them) are refused from their header.
     """
-    return _read_image(path, resolution)[0]
+    return _read_image(path, resolution, name)[0]
 
 
-def _read_image(path: Path, resolution: int | None = None) -> tuple[np.ndarray, str, bool]:
+def _read_image(path: Path | BinaryIO, resolution: int | None = None, name: str | None = None
+                ) -> tuple[np.ndarray, str, bool]:
     """``read_png``'s image, the file's mode, and whether it carries alpha (an A band or a transparency key)."""
+    name = name or str(path)
     try:
         with Image.open(path) as img:
+            if max(img.width, img.height) > MAX_SIDE:
+                raise NeurenderError(f"{name}: image is {img.width}x{img.height}, larger than the {MAX_SIDE} px "
+                                     "a side that neurender reads; downscale it first")
             img.load()
             mode, alpha = img.mode, "A" in img.getbands() or "transparency" in img.info
             if img.width != img.height:
-                raise NeurenderError(f"{path}: image is {img.width}x{img.height}, expected a square")
+                raise NeurenderError(f"{name}: image is {img.width}x{img.height}, expected a square")
             if mode in WIDE_MODES:
                 grey = np.asarray(img, dtype=np.float64) * (255 / WIDE_MODES[mode])
                 grey = np.clip(np.floor(grey + 0.5), 0, 255).astype(np.uint8)
@@ -44,9 +55,11 @@ def _read_image(path: Path, resolution: int | None = None) -> tuple[np.ndarray, 
             elif mode in ("RGB", "RGBA") or mode in CONVERTED:
                 rgba = img.convert("RGBA")
             else:
-                raise NeurenderError(f"{path}: images of mode {mode} are not supported (use 8- or 16-bit PNG)")
-    except (OSError, SyntaxError) as e:
-        raise NeurenderError(f"{path}: unreadable image ({str(e).splitlines()[0]})") from None
+                raise NeurenderError(f"{name}: images of mode {mode} are not supported (use 8- or 16-bit PNG)")
+    except Image.DecompressionBombError:
+        raise NeurenderError(f"{name}: image is larger than the {MAX_SIDE} px a side that neurender reads") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise NeurenderError(f"{name}: unreadable image ({str(e).splitlines()[0]})") from None
     if resolution is not None and rgba.width != resolution:
         rgba = rgba.resize((resolution, resolution), Image.Resampling.BOX)
     return np.asarray(rgba), mode, alpha

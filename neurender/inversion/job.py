@@ -40,6 +40,9 @@ class Targets:
     source: str  # what they came from, for the summary
 
 
+ANALYTIC_MAX_RESOLUTION = 256  # image files larger than this are inverted at this size (memory grows with its square)
+
+
 def load_targets(image: Path | None, dataset: Path | None, split: str, renderer: Renderer | None,
                  limit: int | None, note=print) -> tuple[Targets, Camera | None]:
     """Target images from a PNG file, a folder of PNGs (frames by name) or a dataset split (true scenes known),
@@ -64,8 +67,12 @@ def load_targets(image: Path | None, dataset: Path | None, split: str, renderer:
         match = FRAME_NUMBER.search(image.name)
         frames = np.array([int(match[1]) if match else 0], dtype=np.int64)
         images, truth, source = read_png(image)[None], None, str(image)
-    if resolution is not None and images.shape[1] != resolution:
+    if resolution is None and images.shape[1] > ANALYTIC_MAX_RESOLUTION:  # the descent renders at this size
+        resolution = ANALYTIC_MAX_RESOLUTION
+        note(f"note: {source} is {images.shape[1]} px; resized to {resolution} px for the analytic descent")
+    elif resolution is not None and images.shape[1] != resolution:
         note(f"note: {source} is {images.shape[1]} px; resized to the renderer's {resolution} px")
+    if resolution is not None and images.shape[1] != resolution:
         images = np.stack([np.asarray(Image.fromarray(im).resize((resolution, resolution), Image.Resampling.BOX))
                            for im in images])
     return Targets(images[..., :3].astype(np.float32) / 255, frames, truth, source), camera

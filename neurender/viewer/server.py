@@ -27,6 +27,8 @@ from PIL import Image
 
 from neurender.animation.frames import compare
 from neurender.animation.paths import parse_scene
+from neurender.dataset.images import read_png
+from neurender.errors import NeurenderError
 from neurender.inference import Renderer
 from neurender.inversion.fit import InversionConfig, analytic_backend, invert
 from neurender.metrics.images import to_uint8
@@ -87,15 +89,12 @@ class Viewer:
         return {"scene": scene.tolist()}
 
     def invert(self, body: bytes) -> dict:
-        try:
-            with Image.open(io.BytesIO(body)) as image:
-                rgb = image.convert("RGB")
-        except (OSError, SyntaxError, ValueError):
-            raise BadRequest("the upload is not an image Pillow can read") from None
         r = self.renderer.resolution
-        if rgb.size != (r, r):
-            rgb = rgb.resize((r, r), Image.Resampling.BOX)
-        target = np.asarray(rgb, np.float32)[None] / 255
+        try:  # the command line's reader: the same modes, the same size limit, read from the header first
+            rgba = read_png(io.BytesIO(body), r, name="the upload")
+        except NeurenderError as e:
+            raise BadRequest(str(e)) from None
+        target = rgba[None, ..., :3].astype(np.float32) / 255
         with self.lock:
             found, loss = invert(target, analytic_backend(r, self.renderer.camera), "analytic", PRESETS["easy"],
                                   self.renderer.camera, INVERSION)

@@ -1,0 +1,109 @@
+"""No gigabytes from a few kilobytes: every image reader refuses images larger than MAX_SIDE from their header
+(decompression bombs among them), the analytic inversion descends at a bounded size, and the viewer's upload
+uses the same reader (its 16-bit files included). Each case: one error line (JSON for the viewer), inputs
+intact, and the memory of a separate process bounded."""
+
+import io
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from cli_helpers import assert_user_error, run
+from PIL import Image
+
+from neurender.dataset.images import MAX_SIDE
+from neurender.inference import load_renderer
+from neurender.viewer.server import serve
+
+
+def flat_png(path, side: int, mode: str = "L", value: int = 0):
+    """A PNG of one value: a few kilobytes on disk, side x side pixels decoded."""
+    Image.new(mode, (side, side), value).save(path, optimize=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bombs")
+    big = flat_png(root / "image_0000.png", 8000)
+    assert big.stat().st_size < 100_000  # kilobytes on disk
+    folder = root / "folder"
+    folder.mkdir()
+    flat_png(folder / "image_0001.png", MAX_SIDE + 1)
+    (folder / "params.csv").write_text("1,0,0,-3,0.5,0.5,0.5,10,0,3,0\n")  # the template's CSV, no header
+    return root
+
+
+def test_oversized_images_are_refused_by_every_reader(bombs, tmp_path):
+    big = bombs / "image_0000.png"
+    assert_user_error(run("invert", "--image", big, "--out", tmp_path / "o"), f"larger than the {MAX_SIDE} px")
+    assert_user_error(run("invert", "--image", bombs / "folder", "--out", tmp_path / "o"), "larger than")
+    assert_user_error(run("dataset", "import", bombs / "folder", "--out", tmp_path / "o"), "larger than")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_decompression_bomb_is_one_line(tmp_path):
+    bomb = flat_png(tmp_path / "image_0000.png", 20000, "1")  # past Pillow's own bomb limit
+    assert_user_error(run("invert", "--image", bomb, "--out", tmp_path / "o"), "larger than")
+
+
+def peak_memory_gb(*args) -> tuple[int, str, float]:
+    """Run the CLI in a fresh process: exit code, output, and its peak resident memory in GB."""
+    code = ("import resource, sys\nfrom neurender.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True)
+    peak = int(result.stdout.strip().splitlines()[-1].split()[1]) / 2**20
+    return result.returncode, result.stdout + result.stderr, peak
+
+
+def test_large_images_stay_within_a_memory_ceiling(bombs, tmp_path):
+    code, output, peak = peak_memory_gb("invert", "--image", bombs / "image_0000.png", "--out", tmp_path / "o")
+    assert code == 2 and "larger than" in output and peak < 1.0, (output, peak)
+    image = flat_png(tmp_path / "image_0000.png", MAX_SIDE, "RGB", 40)  # the largest read: descended at 256 px
+    code, output, peak = peak_memory_gb("invert", "--image", image, "--starts", 1, "--steps", 2,
+                                        "--out", tmp_path / "o")
+    assert code == 0 and "resized to 256 px" in output and peak < 2.0, (output, peak)
+
+
+@pytest.fixture(scope="module")
+def viewer(tiny_renderer):
+    server = serve(load_renderer(tiny_renderer), 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def post(url, data):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def test_the_viewer_refuses_oversized_uploads_and_reads_16_bit_as_the_cli_does(viewer, tmp_path):
+    status, answer = post(viewer + "/api/invert", png_bytes(Image.new("L", (13000, 13000), 128)))
+    assert status == 400 and "larger than" in answer["error"]
+    grey = np.full((32, 32), 1400, np.uint16)  # 16-bit: 1400 / 65535 of full scale, about 5 in 8 bits
+    path = tmp_path / "image_0000.png"
+    Image.fromarray(grey).save(path)
+    status, answer = post(viewer + "/api/invert", path.read_bytes())
+    assert status == 200, answer
+    result = run("invert", "--image", path, "--starts", 1, "--steps", 200, "--out", tmp_path / "cli")
+    assert result.exit_code == 0, result.output
+    cli = np.loadtxt(tmp_path / "cli" / "params.csv", delimiter=",", skiprows=1)[1:]
+    # the same reader: the same dim target, so neither finds a bright (saturated) sphere
+    assert np.allclose(cli[3:6], answer["scene"][3:6], atol=0.5)
