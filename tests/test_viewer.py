@@ -4,6 +4,7 @@ import io
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -68,7 +69,7 @@ def test_inversion_upload(viewer):
     ("/api/render", None, 400, "missing query parameter"),
     ("/api/random?preset=hard", None, 400, "unknown preset"),
     ("/api/random?seed=-1", None, 400, "whole number"),
-    ("/api/invert", b"plain text", 400, "not an image"),
+    ("/api/invert", b"plain text", 400, "unreadable image"),
     ("/api/invert", b"x" * (MAX_UPLOAD + 1), 413, "at most"),
     ("/elsewhere", None, 404, "no page"),
 ])
@@ -92,3 +93,54 @@ def test_view_on_a_port_in_use_is_one_line(tiny_renderer):
         assert_user_error(run("view", "--checkpoint", tiny_renderer, "--port", port),
                           f"cannot serve on 127.0.0.1:{port}")
     assert_user_error(run("view", "--checkpoint", tiny_renderer.parent / "missing.pt"), "not found")
+
+
+def raw(viewer: str, request: bytes, wait: float = 30) -> tuple[int, dict]:
+    """Send raw bytes; the status and the JSON body of the answer."""
+    port = int(viewer.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(1 << 16):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("request_bytes, status, fragment", [
+    (b"GET /api/info HTTP/1.1\r\nHost: evil.example\r\n\r\n", 403, "not to host"),
+    (b"POST /api/invert HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nOrigin: http://evil.example\r\n"
+     b"Content-Type: text/plain\r\nContent-Length: 4\r\n\r\nabcd", 403, "other pages"),
+    (b"PUT /api/invert HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n\r\n", 501, "not implemented"),
+    (b"DELETE / HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n\r\n", 501, "not implemented"),
+    (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414, "uri too long"),
+    (b"GET / HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431, "too large"),
+    (b"POST /api/invert HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nContent-Length: \xc2\xb2\r\n\r\n", 411,
+     "Content-Length"),
+    (b"GET /api/random?seed=%C2%B2 HTTP/1.1\r\nHost: localhost:PORT\r\n\r\n", 400, "whole number"),
+])
+def test_the_viewer_answers_only_its_own_pages_and_every_error_in_json(viewer, request_bytes, status, fragment):
+    port = viewer.rsplit(":", 1)[1].encode()
+    code, answer = raw(viewer, request_bytes.replace(b"PORT", port))
+    assert code == status and fragment in answer["error"], answer
+    assert get(viewer + "/api/info")[0] == 200
+
+
+def test_idle_connections_are_closed_and_bounded(viewer):
+    from neurender.viewer import server as server_module
+
+    port = int(viewer.rsplit(":", 1)[1])
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(server_module.MAX_CONNECTIONS + 8)]
+    try:  # the extra connections are closed at once, and the server still answers once the idle ones time out
+        closed = 0
+        for connection in idle[-8:]:
+            connection.settimeout(5)
+            closed += connection.recv(1) == b""
+        assert closed == 8
+        idle[0].settimeout(server_module.IDLE_SECONDS + 15)  # an idle connection is closed by the server
+        start = time.monotonic()
+        assert idle[0].recv(1) == b"" and time.monotonic() - start < server_module.IDLE_SECONDS + 10
+    finally:
+        for connection in idle:
+            connection.close()
+    assert get(viewer + "/api/info")[0] == 200

@@ -40,6 +40,10 @@ METRICS = ("flip", "ssim", "masked_l1")  # scored on every update
 MAX_UPLOAD = 4 << 20  # bytes
 DRAIN_LIMIT = 64 << 20  # a larger upload is answered without reading it (the client may see a reset instead)
 INVERSION = InversionConfig(starts=4, steps=150)  # about 6 s for one 128 px upload on 2 CPU cores
+MAX_CONNECTIONS = 32  # open connections at once; more are closed at once
+IDLE_SECONDS = 20  # a connection that sends nothing for this long is closed
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # the only Host names answered (DNS rebinding)
+MAX_SEED = 2**63 - 1
 
 
 class BadRequest(Exception):
@@ -83,8 +87,8 @@ class Viewer:
         if preset not in PRESETS:
             raise BadRequest(f"unknown preset {preset!r}: use {' or '.join(PRESETS)}")
         seed = _one(query, "seed", "0")
-        if not seed.isdigit():
-            raise BadRequest(f"seed must be a whole number, got {seed!r}")
+        if not (seed.isascii() and seed.isdigit() and int(seed) <= MAX_SEED):
+            raise BadRequest(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
         scene = sample_scenes(PRESETS[preset], int(seed), np.arange(1), self.renderer.resolution)[0]
         return {"scene": scene.tolist()}
 
@@ -114,8 +118,31 @@ def make_handler(viewer: Viewer) -> type[BaseHTTPRequestHandler]:
     page = files("neurender.viewer").joinpath("page.html").read_bytes()
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = IDLE_SECONDS  # on the socket: an idle or slow client does not hold a thread for ever
+
         def log_message(self, format, *args):  # quiet: the page polls often
             pass
+
+        def send_error(self, code, message=None, explain=None):
+            """Every error the HTTP machinery answers (414, 431, 501, a bad request line) as JSON too."""
+            self.close_connection = True
+            status = HTTPStatus(code)
+            self._error(status, f"{status.phrase.lower()}: {message or status.description}")
+
+        def _addressed_here(self) -> bool:
+            """The Host is a loopback name with this server's port, and a cross-origin request (any Origin but
+            this page's) is refused: a web page elsewhere cannot drive the viewer (DNS rebinding, CSRF)."""
+            port = self.server.server_address[1]
+            here = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+            host, origin = self.headers.get("Host", ""), self.headers.get("Origin")
+            if host not in here:
+                self._error(HTTPStatus.FORBIDDEN, f"the viewer answers requests to 127.0.0.1:{port} or "
+                                                  f"localhost:{port} only, not to host {host!r}")
+                return False
+            if origin is not None and origin not in {f"http://{name}" for name in here}:
+                self._error(HTTPStatus.FORBIDDEN, f"requests from other pages ({origin}) are not accepted")
+                return False
+            return True
 
         def _send(self, status: int, body: bytes, kind: str) -> None:
             self.send_response(status)
@@ -138,6 +165,8 @@ def make_handler(viewer: Viewer) -> type[BaseHTTPRequestHandler]:
             self._send(status, json.dumps(answer).encode(), "application/json")
 
         def do_GET(self):
+            if not self._addressed_here():
+                return
             url = urlparse(self.path)
             query = parse_qs(url.query)
             routes = {"/api/info": lambda: viewer.info(), "/api/render": lambda: viewer.render(query),
@@ -150,11 +179,13 @@ def make_handler(viewer: Viewer) -> type[BaseHTTPRequestHandler]:
                 self._error(HTTPStatus.NOT_FOUND, f"no page {url.path}")
 
         def do_POST(self):
+            if not self._addressed_here():
+                return
             if urlparse(self.path).path != "/api/invert":
                 self._error(HTTPStatus.NOT_FOUND, f"no endpoint {self.path}")
                 return
             length = self.headers.get("Content-Length", "")
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):
                 self._error(HTTPStatus.LENGTH_REQUIRED, "the upload needs a Content-Length")
                 return
             if int(length) > MAX_UPLOAD:
@@ -171,8 +202,32 @@ def make_handler(viewer: Viewer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, at most MAX_CONNECTIONS of them: a further connection is closed unanswered."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler):
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 def serve(renderer: Renderer, port: int) -> ThreadingHTTPServer:
     """A server on 127.0.0.1:port (0: any free port) for ``renderer``; call serve_forever() on it."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(Viewer(renderer)))
-    server.daemon_threads = True
-    return server
+    return _Server(("127.0.0.1", port), make_handler(Viewer(renderer)))
