@@ -109,8 +109,8 @@ def raw(viewer: str, request: bytes, wait: float = 30) -> tuple[int, dict]:
 
 @pytest.mark.parametrize("request_bytes, status, fragment", [
     (b"GET /api/info HTTP/1.1\r\nHost: evil.example\r\n\r\n", 403, "not to host"),
-    (b"POST /api/invert HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nOrigin: http://evil.example\r\n"
-     b"Content-Type: text/plain\r\nContent-Length: 4\r\n\r\nabcd", 403, "other pages"),
+    ((b"POST /api/invert HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nOrigin: http://evil.example\r\n"
+      b"Content-Type: text/plain\r\nContent-Length: 4\r\n\r\nabcd"), 403, "other pages"),
     (b"PUT /api/invert HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n\r\n", 501, "not implemented"),
     (b"DELETE / HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n\r\n", 501, "not implemented"),
     (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414, "uri too long"),
