@@ -54,6 +54,9 @@ def test_non_finite_options(tmp_path, args, fragment):
     ("[loss]\nl1_object = nan", "loss.l1_object must be a finite number"),
     ("[schedule]\nbetas_g = [0.5]", "two numbers"),
     ("resolution = true", "resolution must be an integer"),
+    ("[schedule]\npixels_per_image = 10000000", "pixels_per_image must be in [0, resolution^2]"),
+    ("[schedule]\npixels_per_image = 16384\nbatch = 1024", "at most 4,194,304"),
+    ("resolution = 1024\n[schedule]\nbatch = 1024", "a step's images in memory"),
 ])
 def test_configs_of_the_wrong_shape(tmp_path, toml, fragment):
     config = tmp_path / "c.toml"

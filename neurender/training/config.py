@@ -11,6 +11,8 @@ from pathlib import Path
 from neurender.errors import NeurenderError
 from neurender.models.generators import CROP_GENERATORS, GENERATORS, PIXEL_GENERATORS
 
+MAX_BATCH_PIXELS = 2**27  # a step's images (batch x resolution^2): about 2 GB as float RGBA
+MAX_STEP_SAMPLES = 2**22  # pixels a step evaluates the generator at: GBs of activations at a field's widths
 GAN_LOSSES = ("bce", "lsgan", "hinge", "rpgan")
 LR_DECAYS = ("none", "cosine")
 
@@ -202,7 +204,12 @@ def validate(c: TrainConfig) -> TrainConfig:
          "betas must be two numbers in [0, 1)"),
         (s.lr_decay in LR_DECAYS, f"schedule.lr_decay must be one of {', '.join(LR_DECAYS)}"),
         (0 < s.lr_final_factor <= 1, "schedule.lr_final_factor must be in (0, 1]"),
-        (s.pixels_per_image >= 0, "schedule.pixels_per_image must be >= 0"),
+        (0 <= s.pixels_per_image <= c.resolution ** 2, "schedule.pixels_per_image must be in [0, resolution^2]"),
+        (s.batch * c.resolution ** 2 <= MAX_BATCH_PIXELS,
+         f"schedule.batch x resolution^2 must be at most {MAX_BATCH_PIXELS:,} pixels (a step's images in memory)"),
+        (s.batch * max(s.pixels_per_image, s.crops_per_image * (s.crop_size + 4) ** 2) <= MAX_STEP_SAMPLES,
+         f"schedule.batch x pixels_per_image (or x crops_per_image x crop pixels) must be at most "
+         f"{MAX_STEP_SAMPLES:,} (the network's activations per step)"),
         (min(s.silhouette_share, s.object_share, s.detail_share) >= 0
          and s.silhouette_share + s.object_share + s.detail_share <= 1,
          "schedule.silhouette_share, object_share and detail_share must be >= 0 with a sum <= 1"),
@@ -217,7 +224,8 @@ def validate(c: TrainConfig) -> TrainConfig:
          "loss.lpips_weight needs crops of at least 64 pixels (schedule.crop_size)"),
         (s.ema_halflife_images >= 0 and s.d_noise_std >= 0 and s.d_noise_images >= 0, "must be >= 0"),
         (r.tick_images >= 1 and r.sample_ticks >= 1 and r.snapshot_ticks >= 1, "tick settings must be >= 1"),
-        (r.val_images >= 0 and r.max_bad_steps >= 1, "run.val_images >= 0 and run.max_bad_steps >= 1"),
+        (0 <= r.val_images <= 100_000 and r.max_bad_steps >= 1,
+         "run.val_images must be in [0, 100000] (held in memory) and run.max_bad_steps >= 1"),
         (r.threads is None or r.threads >= 1, "run.threads must be >= 1"),
         (r.workers >= 0, "run.workers must be >= 0"),
         (r.device in ("auto", "cpu", "cuda"), "run.device must be auto, cpu or cuda"),
