@@ -196,3 +196,17 @@ def test_a_gpu_recipe_without_a_gpu_is_one_error_line(tmp_path):
     assert_user_error(run("train", "--config", configs / "easy-gpu.toml", "--out", tmp_path / "run"),
                       "--device cpu runs on the CPU")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_hand_edited_config_json_is_named_on_resume(setup, tmp_path):
+    import shutil
+
+    shutil.copytree(setup / "run", tmp_path / "run")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    config["loss"]["l1_object"] = 123.0
+    config["schedule"]["lr_g"] = 0.5
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    result = run("train", "--out", tmp_path / "run", "--resume", "latest", "--finetune-images", 16)
+    assert result.exit_code == 0, result.output
+    assert "note:" in result.output and "loss.l1_object, schedule.lr_g" in result.output, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["loss"]["l1_object"] != 123.0

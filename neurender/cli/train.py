@@ -96,7 +96,7 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
     """Train a conditional renderer: masked-L1 warm-up, adversarial phase with balancing, fine-tuning."""
     from neurender.training.config import to_dict
     from neurender.training.loop import Trainer
-    from neurender.training.state import resumed_config
+    from neurender.training.state import edited_settings, resumed_config
 
     if resume:
         lengths = {k: options.pop(k) for k in PHASE_OPTIONS}
@@ -114,6 +114,12 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
         trainer = Trainer.resume(path, dataset, lengths)
         extended = "".join(f"; {k} {a} -> {b}" for k, (a, b) in trainer.changes.items())
         click.echo(f"resuming {path} at {trainer.counters.images} images{extended}")
+        edited = [k for k in edited_settings(trainer.out / "config.json", to_dict(trainer.config))
+                  if k not in trainer.changes]  # the phase lengths just extended are not edits
+        if edited:
+            click.echo(f"note: {trainer.out / 'config.json'} was edited ({', '.join(edited)}); a resumed run "
+                       "continues with the checkpoint's settings and rewrites config.json (phase lengths change "
+                       "with --warmup-images, --adversarial-images, --finetune-images)")
     else:
         if out is None:
             raise click.UsageError("--out is required")

@@ -3,6 +3,7 @@ checkpoint fits the run that loads it."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -58,6 +59,30 @@ def resumed_config(path: Path, dataset: str | None = None, lengths: dict | None 
     changes = {f"schedule.{k}": [getattr(config.schedule, k), getattr(new, k)] for k in schedule.PHASES
                if getattr(new, k) != getattr(config.schedule, k)}
     return replace(config, schedule=new), state, changes
+
+
+def edited_settings(path: Path, config: dict) -> list[str]:
+    """The settings (section.key) in a run's config.json that differ from ``config``, the one a resumed run
+    continues with; [] when the file is missing or unreadable (it is rewritten either way)."""
+    try:
+        written = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(written, dict):
+        return ["the whole file"]
+    changed = []
+    for key in sorted(set(written) | set(config)):
+        mine, theirs = config.get(key), written.get(key)
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            changed += [f"{key}.{k}" for k in sorted(set(mine) | set(theirs))
+                        if _plain(mine.get(k)) != _plain(theirs.get(k))]
+        elif key != "out" and _plain(mine) != _plain(theirs):
+            changed.append(key)
+    return changed
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def check_compatible(state: dict, mine: ModelConfig, resolution: int, data: str, path: str,
