@@ -51,5 +51,5 @@ def test_results_command_bad_input(tmp_path):
                       "given twice")
     assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", "a|b=x.pt"), "without '|'")
     assert_user_error(run("results", "--out", tmp_path / "r", "--presets", ""), "at least one preset")
-    assert_user_error(run("dataset", "preview", tmp_path, "--out", tmp_path / "grid.xyz"), "not a .png file")
+    assert_user_error(run("dataset", "preview", tmp_path / "ds", "--out", tmp_path / "grid.xyz"), "not a .png file")
     assert not (tmp_path / "r").exists() and not (tmp_path / "grid.xyz").exists()

@@ -132,9 +132,9 @@ def preview(root, out, split, count, columns, overwrite):
 
     if not out.suffix:  # matplotlib would add .png itself, after the check
         out = out.with_name(out.name + ".png")
+    check_output(out, [root], overwrite, kind="file")
     if out.suffix.lower() != ".png":
         raise click.BadParameter(f"{out} is not a .png file (the grid is written as PNG)", param_hint="--out")
-    check_output(out, [root], overwrite, kind="file")
     data = open_dataset(root)
     indices = data.split(split)
     if len(indices) == 0:
