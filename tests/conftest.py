@@ -42,3 +42,18 @@ def tiny_renderer(tmp_path_factory) -> Path:
                         "run": {"tick_images": 16, "val_images": 8, "threads": 1}})
     Trainer(config).run(progress=False)
     return out / "renderer.pt"
+
+
+@pytest.fixture(scope="module")
+def viewer(tiny_renderer):
+    """A viewer server for the tiny renderer on a free loopback port: its base URL."""
+    import threading
+
+    from neurender.inference import load_renderer
+    from neurender.viewer.server import serve
+
+    server = serve(load_renderer(tiny_renderer), 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -3,7 +3,6 @@
 import io
 import json
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -14,19 +13,9 @@ import torch
 from cli_helpers import assert_user_error, run
 from PIL import Image
 
-from neurender.inference import load_renderer
 from neurender.presets import PRESETS, sample_scenes
 from neurender.raster import render_spheres_uint8
-from neurender.viewer.server import MAX_UPLOAD, serve
-
-
-@pytest.fixture(scope="module")
-def viewer(tiny_renderer):
-    server = serve(load_renderer(tiny_renderer), 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+from neurender.viewer.server import MAX_UPLOAD
 
 
 def get(url, data=None):
