@@ -72,9 +72,12 @@ def _existing_folder(path: Path) -> Path:
 
 def check_room(out: Path, nbytes: int) -> None:
     """Refuse a write of up to ``nbytes`` that the disk holding ``out`` has no room for."""
-    free = shutil.disk_usage(_existing_folder(out)).free
+    folder = _existing_folder(out)
+    if not os.access(folder, os.W_OK | os.X_OK) or shutil.disk_usage(folder).total == 0:
+        raise NeurenderError(f"cannot write {out}: {folder} is not a writable folder on a disk")
+    free = shutil.disk_usage(folder).free
     if nbytes > free:
-        raise NeurenderError(f"{out} needs up to {nbytes / 1e9:.1f} GB but its disk has {free / 1e9:.1f} GB free; "
+        raise NeurenderError(f"{out} needs up to {nbytes / 1e9:.2g} GB but its disk has {free / 1e9:.2g} GB free; "
                              "write fewer images, or shards (--shard) on several disks")
 
 

@@ -134,6 +134,14 @@ def test_inversion_bounds(world, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_messages_say_what_is_wrong_in_plain_numbers(tmp_path):
+    result = run("dataset", "generate", "--count", "10", "--val", "1e300", "--out", tmp_path / "d")
+    assert_user_error(result, "--val 1e+300 is more images than the dataset's 10")
+    assert len(result.output) < 120
+    assert_user_error(run("dataset", "generate", "--count", "10", "--out", "/proc/neurender-test"),
+                      "not a writable folder")
+
+
 def test_frames_of_a_params_csv(world, tmp_path):
     csv = tmp_path / "params.csv"
     scene = "0,0,-3,0.5,0.5,0.5,10,0,3,0"

@@ -37,7 +37,9 @@ def split_sizes(count: int, val: float, test: float) -> dict[str, list[int]]:
     ``count`` (rounded). Sampling is i.i.d. per index, so contiguous ranges are random splits."""
     def size(x: float, name: str) -> int:
         if x < 0 or (x >= 1 and x != int(x)):
-            raise NeurenderError(f"--{name} must be a fraction in [0, 1) or a whole count, got {x}")
+            raise NeurenderError(f"--{name} must be a fraction in [0, 1) or a whole count, got {x:g}")
+        if x > count:
+            raise NeurenderError(f"--{name} {x:g} is more images than the dataset's {count}")
         return int(x) if x >= 1 else int(round(x * count))
 
     n_val, n_test = size(val, "val"), size(test, "test")
