@@ -230,12 +230,14 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch
     assert not list(tmp_path.glob(".*"))
 
 
-def test_sigterm_leaves_no_staging_or_lock_and_keeps_the_old_output(world, tmp_path):
+@pytest.mark.parametrize("command", ["generate", "invert"])
+def test_sigterm_leaves_no_staging_or_lock_and_keeps_the_old_output(world, tmp_path, command):
     out = tmp_path / "ds"
     shutil.copytree(world / "ds", out)
     before = fingerprint(out)
-    proc = subprocess.Popen([sys.executable, "-m", "neurender", "dataset", "generate", "--count", "2000000",
-                             "--resolution", "64", "--out", str(out), "--overwrite"],
+    args = {"generate": ["dataset", "generate", "--count", "2000000", "--resolution", "64"],
+            "invert": ["invert", "--dataset", str(world / "ds"), "--steps", "100000"]}[command]
+    proc = subprocess.Popen([sys.executable, "-m", "neurender", *args, "--out", str(out), "--overwrite"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while not list(tmp_path.glob(".ds.partial-*")) and time.time() < deadline and proc.poll() is None:
