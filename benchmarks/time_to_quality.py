@@ -3,7 +3,8 @@ validation FLIP and SSIM of G_ema against training time (validation itself is no
 
 Each architecture runs its recipe from configs/ (upsample, deconv, hybrid: the report's; field and phong_field:
 quick.toml, the main job's short schedule; cspup and coord: hybrid.toml with their generator; conv_field: the
-GAN's warm-up on crops, gan/warmup.toml), from scratch (a recipe's init_from is dropped), on CPU threads.
+GAN's warm-up on crops from scratch, ablations/gan-scratch-warmup.toml), from scratch (a recipe's init_from is
+dropped), on CPU threads.
 Writes benchmarks/results/time_to_quality.json and time_to_quality.png.
 
     python benchmarks/time_to_quality.py [--seconds 120] [--every 30] [--archs field,hybrid] [--threads 2]
@@ -31,7 +32,7 @@ from neurender.training.loop import Trainer
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 RECIPE = {"upsample": "upsample", "deconv": "deconv", "hybrid": "hybrid", "cspup": "hybrid", "coord": "hybrid",
-          "field": "quick", "phong_field": "quick", "conv_field": "gan/warmup"}
+          "field": "quick", "phong_field": "quick", "conv_field": "ablations/gan-scratch-warmup"}
 VAL_IMAGES = 64
 
 
