@@ -186,9 +186,8 @@ class Trainer:
         self.counters.inherited_images = state["counters"]["images"] + state["counters"].get("inherited_images", 0)
         self.counters.lineage = [*state["counters"].get("lineage", []),
                                  stage_record(state["config"], state["counters"]["images"])]
-        their_d = state["config"]["model"]
         same_shape = state["config"]["schedule"].get("crop_size", 0) == self.config.schedule.crop_size
-        if same_shape and all(their_d[k] == getattr(self.config.model, k) for k in their_d if k.startswith("d_")):
+        if same_shape and all(theirs[k] == getattr(self.config.model, k) for k in theirs if k.startswith("d_")):
             self.d.load_state_dict(state["d"])
 
     def state_dict(self) -> dict:
@@ -276,23 +275,36 @@ class Trainer:
         fake = self.g_train(params)
         loss = losses.masked_l1(fake, image, mask, c.l1_object * l1_factor, c.l1_background * l1_factor)
         parts = {"g_l1": loss.item()}
+        loss, acc_fake = self._image_terms(loss, parts, fake, image, params, None, adversarial)
+        self._g_update(loss, parts)
+        return acc_fake
+
+    def _image_terms(self, loss: torch.Tensor, parts: dict, fake: torch.Tensor, real: torch.Tensor,
+                     params: torch.Tensor, coords: torch.Tensor | None, adversarial: bool
+                     ) -> tuple[torch.Tensor, float | None]:
+        """``loss`` plus the terms that judge G's images (frames or crops) whole: D's (in the adversarial phase)
+        and LPIPS (where configured), each recorded in ``parts``; also D's accuracy on them (None: no D)."""
+        c = self.config.loss
         acc_fake = None
         if adversarial:
-            gan, acc_fake = self._adversarial(fake, image, params, None)
+            gan, acc_fake = self._adversarial(fake, real, params, coords)
             loss = loss + c.gan_weight * gan
             parts["g_gan"] = gan.item()
         if self.lpips is not None:
-            perceptual = self.lpips(fake.float(), image).mean()
+            perceptual = self.lpips(fake.float(), real).mean()
             loss = loss + c.lpips_weight * perceptual
             parts["g_lpips"] = perceptual.item()
+        return loss, acc_fake
+
+    def _g_update(self, loss: torch.Tensor, parts: dict) -> None:
+        """One optimizer step of G on ``loss`` (skipped and counted if it is not finite everywhere), G_ema's
+        update, and ``parts`` into the tick's sums."""
         self.opt_g.zero_grad(set_to_none=True)
-        if not self._finite_everywhere(loss, "g"):
-            return acc_fake
-        loss.backward()
-        self.opt_g.step()
-        self._update_ema()
-        self._accumulate(**parts)
-        return acc_fake
+        if self._finite_everywhere(loss, "g"):
+            loss.backward()
+            self.opt_g.step()
+            self._update_ema()
+            self._accumulate(**parts)
 
     def _pixel_step(self, params: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> None:
         """A G step on sampled pixels of each scene (silhouette, object, detail and uniform pixels in the
@@ -306,12 +318,7 @@ class Trainer:
         colour, logit = self.g_train(params, pixels)
         coverage, l1 = losses.pixel_losses(colour, logit, target.transpose(1, 2))
         loss = c.coverage_weight * coverage + c.l1_object * l1
-        self.opt_g.zero_grad(set_to_none=True)
-        if self._finite_everywhere(loss, "g"):
-            loss.backward()
-            self.opt_g.step()
-            self._update_ema()
-            self._accumulate(g_l1=l1.item(), g_coverage=coverage.item())
+        self._g_update(loss, {"g_l1": l1.item(), "g_coverage": coverage.item()})
 
     def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, params: torch.Tensor,
                      coords: torch.Tensor | None) -> tuple[torch.Tensor, float]:
@@ -362,21 +369,8 @@ class Trainer:
         coverage, l1 = losses.pixel_losses(colour, logit, crops.target)
         loss = c.coverage_weight * coverage + c.l1_object * l1_factor * l1
         parts = {"g_l1": l1.item(), "g_coverage": coverage.item()}
-        acc_fake = None
-        if adversarial:
-            gan, acc_fake = self._adversarial(fake, crops.real, crops.params, crops.coords)
-            loss = loss + c.gan_weight * gan
-            parts["g_gan"] = gan.item()
-        if self.lpips is not None:
-            perceptual = self.lpips(fake.float(), crops.real).mean()
-            loss = loss + c.lpips_weight * perceptual
-            parts["g_lpips"] = perceptual.item()
-        self.opt_g.zero_grad(set_to_none=True)
-        if self._finite_everywhere(loss, "g"):
-            loss.backward()
-            self.opt_g.step()
-            self._update_ema()
-            self._accumulate(**parts)
+        loss, acc_fake = self._image_terms(loss, parts, fake, crops.real, crops.params, crops.coords, adversarial)
+        self._g_update(loss, parts)
         return acc_fake
 
     def _d_pairs(self, batch, with_fake: bool = True):
