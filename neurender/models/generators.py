@@ -24,47 +24,73 @@ def stage_channels(resolution: int, width: int, minimum: int = 16) -> list[int]:
     return [max(minimum, width >> i) for i in range(stages + 1)]
 
 
-class _Upsampling(nn.Module):
-    """MLP to a 4x4 map, a list of x2 stages, then a 3x3 convolution to RGB, clamped to [0, 1]."""
+class AddCoords(nn.Module):
+    """CoordConv's input: the pixel centres' coordinates as two more channels, (B, C, H, W) -> (B, C + 2, H, W),
+    column and row each in (-1, 1), the same grid at every resolution (so a stage can place what it draws)."""
 
-    def __init__(self, channels: list[int], stages: list[nn.Module]):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        rows = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) * (2 / h) - 1
+        cols = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) * (2 / w) - 1
+        grid = torch.stack(torch.meshgrid(cols, rows, indexing="xy"))  # (2, H, W): column, row
+        return torch.cat([x, grid.expand(b, -1, -1, -1)], dim=1)
+
+
+class _Upsampling(nn.Module):
+    """MLP to a 4x4 map, a list of x2 stages, then a 3x3 convolution to RGB, clamped to [0, 1]. With `coords`,
+    every stage and the RGB convolution also see the pixel coordinates (``AddCoords``; the stages were built
+    for 2 more input channels)."""
+
+    def __init__(self, channels: list[int], stages: list[nn.Module], coords: bool = False):
         super().__init__()
+        extra = 2 if coords else 0
         self.param_norm = ParamNorm()
         self.start = ParamsToMap(channels[0])
-        self.stages = nn.Sequential(*stages)
-        self.to_rgb = nn.Conv2d(channels[-1], 3, 3, padding=1)
+        self.stages = nn.Sequential(*[nn.Sequential(AddCoords(), s) if coords else s for s in stages])
+        self.to_rgb = nn.Sequential(AddCoords(), nn.Conv2d(channels[-1] + extra, 3, 3, padding=1)) if coords \
+            else nn.Conv2d(channels[-1], 3, 3, padding=1)
 
     def forward(self, params: torch.Tensor) -> torch.Tensor:
         return clamp_unit(self.to_rgb(self.stages(self.start(self.param_norm(params)))))
 
 
-def upsample(resolution: int, width: int = 256, norm: str = "batch") -> nn.Module:
+def upsample(resolution: int, width: int = 256, norm: str = "batch", coords: bool = False) -> nn.Module:
     """The report's baseline: nearest-neighbour upsampling + one 3x3 convolution per stage."""
-    ch = stage_channels(resolution, width)
-    return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv_block(a, b, norm))
-                            for a, b in zip(ch, ch[1:])])
+    ch, extra = stage_channels(resolution, width), 2 if coords else 0
+    return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv_block(a + extra, b, norm))
+                            for a, b in zip(ch, ch[1:])], coords)
 
 
-def deconv(resolution: int, width: int = 256, norm: str = "batch") -> nn.Module:
+def deconv(resolution: int, width: int = 256, norm: str = "batch", coords: bool = False) -> nn.Module:
     """The report's model 2: transposed convolutions (kernel 4, stride 2) with normalisation."""
-    ch = stage_channels(resolution, width)
-    return _Upsampling(ch, [nn.Sequential(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1, bias=norm == "none"),
+    ch, extra = stage_channels(resolution, width), 2 if coords else 0
+    return _Upsampling(ch, [nn.Sequential(nn.ConvTranspose2d(a + extra, b, 4, stride=2, padding=1, bias=norm == "none"),
                                           norm_layer(norm, b), nn.LeakyReLU(0.2, inplace=True))
-                            for a, b in zip(ch, ch[1:])])
+                            for a, b in zip(ch, ch[1:])], coords)
 
 
-def hybrid(resolution: int, width: int = 256, norm: str = "batch") -> nn.Module:
+def hybrid(resolution: int, width: int = 256, norm: str = "batch", coords: bool = False) -> nn.Module:
     """The report's best: bilinear upsampling + two 3x3 convolutions per stage."""
-    ch = stage_channels(resolution, width)
+    ch, extra = stage_channels(resolution, width), 2 if coords else 0
     return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                                          conv_block(a, b, norm), conv_block(b, b, norm))
-                            for a, b in zip(ch, ch[1:])])
+                                          conv_block(a + extra, b, norm), conv_block(b, b, norm))
+                            for a, b in zip(ch, ch[1:])], coords)
 
 
-def cspup(resolution: int, width: int = 256, norm: str = "batch") -> nn.Module:
+def cspup(resolution: int, width: int = 256, norm: str = "batch", coords: bool = False) -> nn.Module:
     """A stack of CSPup blocks (two other reports' generator)."""
-    ch = stage_channels(resolution, width)
-    return _Upsampling(ch, [CSPUp(a, b, norm) for a, b in zip(ch, ch[1:])])
+    ch, extra = stage_channels(resolution, width), 2 if coords else 0
+    return _Upsampling(ch, [CSPUp(a + extra, b, norm) for a, b in zip(ch, ch[1:])], coords)
+
+
+def _with_coords(factory):
+    """The report's generator with CoordConv added (``AddCoords`` before every stage and the RGB convolution):
+    the smallest change that lets a stage know where it draws."""
+    def build(resolution: int, width: int = 256, norm: str = "batch") -> nn.Module:
+        return factory(resolution, width, norm, coords=True)
+    build.__name__ = f"{factory.__name__}_coord"
+    build.__doc__ = f"{factory.__doc__} With coordinate channels at every stage (CoordConv)."
+    return build
 
 
 class CoordGenerator(nn.Module):
@@ -107,15 +133,15 @@ def coord(resolution: int, width: int = 32, norm: str = "none") -> nn.Module:
     return CoordGenerator(resolution, width)
 
 
-GENERATORS = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup, "coord": coord, "field": field,
-              "phong_field": phong_field, "conv_field": conv_field}
+_REPORT = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup}
+REPORT_GENERATORS = {**_REPORT, **{f"{name}_coord": _with_coords(f) for name, f in _REPORT.items()}}  # and CoordConv
+GENERATORS = {**REPORT_GENERATORS, "coord": coord, "field": field, "phong_field": phong_field, "conv_field": conv_field}
 PIXEL_GENERATORS = ("field", "phong_field")  # those that can render a sample of pixels per scene (training on them)
 CROP_GENERATORS = ("conv_field",)  # those that can render a window of the frame (training on crops)
 # architectures with the same trunk and other output layers: init_from may start one from the other (the shared
 # tensors load, the rest starts fresh)
 SHARED_TRUNKS = ({"field", "phong_field", "conv_field"},)
-DEFAULT_WIDTH = {"upsample": 256, "deconv": 256, "hybrid": 256, "cspup": 256, "coord": 32, "field": 64,
-                 "phong_field": 64, "conv_field": 64}
+DEFAULT_WIDTH = {**dict.fromkeys(REPORT_GENERATORS, 256), "coord": 32, "field": 64, "phong_field": 64, "conv_field": 64}
 
 
 @torch.no_grad()

@@ -1,0 +1,92 @@
+"""The course report's recipes within a wall-clock budget: one recipe from configs/ (upsample, deconv, hybrid,
+cspup, or one of them with coordinate channels: `--arch hybrid_coord` on configs/hybrid.toml) trained on fresh
+easy scenes until its schedule ends or `--seconds` of training have passed, then exported as a renderer whose
+`training` record says how many images each phase saw.
+
+Score the exports with `neurender results --presets easy --checkpoint NAME=RUN/renderer.pt ...` (600 images x 3
+seeds). Appends one line per run to RUN/../report_recipes.jsonl: recipe, arch, device, wall seconds, images.
+
+    python benchmarks/report_recipes.py --recipe hybrid --arch hybrid_coord --seconds 3600 --out RUN [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from neurender.models.generators import REPORT_GENERATORS
+from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
+from neurender.training.loop import Trainer
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+RECIPES = ("upsample", "deconv", "hybrid", "cspup")
+
+
+def train(recipe: str, arch: str, seconds: float, out: Path, device: str, threads: int, workers: int,
+          schedule: dict) -> dict:
+    """Train `arch` on configs/<recipe>.toml (its [schedule] updated with `schedule`) for at most `seconds` (the
+    schedule's end comes first where it can); export out/renderer.pt and return the run's record."""
+    data = merge(to_dict(TrainConfig()), load_toml(CONFIGS / f"{recipe}.toml"))
+    data = merge(data, {"out": str(out), "model": {"arch": arch}, "schedule": schedule,
+                        "run": {"device": device, "threads": threads, "workers": workers}})
+    config = from_dict(data)
+    out.mkdir(parents=True)
+    (out / "config.json").write_text(json.dumps(to_dict(config), indent=2) + "\n")
+    trainer = Trainer(config)
+    total = config.schedule.total_images
+    start = tick_start = time.perf_counter()
+    tick_images = 0
+    while trainer.counters.images < total and time.perf_counter() - start < seconds:
+        before = trainer.counters.images
+        trainer.iteration()
+        tick_images += trainer.counters.images - before
+        if tick_images >= config.run.tick_images:  # log.jsonl: losses, D's accuracy, the controller, images/s
+            trainer.tick(time.perf_counter() - tick_start, tick_images)
+            tick_start, tick_images = time.perf_counter(), 0
+    wall = time.perf_counter() - start
+    trainer.samples()
+    trainer.export("renderer.pt")
+    validation = trainer.validate()
+    record = {"recipe": recipe, "arch": arch, "schedule": schedule, "device": str(trainer.device),
+              "gpu": torch.cuda.get_device_name() if trainer.device.type == "cuda" else None,
+              "machine": platform.processor() or platform.machine(), "threads": threads,
+              "seconds": round(wall, 1), "budget_seconds": seconds, "images": trainer.counters.images,
+              "schedule_images": total, "finished": trainer.counters.images >= total,
+              "phases": {"warmup": min(trainer.counters.images, trainer.config.schedule.warmup_images),
+                         "adversarial": max(0, trainer.counters.images - trainer.config.schedule.warmup_images)},
+              "validation": {k: validation[k] for k in ("masked_l1", "ssim")}}
+    with (out.parent / "report_recipes.jsonl").open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    trainer.close()
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipe", choices=RECIPES, required=True, help="configs/<recipe>.toml")
+    parser.add_argument("--arch", choices=list(REPORT_GENERATORS), help="generator [default: the recipe's]")
+    parser.add_argument("--seconds", type=float, default=3600.0, help="wall-clock training budget")
+    parser.add_argument("--out", type=Path, required=True, help="run directory (new)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="processes that draw the scenes ahead")
+    parser.add_argument("--warmup-images", type=int, help="the recipe's masked-L1 warm-up length, changed")
+    parser.add_argument("--adversarial-images", type=int, help="the recipe's adversarial phase length, changed")
+    parser.add_argument("--lr-decay", choices=("none", "cosine"), help="the recipe's learning-rate decay, changed")
+    args = parser.parse_args()
+    if args.out.exists():
+        parser.error(f"{args.out} exists")
+    changes = {"warmup_images": args.warmup_images, "adversarial_images": args.adversarial_images,
+               "lr_decay": args.lr_decay}
+    record = train(args.recipe, args.arch or args.recipe, args.seconds, args.out, args.device, args.threads,
+                   args.workers, {k: v for k, v in changes.items() if v is not None})
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
