@@ -11,28 +11,40 @@ import torch
 from neurender.errors import NeurenderError
 from neurender.models.generators import build_generator, predict_images
 from neurender.scene import Camera, encode_params
+from neurender.shipped import renderer_path
 from neurender.training.checkpoint import load_checkpoint
 from neurender.training.state import stage_record
 
 
 @dataclass
 class Renderer:
+    """A trained generator ready to draw scenes: ``load_renderer(...).render(params)``.
+
+    Its inputs are the 10 world-space scene parameters (tx, ty, tz, r, g, b, shininess, lx, ly, lz; see
+    ``scene.PARAM_NAMES``), encoded relative to the camera it was trained with; nothing else.
+    """
+
     generator: torch.nn.Module  # G_ema, eval mode
-    resolution: int
-    camera: Camera
-    model: dict  # the model config it was built from
-    images_seen: int
+    resolution: int  # R: it draws R x R images
+    camera: Camera  # the camera of its training data
+    model: dict  # the model config it was built from (arch, width, ...)
+    images_seen: int  # training images behind it, earlier runs included
     training: list[dict] = field(default_factory=list)  # how it was trained: one record per run behind it (``training.state.stage_record``)
 
-    def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "cpu") -> np.ndarray:
-        """(N, 10) world-space scene parameters -> (N, R, R, 3) float32 RGB in [0, 1]."""
+    def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "auto") -> np.ndarray:
+        """(N, 10) world-space scene parameters -> (N, R, R, 3) float32 RGB in [0, 1], on the CPU.
+        device: "auto" (CUDA when present), "cpu", "cuda" or a torch.device; batch: scenes per forward pass."""
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         encoded = encode_params(torch.from_numpy(np.asarray(params, np.float64)), self.camera)
         return predict_images(self.generator.to(device), encoded, self.resolution, batch, device)
 
 
-def load_renderer(path: Path) -> Renderer:
-    """G_ema of a training checkpoint (latest.pt, best.pt, ...) or of an export (renderer.pt). A file whose
-    checksum holds but whose description does not (a hand-made one) is one NeurenderError."""
+def load_renderer(name_or_path: str | Path) -> Renderer:
+    """A shipped renderer by name ("easy", "default", "gan"), or G_ema of a training checkpoint (latest.pt,
+    best.pt, ...) or of an export (renderer.pt). A file whose checksum holds but whose description does not (a
+    hand-made one) is one NeurenderError."""
+    path = renderer_path(name_or_path)
     state = load_checkpoint(path)
     try:
         model = state["config"]["model"] if "config" in state else state["model"]

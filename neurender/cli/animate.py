@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import SEED, FiniteFloat
+from neurender.cli.options import RENDERER, RENDERER_HELP, SEED, FiniteFloat
 
 PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.PATHS, without importing numpy
 
 
 @click.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
-              help="a trained renderer (renderer.pt, a training checkpoint or checkpoints/easy.pt)")
+@click.option("--checkpoint", type=RENDERER, required=True,
+              help=RENDERER_HELP)
 @click.option("--from", "start", default=None, metavar="tx,ty,tz,r,g,b,n,lx,ly,lz",
               help="the first scene, world units [default: a random scene of --preset]")
 @click.option("--to", "end", default=None, metavar="tx,ty,tz,r,g,b,n,lx,ly,lz",

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import seed_list
+from neurender.cli.options import RENDERER, RENDERER_HELP, seed_list
 from neurender.outputs import check_output, staging
-
-SHIPPED = {"easy": Path("checkpoints/easy.pt"), "default": Path("checkpoints/default.pt"),  # from the repo root
-           "gan": Path("checkpoints/gan.pt")}
+from neurender.shipped import SHIPPED, renderer_path
 
 
 def _all_metrics() -> str:
@@ -40,8 +38,8 @@ def _metric_names(value: str) -> tuple[str, ...]:
               help="a dataset directory (its --split is scored) or a folder of PNG images")
 @click.option("--predictions", type=click.Path(path_type=Path), default=None,
               help="folder of predicted PNG images named by frame (image_0000.png, as the template writes)")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="instead of --predictions: render the reference dataset's scenes with this renderer")
+@click.option("--checkpoint", type=RENDERER, default=None,
+              help="instead of --predictions: render the reference dataset's scenes with this renderer (" + RENDERER_HELP + ")")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the results")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
               help="which split of a reference dataset")
@@ -144,7 +142,7 @@ def results(out, checkpoints, presets, seeds, count, workers, overwrite):
     from neurender.report.results import results as run_results
 
     seeds = seed_list(seeds)
-    named = _named_checkpoints(checkpoints) if checkpoints else SHIPPED
+    named = {name: renderer_path(path) for name, path in (_named_checkpoints(checkpoints) or SHIPPED).items()}
     preset_names = [p.strip() for p in presets.split(",") if p.strip()]
     if not preset_names:
         raise click.BadParameter("give at least one preset, e.g. easy,default", param_hint="--presets")

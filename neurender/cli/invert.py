@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import SEED, FiniteFloat
+from neurender.cli.options import RENDERER, RENDERER_HELP, SEED, FiniteFloat
 
 
 @click.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="a trained renderer (renderer.pt, a training checkpoint or checkpoints/easy.pt); needed by "
+@click.option("--checkpoint", type=RENDERER, default=None,
+              help=RENDERER_HELP + "; needed by "
                    "--renderer neural")
 @click.option("--image", type=click.Path(path_type=Path), default=None,
               help="a PNG, or a folder of PNGs named like image_0000.png")

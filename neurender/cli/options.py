@@ -6,6 +6,9 @@ import math
 
 import click
 
+from neurender.errors import NeurenderError
+from neurender.shipped import SHIPPED, renderer_path
+
 
 class FiniteFloat(click.FloatRange):
     """A FloatRange that also refuses nan and inf (which compare false with every bound and slip through)."""
@@ -46,3 +49,24 @@ def seed_list(value: str, option: str = "--seeds") -> list[int]:
     if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED or len(set(seeds)) != len(seeds):
         raise click.BadParameter(f"give distinct seeds from 0 to {MAX_SEED}, e.g. 1,2,3", param_hint=option)
     return seeds
+
+
+class RendererFile(click.ParamType):
+    """--checkpoint: a shipped renderer's name (easy, default, gan) or a renderer file (renderer.pt, a training
+    checkpoint); converted to the file's path, which must exist (checked before torch is imported)."""
+
+    name = "renderer"
+
+    def convert(self, value, param, ctx):
+        try:
+            path = renderer_path(value)
+        except NeurenderError as e:
+            self.fail(str(e), param, ctx)
+        if not path.is_file():
+            self.fail(f"{value}: no such file (give a renderer.pt, a training checkpoint, or a shipped renderer: "
+                      f"{', '.join(SHIPPED)})", param, ctx)
+        return path
+
+
+RENDERER = RendererFile()
+RENDERER_HELP = f"a trained renderer: {', '.join(SHIPPED)} (shipped), or a renderer.pt or training checkpoint"

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from neurender.cli.options import RENDERER, RENDERER_HELP
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
 
 
 @click.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
-              help="renderer.pt or a training checkpoint")
+@click.option("--checkpoint", type=RENDERER, required=True,
+              help=RENDERER_HELP)
 @click.option("--params-csv", type=click.Path(path_type=Path), default=None, help="scenes in the template's CSV format")
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, help="render this dataset's scenes")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test")

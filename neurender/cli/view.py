@@ -5,14 +5,14 @@ Modules that import torch are imported inside the command, so that ``--help`` an
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
+
+from neurender.cli.options import RENDERER, RENDERER_HELP
 
 
 @click.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
-              help="a trained renderer (renderer.pt, a training checkpoint or checkpoints/easy.pt)")
+@click.option("--checkpoint", type=RENDERER, required=True,
+              help=RENDERER_HELP)
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, help="port on 127.0.0.1 (0: any free one)")
 def view(checkpoint, port):
     """Serve the live viewer on http://127.0.0.1:PORT/ until interrupted (Ctrl-C)."""

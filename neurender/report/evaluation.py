@@ -24,7 +24,7 @@ from neurender.errors import NeurenderError
 from neurender.inference import check_matches, load_renderer
 from neurender.metrics.images import quantize_8bit, to_float, to_uint8
 from neurender.metrics.lpips_weights import weights_path
-from neurender.metrics.registry import METRICS, Pair, available
+from neurender.metrics.registry import DEFAULT_METRICS, METRICS, Pair, available
 from neurender.metrics.suite import score, summary
 from neurender.outputs import check_output, staging
 from neurender.report.figures import save_flip_maps, side_by_side
@@ -107,13 +107,11 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def evaluate(reference: Images, prediction: Images, out: Path, method: str, names: tuple[str, ...],
-             workers: int = 2, overwrite: bool = False, progress: Callable[[int], None] | None = None,
-             inputs: list[Path] = (), pool=None) -> dict:
-    """Score, then write the outputs into `out` (never one of `inputs`). Returns the metrics.json contents.
-    pool: an open ``suite.scoring_pool`` (else one is started here)."""
-    check_output(out, inputs, overwrite)  # before the slow part
-    pair = pair_up(reference, prediction)
+def score_pair(pair: Pair, names: tuple[str, ...], method: str, reference: str, predictions: str, workers: int = 2,
+               progress: Callable[[int], None] | None = None, pool=None) -> tuple[dict, dict[str, np.ndarray]]:
+    """Score a pair with the named metrics: (the metrics.json record, {metric or case: per-image values}).
+    Metrics that cannot run on this pair (no masks, no LPIPS weights) are listed under "skipped"; none that can
+    is one NeurenderError. pool: an open ``suite.scoring_pool`` (else one is started here)."""
     runnable, skipped = available(names, pair)
     if "lpips" in runnable and not weights_path().is_file():
         skipped["lpips"] = f"weights not found at {weights_path()}; run `neurender weights fetch`"
@@ -126,8 +124,8 @@ def evaluate(reference: Images, prediction: Images, out: Path, method: str, name
     report = {
         "format_version": FORMAT_VERSION,
         "method": method,
-        "reference": reference.source,
-        "predictions": prediction.source,
+        "reference": reference,
+        "predictions": predictions,
         "count": len(pair),
         "metrics": {n: {**summary(values[n]), "better": METRICS[n].better, "convention": METRICS[n].convention}
                     for n in runnable},
@@ -137,6 +135,17 @@ def evaluate(reference: Images, prediction: Images, out: Path, method: str, name
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
     }
+    return report, values
+
+
+def evaluate(reference: Images, prediction: Images, out: Path, method: str, names: tuple[str, ...],
+             workers: int = 2, overwrite: bool = False, progress: Callable[[int], None] | None = None,
+             inputs: list[Path] = (), pool=None) -> dict:
+    """Score, then write the outputs into `out` (never one of `inputs`). Returns the metrics.json contents.
+    pool: an open ``suite.scoring_pool`` (else one is started here)."""
+    check_output(out, inputs, overwrite)  # before the slow part
+    pair = pair_up(reference, prediction)
+    report, values = score_pair(pair, names, method, reference.source, prediction.source, workers, progress, pool)
     with staging(out, overwrite, inputs) as stage:
         (stage / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
         _write_per_image(stage / "per_image.csv", reference.frames, values)
@@ -144,6 +153,36 @@ def evaluate(reference: Images, prediction: Images, out: Path, method: str, name
         if "flip" in values:
             _write_flip_pictures(stage, pair, reference.frames, values, method)
     return report
+
+
+def _as_float_rgba(images, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, H, W, 3 or 4) uint8, or float in [0, 1] -> RGB float32 (N, H, W, 3) and the alpha as a mask (or None)."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (3, 4):
+        raise NeurenderError(f"{name} must be (N, H, W, 3 or 4) images, got shape {images.shape}")
+    if images.dtype == np.uint8:
+        images = to_float(images)
+    elif images.dtype.kind != "f" or not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise NeurenderError(f"{name} must be uint8, or floats in [0, 1]")
+    mask = images[..., 3] > 0 if images.shape[-1] == 4 else None
+    return images[..., :3].astype(np.float32), mask
+
+
+def evaluate_images(reference: np.ndarray, predictions: np.ndarray, metrics: tuple[str, ...] = DEFAULT_METRICS,
+                    method: str = "predictions", workers: int = 1) -> dict:
+    """Score images in memory: the record that ``neurender evaluate`` writes as metrics.json (per metric: mean,
+    std, median, ...; "skipped" for those that cannot run).
+
+    reference, predictions: (N, H, W, 3 or 4) uint8, or float in [0, 1]; a fourth channel is the object mask (the
+    rasterizer's and a dataset's alpha), which masked L1 and the silhouette Hausdorff need. Predictions are
+    quantized to 8 bits first, as a PNG would store them. workers: scoring processes (1: this one).
+    """
+    ref, ref_mask = _as_float_rgba(reference, "reference")
+    pred, pred_mask = _as_float_rgba(predictions, "predictions")
+    if ref.shape != pred.shape:
+        raise NeurenderError(f"reference {ref.shape[:3]} and predictions {pred.shape[:3]} differ in shape")
+    pair = Pair(ref, quantize_8bit(pred), ref_mask, pred_mask)
+    return score_pair(pair, tuple(metrics), method, "arrays", "arrays", workers)[0]
 
 
 def _write_per_image(path: Path, frames: np.ndarray, values: dict[str, np.ndarray]) -> None:

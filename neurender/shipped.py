@@ -1,0 +1,23 @@
+"""The renderers that come with neurender, by name: ``load_renderer("easy")`` and ``--checkpoint easy`` find them
+in the checkout's checkpoints/ folder (the package is installed from a clone: ``pip install -e .``). No torch here,
+so that the command line can check a name at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neurender.errors import NeurenderError
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED = {"easy": CHECKPOINTS / "easy.pt", "default": CHECKPOINTS / "default.pt", "gan": CHECKPOINTS / "gan.pt"}
+
+
+def renderer_path(name_or_path: str | Path) -> Path:
+    """A shipped renderer's file for its name (easy, default, gan); any other value is taken as a path."""
+    if str(name_or_path) in SHIPPED:
+        path = SHIPPED[str(name_or_path)]
+        if not path.is_file():
+            raise NeurenderError(f"the shipped renderer {name_or_path!r} is not at {path}: the shipped renderers "
+                                 f"come with a clone of the repository (git clone ..., then pip install -e .)")
+        return path
+    return Path(name_or_path)

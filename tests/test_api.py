@@ -1,0 +1,66 @@
+"""The public Python API (``import neurender as nr``) and the quickstart notebook that walks through it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import neurender as nr
+from neurender.errors import NeurenderError
+from neurender.shipped import renderer_path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_every_public_name_resolves_and_is_documented():
+    for name in nr.__all__:
+        value = getattr(nr, name)
+        assert name == "__version__" or not callable(value) or value.__doc__, name
+    with pytest.raises(AttributeError):
+        nr.no_such_name  # noqa: B018
+
+
+def test_importing_the_package_does_not_import_torch():
+    code = "import sys, neurender; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_shipped_names_load_the_shipped_renderers_on_any_device_argument():
+    renderer = nr.load_renderer("easy")
+    assert renderer.model["arch"] == "phong_field" and renderer.resolution == 128
+    scenes = nr.sample_scenes(nr.PRESETS["easy"], 3, np.arange(2))
+    auto, cpu = renderer.render(scenes), renderer.render(scenes, device="cpu")
+    assert auto.shape == (2, 128, 128, 3) and auto.dtype == np.float32 and np.array_equal(auto, cpu)
+    assert renderer_path("easy") == nr.SHIPPED["easy"] and renderer_path("x/easy") == Path("x/easy")
+
+
+def test_evaluate_returns_what_metrics_json_holds(tmp_path):
+    scenes = nr.sample_scenes(nr.PRESETS["easy"], 4, np.arange(3))
+    exact = nr.render_spheres(torch.from_numpy(scenes)).numpy()
+    record = nr.evaluate(exact, exact[..., :3], metrics=("flip", "ssim", "masked_l1", "silhouette_hausdorff"))
+    assert set(record) >= {"format_version", "method", "count", "metrics", "skipped", "versions"}
+    assert record["count"] == 3 and record["metrics"]["ssim"]["mean"] > 0.999
+    assert record["metrics"]["masked_l1"]["mean"] < 0.003  # only the 8-bit quantization of the predictions
+    assert "silhouette_hausdorff" in record["skipped"]  # RGB predictions carry no mask
+    black = nr.evaluate((exact * 255).round().astype(np.uint8), np.zeros_like(exact[..., :3]), metrics=("ssim",))
+    assert black["metrics"]["ssim"]["mean"] < record["metrics"]["ssim"]["mean"]
+    with pytest.raises(NeurenderError, match="shape"):
+        nr.evaluate(exact, exact[:2, ..., :3])
+    with pytest.raises(NeurenderError, match="unknown metric"):
+        nr.evaluate(exact, exact[..., :3], metrics=("nope",))
+
+
+def test_the_quickstart_notebook_runs(monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = json.loads((EXAMPLES / "quickstart.ipynb").read_text())
+    namespace: dict = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "quickstart.ipynb", "exec"), namespace)  # noqa: S102
+    assert namespace["neural"].shape == (8, 128, 128, 3)
+    assert namespace["record"]["metrics"]["ssim"]["mean"] > 0.99
+    namespace["plt"].close("all")
