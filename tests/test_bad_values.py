@@ -75,7 +75,7 @@ def test_binary_and_directory_files_where_text_belongs(world, tmp_path):
     folder = tmp_path / "p.toml"
     folder.mkdir()
     assert_user_error(run("dataset", "generate", "--preset", folder, "--count", 4, "--out", tmp_path / "d"),
-                      "cannot read preset file")
+                      "is a folder, not a preset file")
     assert_user_error(run("render", "--checkpoint", world / "run" / "renderer.pt", "--params-csv", folder,
                           "--out", tmp_path / "renders"), "cannot read")
 

@@ -29,7 +29,7 @@ def test_python_dash_m_entry_point():
 
 @pytest.mark.parametrize("args, fragment", [
     (["--preset", "medium"], "unknown preset 'medium'"),
-    (["--preset", "missing.toml"], "preset file not found"),
+    (["--preset", "missing.toml"], "no such preset file"),
     (["--count", 0], "--count"),
     (["--resolution", 4], "--resolution"),
     (["--shard", "3/2"], "shard 3/2"),
@@ -67,7 +67,7 @@ def test_tampered_dataset(small):
     assert_user_error(run("dataset", "info", small), "checksum")
     (small / "meta.json").write_text("{not json")
     assert_user_error(run("dataset", "info", small), "corrupt")
-    assert_user_error(run("dataset", "info", small.parent / "nothing"), "not a neurender dataset")
+    assert_user_error(run("dataset", "info", small.parent / "nothing"), "does not exist")
 
 
 def test_import_errors(tmp_path, data_dir):
@@ -85,7 +85,7 @@ def test_import_errors(tmp_path, data_dir):
     (src / "image_0002.png").write_bytes(b"not a png")
     assert_user_error(run("dataset", "import", src, "--out", tmp_path / "a"), "unreadable image")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tmpl"]
-    assert_user_error(run("dataset", "import", tmp_path / "nope", "--out", tmp_path / "a"), "not found")
+    assert_user_error(run("dataset", "import", tmp_path / "nope", "--out", tmp_path / "a"), "does not exist")
 
 
 def test_import_then_merge_errors(tmp_path, data_dir, small):

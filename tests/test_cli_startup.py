@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("torch", "matplotlib", "scipy", "skimage", "flip_evaluator")
 
 PROBE = """
@@ -31,3 +33,56 @@ def test_help_lists_every_preset():
     result = subprocess.run([sys.executable, "-m", "neurender", "dataset", "generate", "--help"],
                             capture_output=True, text=True, check=True)
     assert all(name in result.stdout for name in PRESETS)
+
+
+CHECK = """
+import sys
+from neurender.cli import main
+try:
+    main(ARGS, prog_name="neurender")
+except SystemExit as e:
+    code = e.code
+print("heavy:" + ",".join(m for m in HEAVY if m in sys.modules), "exit:", code)
+"""
+
+# one bad name or path per command: each is refused before torch (or any other heavy library) is imported
+BAD_ARGUMENTS = {
+    "dataset generate, preset": ["dataset", "generate", "--preset", "nosuch", "--count", "4", "--out", "NEW"],
+    "dataset generate, output": ["dataset", "generate", "--count", "4", "--out", "EXISTS"],
+    "dataset merge, input": ["dataset", "merge", "MISSING", "--out", "NEW"],
+    "dataset import, input": ["dataset", "import", "MISSING", "--out", "NEW"],
+    "dataset info, input": ["dataset", "info", "MISSING"],
+    "dataset preview, output": ["dataset", "preview", "EXISTS", "--out", "EXISTS/kept.txt"],
+    "train, architecture": ["train", "--arch", "nope", "--preset", "easy", "--out", "NEW"],
+    "train, preset": ["train", "--preset", "nosuch", "--out", "NEW"],
+    "train, config": ["train", "--config", "MISSING", "--out", "NEW"],
+    "train, output": ["train", "--preset", "easy", "--out", "EXISTS"],
+    "train, resume": ["train", "--resume", "MISSING", "--out", "NEW"],
+    "evaluate, reference": ["evaluate", "--reference", "MISSING", "--predictions", "EXISTS", "--out", "NEW"],
+    "evaluate, metric": ["evaluate", "--reference", "EXISTS", "--predictions", "EXISTS", "--metrics", "nope",
+                         "--out", "NEW"],
+    "evaluate, split": ["evaluate", "--reference", "EXISTS", "--checkpoint", "easy", "--split", "nope", "--out", "NEW"],
+    "compare, input": ["compare", "MISSING"],
+    "results, preset": ["results", "--presets", "easy,nosuch", "--out", "NEW"],
+    "results, checkpoint": ["results", "--checkpoint", "a=MISSING", "--out", "NEW"],
+    "render, checkpoint": ["render", "--checkpoint", "MISSING", "--params-csv", "EXISTS", "--out", "NEW"],
+    "render, output": ["render", "--checkpoint", "easy", "--params-csv", "EXISTS", "--out", "EXISTS"],
+    "animate, preset": ["animate", "--checkpoint", "easy", "--preset", "nosuch", "--out", "NEW.gif"],
+    "invert, image": ["invert", "--image", "MISSING", "--out", "NEW"],
+    "view, checkpoint": ["view", "--checkpoint", "MISSING"],
+    "plot, run": ["plot", "MISSING"],
+    "weights fetch, source": ["weights", "fetch", "--source", "MISSING", "--force"],
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
+def test_bad_names_and_paths_are_refused_before_torch_is_imported(case, tmp_path):
+    (tmp_path / "exists").mkdir()
+    (tmp_path / "exists" / "kept.txt").write_text("an earlier output")  # an empty folder may be written into
+    places = {"NEW": str(tmp_path / "new"), "EXISTS": str(tmp_path / "exists"), "MISSING": str(tmp_path / "missing")}
+    args = [places.get(a, a.replace("NEW", places["NEW"])) for a in BAD_ARGUMENTS[case]]
+    code = CHECK.replace("ARGS", repr(args)).replace("HEAVY", repr(HEAVY))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.splitlines()[-1] == "heavy: exit: 2", (result.stdout[-500:], result.stderr[-500:])
+    assert result.stderr.startswith("error:") and len(result.stderr.splitlines()) == 1, result.stderr
+    assert not (tmp_path / "new").exists() and not (tmp_path / "new.gif").exists()

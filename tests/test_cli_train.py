@@ -85,8 +85,8 @@ def test_user_errors(setup, tmp_path):
     args = ["--dataset", setup / "easy32", "--config", setup / "tiny.toml"]
     assert_user_error(run("train", *args, "--out", setup / "run"), "already exists")
     assert_user_error(run("train", *args, "--out", tmp_path / "r", "--config", tmp_path / "none.toml"),
-                      "cannot read config")
-    assert_user_error(run("train", "--resume", tmp_path / "missing.pt"), "checkpoint not found")
+                      "does not exist")
+    assert_user_error(run("train", "--resume", tmp_path / "missing.pt"), "no such checkpoint")
     assert_user_error(run("render", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy16",
                           "--out", tmp_path / "x"), "renders 32 px but")
     assert_user_error(run("evaluate", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy16",

@@ -108,7 +108,7 @@ def test_evaluate_bad_input(reference, tmp_path):
     sorted(preds.iterdir())[0].unlink()
     assert_user_error(run(*args, "--out", tmp_path / "o"), "have no prediction")
     assert_user_error(run("evaluate", "--reference", reference, "--predictions", tmp_path / "none",
-                          "--out", tmp_path / "o"), "image folder not found")
+                          "--out", tmp_path / "o"), "does not exist")
     (preds / "image_9999.png").write_bytes(b"garbage")
     assert_user_error(run(*args, "--out", tmp_path / "o"), "unreadable image")
     assert not (tmp_path / "o").exists()

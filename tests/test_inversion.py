@@ -121,7 +121,7 @@ def test_invert_bad_input(tmp_path, tiny_renderer):
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     assert_user_error(run("invert", "--image", text, "--out", tmp_path / "a"), "unreadable image")
-    assert_user_error(run("invert", "--image", tmp_path / "missing.png", "--out", tmp_path / "a"), "not found")
+    assert_user_error(run("invert", "--image", tmp_path / "missing.png", "--out", tmp_path / "a"), "does not exist")
     assert_user_error(run("invert", "--renderer", "neural", "--image", text, "--out", tmp_path / "a"),
                       "needs --checkpoint")
     assert_user_error(run("invert", "--checkpoint", tiny_renderer, "--dataset", data, "--out", tmp_path / "a"),

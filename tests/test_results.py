@@ -45,11 +45,12 @@ def test_results_command_bad_input(tmp_path):
     assert_user_error(run("results", "--out", tmp_path / "r", "--seeds", "1,x"), "--seeds")
     assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", "nonsense"), "NAME=PATH")
     assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", f"a={tmp_path / 'no.pt'}"),
-                      "checkpoint not found")
+                      "no such file")
     assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", f"a={tmp_path}"), "is a folder")
     assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", "a=x.pt", "--checkpoint", "a=y.pt"),
                       "given twice")
     assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", "a|b=x.pt"), "without '|'")
     assert_user_error(run("results", "--out", tmp_path / "r", "--presets", ""), "at least one preset")
+    (tmp_path / "ds").mkdir()
     assert_user_error(run("dataset", "preview", tmp_path / "ds", "--out", tmp_path / "grid.xyz"), "not a .png file")
     assert not (tmp_path / "r").exists() and not (tmp_path / "grid.xyz").exists()

@@ -81,7 +81,7 @@ def test_view_on_a_port_in_use_is_one_line(tiny_renderer):
         port = taken.getsockname()[1]
         assert_user_error(run("view", "--checkpoint", tiny_renderer, "--port", port),
                           f"cannot serve on 127.0.0.1:{port}")
-    assert_user_error(run("view", "--checkpoint", tiny_renderer.parent / "missing.pt"), "not found")
+    assert_user_error(run("view", "--checkpoint", tiny_renderer.parent / "missing.pt"), "no such file")
 
 
 def raw(viewer: str, request: bytes, wait: float = 30) -> tuple[int, dict]:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import RENDERER, RENDERER_HELP, SEED, FiniteFloat
+from neurender.cli.options import PRESET, RENDERER, RENDERER_HELP, SEED, FiniteFloat
+from neurender.outputs import check_output
 
 PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.PATHS, without importing numpy
 
@@ -27,12 +28,15 @@ PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.P
 @click.option("--frames", type=click.IntRange(min=1, max=10_000), default=60)
 @click.option("--fps", type=FiniteFloat(min=1, max=100), default=20.0)
 @click.option("--flip", "with_flip", is_flag=True, help="add the FLIP error map as a third panel")
-@click.option("--preset", default="easy", help="where a random --from is drawn: easy, default or a TOML file")
+@click.option("--preset", type=PRESET, default="easy", help="where a random --from is drawn: easy, default or a TOML file")
 @click.option("--seed", type=SEED, default=0, help="seed of a random --from")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="an .gif (or .mp4 with ffmpeg) file")
 @click.option("--overwrite", is_flag=True, help="replace an existing file")
 def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, out, overwrite):
     """Animate a scene path: neural | analytic [| FLIP] frames, rendered in batches, written as GIF or MP4."""
+    if kind == "line" and end is None:
+        raise click.UsageError("--path line needs --to (or choose another --path)")
+    check_output(out, [checkpoint], overwrite, kind="file")  # before the slow part (and torch)
     import numpy as np
     from tqdm import tqdm
 
@@ -40,7 +44,7 @@ def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, 
     from neurender.animation.paths import parse_scene, scene_path
     from neurender.errors import NeurenderError
     from neurender.inference import load_renderer
-    from neurender.outputs import check_output, staging_file
+    from neurender.outputs import staging_file
     from neurender.presets import load_preset, sample_scenes
     from neurender.scene import scene_problem
 
@@ -49,9 +53,6 @@ def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, 
         last = parse_scene(end, "--to") if end is not None else None
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    if kind == "line" and last is None:
-        raise click.UsageError("--path line needs --to (or choose another --path)")
-    check_output(out, [checkpoint], overwrite, kind="file")  # before the slow part
     problem = writer_problem(out)
     if problem:
         raise NeurenderError(problem)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import SEED, FiniteFloat
+from neurender.cli.options import EXISTING, PRESET, SEED, FiniteFloat
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
 
@@ -34,7 +34,7 @@ def dataset() -> None:
 
 
 @dataset.command()
-@click.option("--preset", default="default", help="default, easy, or a TOML file of ranges and constraints")
+@click.option("--preset", type=PRESET, default="default", help="default, easy, or a TOML file of ranges and constraints")
 @click.option("--count", type=click.IntRange(1, 100_000_000), required=True, help="images in the dataset")
 @click.option("--seed", type=SEED, default=0, help="sampling seed")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset directory to create")
@@ -50,14 +50,14 @@ def dataset() -> None:
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def generate(preset, count, seed, out, resolution, val, test, supersample, workers, shard, png, overwrite):
     """Render a dataset of Phong spheres."""
+    check_output(out, [Path(preset)] if preset.endswith(".toml") else [], overwrite)
+    shard = _shard(shard)
     from tqdm import tqdm
 
     from neurender.dataset import GenerateSpec, generate_dataset, shard_range
     from neurender.presets import load_preset
 
-    check_output(out, [Path(preset)] if preset.endswith(".toml") else [], overwrite)
     spec = GenerateSpec(load_preset(preset), count, seed, resolution, val, test, supersample)
-    shard = _shard(shard)
     start, stop = shard_range(count, *shard)
     with tqdm(total=stop - start, unit="img", desc="generate", disable=None) as bar:
         generate_dataset(spec, out, shard, png=png, overwrite=overwrite, workers=workers, progress=bar.update)
@@ -65,20 +65,20 @@ def generate(preset, count, seed, out, resolution, val, test, supersample, worke
 
 
 @dataset.command()
-@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("shards", nargs=-1, required=True, type=EXISTING)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset directory to create")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def merge(shards, out, overwrite):
     """Merge the shards of one generation into one dataset."""
+    check_output(out, shards, overwrite)
     from neurender.dataset import merge_shards
 
-    check_output(out, shards, overwrite)
     merge_shards(list(shards), out, overwrite=overwrite)
     click.echo(f"merged {len(shards)} shards into {out}")
 
 
 @dataset.command(name="import")
-@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("src", type=EXISTING)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset directory to create")
 @click.option("--resolution", type=RESOLUTION, default=128, help="resize images to this side")
 @click.option("--positions", type=click.Choice(["absolute", "relative"]), default="absolute",
@@ -88,15 +88,15 @@ def merge(shards, out, overwrite):
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def import_(src, out, resolution, positions, val, test, overwrite):
     """Import a folder written by the course template (image_XXXX.png + params.csv)."""
+    check_output(out, [src], overwrite)
     from neurender.dataset import import_template
 
-    check_output(out, [src], overwrite)
     import_template(src, out, resolution, positions, val, test, overwrite)
     click.echo(f"imported {src} into {out}")
 
 
 @dataset.command()
-@click.argument("root", type=click.Path(path_type=Path))
+@click.argument("root", type=EXISTING)
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def info(root, as_json):
     """Summarise a dataset (checksums verified): count, splits, empty fraction, coverage histogram."""
@@ -117,7 +117,7 @@ def info(root, as_json):
 
 
 @dataset.command()
-@click.argument("root", type=click.Path(path_type=Path))
+@click.argument("root", type=EXISTING)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="image file to write (PNG)")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="all")
 @click.option("--count", type=click.IntRange(1, 256), default=16, help="images in the grid")
@@ -125,16 +125,16 @@ def info(root, as_json):
 @click.option("--overwrite", is_flag=True, help="replace an existing file")
 def preview(root, out, split, count, columns, overwrite):
     """Draw a labelled grid of a dataset's images."""
-    import numpy as np
-
-    from neurender.dataset import open_dataset
-    from neurender.report.preview import preview_grid
-
     if not out.suffix:  # matplotlib would add .png itself, after the check
         out = out.with_name(out.name + ".png")
     check_output(out, [root], overwrite, kind="file")
     if out.suffix.lower() != ".png":
         raise click.BadParameter(f"{out} is not a .png file (the grid is written as PNG)", param_hint="--out")
+    import numpy as np
+
+    from neurender.dataset import open_dataset
+    from neurender.report.preview import preview_grid
+
     data = open_dataset(root)
     indices = data.split(split)
     if len(indices) == 0:

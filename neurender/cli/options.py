@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import click
 
+from neurender.catalog import GENERATOR_NAMES, PRESET_NAMES
 from neurender.errors import NeurenderError
 from neurender.shipped import SHIPPED, renderer_path
 
@@ -22,17 +24,39 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
-class LazyChoice(click.Choice):
-    """A Choice whose names come from a registry that is imported only when they are needed (checking a
-    value, or a command's own --help), so that the command line starts without torch."""
+class PresetName(click.ParamType):
+    """A preset: one of catalog.PRESET_NAMES, or a TOML file that exists (its contents are checked when loaded)."""
 
-    def __init__(self, names):
-        self._names = names  # () -> iterable of names
-        self.case_sensitive = True
+    name = "preset"
 
-    @property
-    def choices(self):
-        return tuple(self._names())
+    def convert(self, value, param, ctx):
+        if value in PRESET_NAMES:
+            return value
+        if not str(value).endswith(".toml"):
+            self.fail(f"unknown preset {value!r}: use {', '.join(PRESET_NAMES)} or a .toml file", param, ctx)
+        if Path(value).is_dir():
+            self.fail(f"{value} is a folder, not a preset file", param, ctx)
+        if not Path(value).is_file():
+            self.fail(f"{value}: no such preset file", param, ctx)
+        return str(value)
+
+
+PRESET = PresetName()
+ARCH = click.Choice(GENERATOR_NAMES)  # every command's --arch
+EXISTING = click.Path(exists=True, path_type=Path)  # an input: checked before the command starts
+
+
+def preset_list(value: str, option: str = "--presets") -> list[str]:
+    """A comma-separated list of presets, each a PRESET; a click.BadParameter otherwise."""
+    names = [p.strip() for p in value.split(",") if p.strip()]
+    if not names:
+        raise click.BadParameter("give at least one preset, e.g. easy,default", param_hint=option)
+    for name in names:
+        try:
+            PRESET.convert(name, None, None)
+        except click.BadParameter as e:
+            raise click.BadParameter(e.message, param_hint=option) from None
+    return names
 
 
 MAX_SEED = 2**63 - 1  # numpy's and torch's generators take seeds up to here
@@ -62,6 +86,8 @@ class RendererFile(click.ParamType):
             path = renderer_path(value)
         except NeurenderError as e:
             self.fail(str(e), param, ctx)
+        if path.is_dir():
+            self.fail(f"{value} is a folder, not a renderer file (its renderer.pt, say)", param, ctx)
         if not path.is_file():
             self.fail(f"{value}: no such file (give a renderer.pt, a training checkpoint, or a shipped renderer: "
                       f"{', '.join(SHIPPED)})", param, ctx)

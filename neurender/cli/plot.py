@@ -13,7 +13,7 @@ from neurender.outputs import check_output
 
 
 @click.command()
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="folder for the plots [default: RUN/plots]")
 @click.option("--overwrite", is_flag=True, help="replace figures in an existing folder")
 def plot(run, out, overwrite):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import RENDERER, RENDERER_HELP
+from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
 
@@ -17,8 +17,8 @@ from neurender.outputs import check_output
 @click.command()
 @click.option("--checkpoint", type=RENDERER, required=True,
               help=RENDERER_HELP)
-@click.option("--params-csv", type=click.Path(path_type=Path), default=None, help="scenes in the template's CSV format")
-@click.option("--dataset", type=click.Path(path_type=Path), default=None, help="render this dataset's scenes")
+@click.option("--params-csv", type=EXISTING, default=None, help="scenes in the template's CSV format")
+@click.option("--dataset", type=EXISTING, default=None, help="render this dataset's scenes")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for image_XXXX.png files")
 @click.option("--analytic", is_flag=True, help="also write the exact renders, in OUT/analytic/")
@@ -26,6 +26,9 @@ from neurender.outputs import check_output
 @click.option("--overwrite", is_flag=True, help="write into an existing folder")
 def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwrite):
     """Render scenes with a trained renderer (template-style PNG names)."""
+    if (params_csv is None) == (dataset is None):
+        raise click.UsageError("give exactly one of --params-csv and --dataset")
+    check_output(out, [checkpoint, params_csv or dataset], overwrite)
     import torch
     from PIL import Image
 
@@ -35,9 +38,6 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
     from neurender.raster import render_spheres_uint8
     from neurender.training.loop import select_device
 
-    if (params_csv is None) == (dataset is None):
-        raise click.UsageError("give exactly one of --params-csv and --dataset")
-    check_output(out, [checkpoint, params_csv or dataset], overwrite)
     renderer = load_renderer(checkpoint)
     if dataset is not None:
         data = open_dataset(dataset)

@@ -13,22 +13,12 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import SEED, FiniteFloat, LazyChoice
+from neurender.catalog import GAN_LOSSES
+from neurender.cli.options import ARCH, EXISTING, PRESET, SEED, FiniteFloat
 from neurender.outputs import check_output
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
 
-
-def _generators():
-    from neurender.models.generators import GENERATORS
-
-    return GENERATORS
-
-
-def _gan_losses():
-    from neurender.training.config import GAN_LOSSES
-
-    return GAN_LOSSES
 
 # CLI option -> (config section, key); None values are left to the config file or the defaults
 OPTION_KEYS = {
@@ -65,12 +55,12 @@ def _config(dataset, preset, out, init_from, config_file, options):
 
 
 @click.command()
-@click.option("--dataset", type=click.Path(path_type=Path), help="dataset directory, or use --preset")
-@click.option("--preset", default=None,
+@click.option("--dataset", type=EXISTING, help="dataset directory, or use --preset")
+@click.option("--preset", type=PRESET, default=None,
               help="online data: easy, default or a preset TOML file; every batch is rendered fresh")
 @click.option("--out", type=click.Path(path_type=Path), help="run directory, e.g. checkpoints/hybrid-easy")
-@click.option("--arch", type=LazyChoice(_generators), default=None, help="generator [default: hybrid]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+@click.option("--arch", type=ARCH, default=None, help="generator [default: hybrid]")
+@click.option("--config", "config_file", type=EXISTING, default=None,
               help="TOML file with [model], [loss], [balance], [schedule], [run] sections; options override it")
 @click.option("--width", type=click.IntRange(4, 4096), default=None, help="generator width (channels at 4x4)")
 @click.option("--batch", type=click.IntRange(1, 4096), default=None, help="images per step [default: 32]")
@@ -79,14 +69,14 @@ def _config(dataset, preset, out, init_from, config_file, options):
 @click.option("--finetune-images", type=click.IntRange(0), default=None, help="fine-tuning phase length")
 @click.option("--lr-g", type=FiniteFloat(0, min_open=True), default=None, help="generator learning rate")
 @click.option("--lr-d", type=FiniteFloat(0, min_open=True), default=None, help="discriminator learning rate")
-@click.option("--gan", type=LazyChoice(_gan_losses), default=None, help="GAN loss [default: bce]")
+@click.option("--gan", type=click.Choice(GAN_LOSSES), default=None, help="GAN loss [default: bce]")
 @click.option("--seed", type=SEED, default=None, help="seed [default: 0]")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[default: auto]")
 @click.option("--tick-images", type=click.IntRange(1), default=None, help="images per log line / checkpoint")
 @click.option("--workers", type=click.IntRange(0, 256), default=None,
               help="processes that prepare batches ahead (online scenes cost CPU; worth it with a GPU) [default: 0]")
-@click.option("--init-from", type=click.Path(path_type=Path), default=None,
+@click.option("--init-from", type=EXISTING, default=None,
               help="start from another run's checkpoint (fine-tuning, e.g. easy then default)")
 @click.option("--resume", default=None,
               help="'latest' (in --out) or a checkpoint path: continue exactly; phase lengths may be extended")
@@ -94,6 +84,13 @@ def _config(dataset, preset, out, init_from, config_file, options):
 @click.option("--overwrite", is_flag=True, help="replace an existing run directory")
 def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, overwrite, **options):
     """Train a conditional renderer: masked-L1 warm-up, adversarial phase with balancing, fine-tuning."""
+    if dataset is not None and preset is not None:
+        raise click.UsageError("give one of --dataset and --preset")
+    if not resume and not dry_run and out is not None:  # what the command line names, before torch is imported
+        check_output(out, [p for p in (dataset, init_from, config_file) if p is not None], overwrite,
+                     existing="--resume latest continues it, --overwrite replaces it")
+    elif resume and resume != "latest" and not Path(resume).is_file():
+        raise click.BadParameter(f"{resume}: no such checkpoint", param_hint="--resume")
     from neurender.training.config import to_dict
     from neurender.training.loop import Trainer
     from neurender.training.state import edited_settings, resumed_config

@@ -8,12 +8,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from neurender.catalog import GAN_LOSSES
 from neurender.errors import NeurenderError
 from neurender.models.generators import CROP_GENERATORS, GENERATORS, PIXEL_GENERATORS
 
 MAX_BATCH_PIXELS = 2**27  # a step's images (batch x resolution^2): about 2 GB as float RGBA
 MAX_STEP_SAMPLES = 2**22  # pixels a step evaluates the generator at: GBs of activations at a field's widths
-GAN_LOSSES = ("bce", "lsgan", "hinge", "rpgan")
 LR_DECAYS = ("none", "cosine")
 
 
