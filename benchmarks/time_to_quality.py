@@ -1,8 +1,8 @@
 """Time to quality: every generator trained for the same wall-clock budget on fresh easy scenes, with the
 validation FLIP and SSIM of G_ema against training time (validation itself is not counted).
 
-Each architecture runs its recipe from configs/ (upsample, deconv, hybrid: the report's; field and phong_field:
-quick.toml, the main job's short schedule; cspup and coord: hybrid.toml with their generator; conv_field: the
+Each architecture runs its recipe from configs/ (upsample, deconv, hybrid, cspup: the report's, also for their
+CoordConv twins; field and phong_field: quick.toml, the main job's short schedule; coord: hybrid.toml; conv_field: the
 GAN's warm-up on crops from scratch, ablations/gan-scratch-warmup.toml), from scratch (a recipe's init_from is
 dropped), on CPU threads.
 Writes benchmarks/results/time_to_quality.json and time_to_quality.png.
@@ -25,13 +25,13 @@ import torch
 
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
-from neurender.models.generators import GENERATORS
+from neurender.models.generators import GENERATORS, REPORT_GENERATORS
 from neurender.report.figures import pyplot
 from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
 from neurender.training.loop import Trainer
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-RECIPE = {"upsample": "upsample", "deconv": "deconv", "hybrid": "hybrid", "cspup": "hybrid", "coord": "hybrid",
+RECIPE = {**{arch: arch.removesuffix("_coord") for arch in REPORT_GENERATORS}, "coord": "hybrid",
           "field": "quick", "phong_field": "quick", "conv_field": "ablations/gan-scratch-warmup"}
 VAL_IMAGES = 64
 
