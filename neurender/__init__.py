@@ -30,7 +30,8 @@ _PUBLIC = {  # name -> the module that defines it
     "NeurenderError": "neurender.errors",
 }
 _RENAMED = {"evaluate": ("neurender.report.evaluation", "evaluate_images")}
-__all__ = ["__version__", *_PUBLIC, *_RENAMED]
+__all__ = ["__version__", "load_renderer", "Renderer", "SHIPPED", "render_spheres", "sample_scenes", "load_preset",
+           "PRESETS", "Camera", "DEFAULT_CAMERA", "PARAM_NAMES", "METRICS", "NeurenderError", "evaluate"]
 
 
 def __getattr__(name: str):

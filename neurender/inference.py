@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from neurender.errors import NeurenderError
-from neurender.models.generators import build_generator, predict_images
+from neurender.models.generators import build_generator, generator_options, predict_images
 from neurender.scene import Camera, encode_params
 from neurender.shipped import renderer_path
 from neurender.training.checkpoint import load_checkpoint
@@ -51,7 +51,11 @@ def load_renderer(name_or_path: str | Path) -> Renderer:
         resolution = state["resolution"]
         if not isinstance(resolution, int) or isinstance(resolution, bool) or not 8 <= resolution <= 1024:
             raise ValueError(f"resolution {resolution!r} is not an integer in [8, 1024]")
-        generator = build_generator(model["arch"], resolution, model["width"], model["norm"])
+        try:
+            options = generator_options(model["arch"], model.get("width"), model.get("norm"), model.get("options"))
+            generator = build_generator(model["arch"], resolution, options)
+        except NeurenderError as e:
+            raise NeurenderError(f"{path}: the generator does not match its description ({e})") from None
         generator.load_state_dict(state["g_ema"])
         camera = Camera.from_dict(state["camera"])
         if "counters" in state:

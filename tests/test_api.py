@@ -64,3 +64,7 @@ def test_the_quickstart_notebook_runs(monkeypatch):
     assert namespace["neural"].shape == (8, 128, 128, 3)
     assert namespace["record"]["metrics"]["ssim"]["mean"] > 0.99
     namespace["plt"].close("all")
+
+
+def test_all_names_exactly_the_lazily_imported_names():
+    assert set(nr.__all__) == {"__version__", *nr._PUBLIC, *nr._RENAMED}

@@ -34,7 +34,7 @@ def randomised(generator: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 
 @torch.no_grad()
 def test_a_crop_equals_the_same_pixels_of_the_whole_frame():
-    g = randomised(build_generator("conv_field", 32, 16, "none"))
+    g = randomised(build_generator("conv_field", 32, {"width": 16}))
     params = scenes(4)
     colour, logit = g.crop_outputs(params, torch.zeros(4, 2, dtype=torch.long), 32)
     origin = torch.tensor([[0, 0], [16, 16], [3, 11], [0, 16]])  # corners and edges of the frame included
@@ -51,8 +51,8 @@ def test_a_crop_equals_the_same_pixels_of_the_whole_frame():
 
 @torch.no_grad()
 def test_a_fresh_conv_field_draws_what_its_trunk_draws():
-    field = randomised(build_generator("phong_field", 32, 16, "none"))
-    conv = build_generator("conv_field", 32, 16, "none").eval()
+    field = randomised(build_generator("phong_field", 32, {"width": 16}))
+    conv = build_generator("conv_field", 32, {"width": 16}).eval()
     missing = conv.load_state_dict(field.state_dict(), strict=False).missing_keys
     assert missing and all(k.startswith(("refine", "correction")) for k in missing)
     params = scenes(6)
@@ -60,7 +60,7 @@ def test_a_fresh_conv_field_draws_what_its_trunk_draws():
 
 
 def test_window_points_continue_the_pixel_grid():
-    g = build_generator("conv_field", 32, 16, "none")
+    g = build_generator("conv_field", 32, {"width": 16})
     points = g.window_points(torch.tensor([[0, 0]]), 32)[0].view(36, 36, 2)
     inside = points[2:-2, 2:-2].reshape(-1, 2)
     assert torch.equal(inside, g.pixels)

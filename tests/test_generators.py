@@ -21,7 +21,7 @@ def first_convolution_inputs(g: nn.Module) -> list[int]:
 @pytest.mark.parametrize("arch", ["upsample", "deconv", "hybrid", "cspup"])
 def test_each_report_generator_has_a_coordconv_twin(arch):
     torch.manual_seed(0)
-    plain, twin = build_generator(arch, 32, width=32).eval(), build_generator(f"{arch}_coord", 32, width=32).eval()
+    plain, twin = build_generator(arch, 32, {"width": 32}).eval(), build_generator(f"{arch}_coord", 32, {"width": 32}).eval()
     n_stages = len(stage_channels(32, 32)) - 1
     coords = [m for m in twin.modules() if isinstance(m, AddCoords)]
     assert len(coords) == n_stages + 1 and not any(isinstance(m, AddCoords) for m in plain.modules())

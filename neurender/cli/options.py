@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import click
@@ -42,7 +43,19 @@ class PresetName(click.ParamType):
 
 
 PRESET = PresetName()
-ARCH = click.Choice(GENERATOR_NAMES)  # every command's --arch
+class ArchName(click.ParamType):
+    """--arch: a registered generator (catalog.GENERATOR_NAMES), or package.module:Class for one of your own
+    (imported when the run is built; docs/generators.md)."""
+
+    name = "arch"
+
+    def convert(self, value, param, ctx):
+        if value in GENERATOR_NAMES or re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+            return value
+        self.fail(f"{value!r} is not one of {', '.join(GENERATOR_NAMES)}, nor package.module:Class", param, ctx)
+
+
+ARCH = ArchName()
 EXISTING = click.Path(exists=True, path_type=Path)  # an input: checked before the command starts
 
 

@@ -59,7 +59,8 @@ def _config(dataset, preset, out, init_from, config_file, options):
 @click.option("--preset", type=PRESET, default=None,
               help="online data: easy, default or a preset TOML file; every batch is rendered fresh")
 @click.option("--out", type=click.Path(path_type=Path), help="run directory, e.g. checkpoints/hybrid-easy")
-@click.option("--arch", type=ARCH, default=None, help="generator [default: hybrid]")
+@click.option("--arch", type=ARCH, default=None,
+              help="generator: a registered name or package.module:Class (docs/generators.md) [default: hybrid]")
 @click.option("--config", "config_file", type=EXISTING, default=None,
               help="TOML file with [model], [loss], [balance], [schedule], [run] sections; options override it")
 @click.option("--width", type=click.IntRange(4, 4096), default=None, help="generator width (channels at 4x4)")

@@ -85,6 +85,7 @@ class ConvFieldGenerator(FieldGenerator):
         return gated_image(colour, logit).view(-1, r, r, 3).permute(0, 3, 1, 2)
 
 
-def conv_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
-    """The convolutional generator over the sphere's frame (norm is not used: FiLM carries the scene)."""
-    return ConvFieldGenerator(resolution, width)
+def conv_field(resolution: int, width: int = 64, refine_width: int = 32, layers: int = 2,
+               embedding: int = 128) -> nn.Module:
+    """The convolutional generator over the sphere's frame (FiLM carries the scene)."""
+    return ConvFieldGenerator(resolution, width, refine_width, layers, embedding)

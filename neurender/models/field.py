@@ -191,13 +191,13 @@ def gated_image(colour: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
     return clamp_unit(colour) * gate[..., None]
 
 
-def field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
-    """The conditional neural field with the free RGB output layer (norm is not used: FiLM and the per-scene
-    output layer carry the scene)."""
-    return FieldGenerator(resolution, width)
+def field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4) -> nn.Module:
+    """The conditional neural field with the free RGB output layer (FiLM and the per-scene output layer carry the
+    scene)."""
+    return FieldGenerator(resolution, width, depth, embedding, frequencies)
 
 
-def phong_field(resolution: int, width: int = 64, norm: str = "none") -> nn.Module:
-    """The conditional neural field with the Phong-composed output layer and the near plane's cut (norm is not
-    used)."""
-    return FieldGenerator(resolution, width, shading="phong", cut=True)
+def phong_field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128,
+                frequencies: int = 4) -> nn.Module:
+    """The conditional neural field with the Phong-composed output layer and the near plane's cut."""
+    return FieldGenerator(resolution, width, depth, embedding, frequencies, shading="phong", cut=True)

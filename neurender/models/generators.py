@@ -4,12 +4,17 @@ of resolution, from `width` channels at 4x4."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from neurender.errors import NeurenderError
 from neurender.models.blocks import N_PARAMS, CSPUp, FiLM, ParamNorm, ParamsToMap, clamp_unit, conv_block, norm_layer
 from neurender.models.conv_field import conv_field
 from neurender.models.field import field, phong_field
@@ -54,14 +59,14 @@ class _Upsampling(nn.Module):
         return clamp_unit(self.to_rgb(self.stages(self.start(self.param_norm(params)))))
 
 
-def upsample(resolution: int, width: int = 256, norm: str = "batch", coords: bool = False) -> nn.Module:
+def upsample(resolution: int, width: int, norm: str, coords: bool) -> nn.Module:
     """The report's baseline: nearest-neighbour upsampling + one 3x3 convolution per stage."""
     ch, extra = stage_channels(resolution, width), 2 if coords else 0
     return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv_block(a + extra, b, norm))
                             for a, b in zip(ch, ch[1:])], coords)
 
 
-def deconv(resolution: int, width: int = 256, norm: str = "batch", coords: bool = False) -> nn.Module:
+def deconv(resolution: int, width: int, norm: str, coords: bool) -> nn.Module:
     """The report's model 2: transposed convolutions (kernel 4, stride 2) with normalisation."""
     ch, extra = stage_channels(resolution, width), 2 if coords else 0
     return _Upsampling(ch, [nn.Sequential(nn.ConvTranspose2d(a + extra, b, 4, stride=2, padding=1, bias=norm == "none"),
@@ -69,7 +74,7 @@ def deconv(resolution: int, width: int = 256, norm: str = "batch", coords: bool 
                             for a, b in zip(ch, ch[1:])], coords)
 
 
-def hybrid(resolution: int, width: int = 256, norm: str = "batch", coords: bool = False) -> nn.Module:
+def hybrid(resolution: int, width: int, norm: str, coords: bool) -> nn.Module:
     """The report's best: bilinear upsampling + two 3x3 convolutions per stage."""
     ch, extra = stage_channels(resolution, width), 2 if coords else 0
     return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
@@ -77,19 +82,19 @@ def hybrid(resolution: int, width: int = 256, norm: str = "batch", coords: bool 
                             for a, b in zip(ch, ch[1:])], coords)
 
 
-def cspup(resolution: int, width: int = 256, norm: str = "batch", coords: bool = False) -> nn.Module:
+def cspup(resolution: int, width: int, norm: str, coords: bool) -> nn.Module:
     """A stack of CSPup blocks (two other reports' generator)."""
     ch, extra = stage_channels(resolution, width), 2 if coords else 0
     return _Upsampling(ch, [CSPUp(a + extra, b, norm) for a, b in zip(ch, ch[1:])], coords)
 
 
-def _with_coords(factory):
-    """The report's generator with CoordConv added (``AddCoords`` before every stage and the RGB convolution):
-    the smallest change that lets a stage know where it draws."""
+def _report(factory, coords: bool):
+    """The report's generator as the report built it, or with CoordConv added (``AddCoords`` before every stage
+    and the RGB convolution: the smallest change that lets a stage know where it draws)."""
     def build(resolution: int, width: int = 256, norm: str = "batch") -> nn.Module:
-        return factory(resolution, width, norm, coords=True)
-    build.__name__ = f"{factory.__name__}_coord"
-    build.__doc__ = f"{factory.__doc__} With coordinate channels at every stage (CoordConv)."
+        return factory(resolution, width, norm, coords)
+    build.__name__ = f"{factory.__name__}_coord" if coords else factory.__name__
+    build.__doc__ = f"{factory.__doc__}{' With coordinate channels at every stage (CoordConv).' if coords else ''}"
     return build
 
 
@@ -128,20 +133,74 @@ class CoordGenerator(nn.Module):
         return clamp_unit(self.smooth(x))
 
 
-def coord(resolution: int, width: int = 32, norm: str = "none") -> nn.Module:
-    """Coordinate-conditioned generator (norm is not used: FiLM carries the scene)."""
-    return CoordGenerator(resolution, width)
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """One architecture and what it can do: the written contract of every generator (docs/generators.md).
+
+    ``factory(resolution, **options)`` builds it; every option is a keyword with a default (``options`` reads them
+    from the signature), set from a config's [model] table (width, norm, options) and stored in checkpoints.
+    ``forward(params)`` takes (B, 10) encoded scenes (``scene.encode_params``) to (B, 3, R, R) RGB in [0, 1]. An
+    optional ``param_norm`` (``blocks.ParamNorm``) is fitted by the trainer on the training scenes.
+    """
+
+    factory: Callable[..., nn.Module]
+    samples_pixels: bool = False  # forward(params, pixels): (B, P) pixel indices -> colour (B, P, 3), logit (B, P)
+    renders_crops: bool = False  # forward(params, origin, size): a window's colour (B, S*S, 3) and logit (B, S*S)
+    trunk: str | None = None  # specs with the same trunk: init_from may start one from the other
+
+    @property
+    def options(self) -> dict:
+        """The factory's keyword arguments and their defaults (all but the resolution)."""
+        parameters = list(inspect.signature(self.factory).parameters.values())[1:]
+        return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 _REPORT = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup}
-REPORT_GENERATORS = {**_REPORT, **{f"{name}_coord": _with_coords(f) for name, f in _REPORT.items()}}  # and CoordConv
-GENERATORS = {**REPORT_GENERATORS, "coord": coord, "field": field, "phong_field": phong_field, "conv_field": conv_field}
-PIXEL_GENERATORS = ("field", "phong_field")  # those that can render a sample of pixels per scene (training on them)
-CROP_GENERATORS = ("conv_field",)  # those that can render a window of the frame (training on crops)
-# architectures with the same trunk and other output layers: init_from may start one from the other (the shared
-# tensors load, the rest starts fresh)
-SHARED_TRUNKS = ({"field", "phong_field", "conv_field"},)
-DEFAULT_WIDTH = {**dict.fromkeys(REPORT_GENERATORS, 256), "coord": 32, "field": 64, "phong_field": 64, "conv_field": 64}
+REPORT_GENERATORS = {**{name: _report(f, False) for name, f in _REPORT.items()},
+                     **{f"{name}_coord": _report(f, True) for name, f in _REPORT.items()}}
+GENERATORS: dict[str, GeneratorSpec] = {
+    **{name: GeneratorSpec(factory) for name, factory in REPORT_GENERATORS.items()},
+    "coord": GeneratorSpec(CoordGenerator),
+    "field": GeneratorSpec(field, samples_pixels=True, trunk="field"),
+    "phong_field": GeneratorSpec(phong_field, samples_pixels=True, trunk="field"),
+    "conv_field": GeneratorSpec(conv_field, renders_crops=True, trunk="field"),
+}
+
+
+def generator_spec(arch: str) -> GeneratorSpec:
+    """A registered architecture's spec, or for "package.module:Class" (importable, e.g. with its folder on
+    PYTHONPATH) one read from the class: its constructor, and its ``samples_pixels`` / ``renders_crops``
+    attributes where it has them."""
+    if arch in GENERATORS:
+        return GENERATORS[arch]
+    module, sep, name = arch.partition(":")
+    if not sep or not module or not name:
+        raise NeurenderError(f"unknown architecture {arch!r}; known: {', '.join(GENERATORS)}, or "
+                             "package.module:Class for your own (docs/generators.md)")
+    try:
+        factory = getattr(importlib.import_module(module), name)
+    except ImportError as e:
+        raise NeurenderError(f"cannot import {module!r} for --arch {arch}: {e} (is its folder on PYTHONPATH?)") \
+            from None
+    except AttributeError:
+        raise NeurenderError(f"{module!r} has no {name!r} (--arch {arch})") from None
+    if not callable(factory):
+        raise NeurenderError(f"{arch} is not a class or function that builds a generator")
+    return GeneratorSpec(factory, bool(getattr(factory, "samples_pixels", False)),
+                         bool(getattr(factory, "renders_crops", False)))
+
+
+def generator_options(arch: str, width: int | None = None, norm: str | None = None,
+                      options: dict | None = None) -> dict:
+    """The keyword arguments `arch` is built with: its defaults, then [model] width and norm where it has those
+    options (other generators take no norm), then [model] options. An option it does not have is a
+    NeurenderError."""
+    known = generator_spec(arch).options
+    unknown = sorted(set(options or {}) - set(known))
+    if unknown:
+        raise NeurenderError(f"{arch} has no option {', '.join(unknown)}; its options: {', '.join(known) or 'none'}")
+    shorthands = {k: v for k, v in (("width", width), ("norm", norm)) if v is not None and k in known}
+    return {**known, **shorthands, **(options or {})}
 
 
 @torch.no_grad()
@@ -154,8 +213,11 @@ def predict_images(generator: nn.Module, encoded: torch.Tensor, resolution: int,
     return np.concatenate(out) if out else np.zeros((0, resolution, resolution, 3), np.float32)
 
 
-def build_generator(arch: str, resolution: int, width: int | None = None, norm: str = "batch") -> nn.Module:
-    """A generator by registry name; width None takes the architecture's default."""
-    if arch not in GENERATORS:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(GENERATORS)}")
-    return GENERATORS[arch](resolution, width or DEFAULT_WIDTH[arch], norm)
+def build_generator(arch: str, resolution: int, options: dict | None = None) -> nn.Module:
+    """A generator by registry name (or "package.module:Class") with the given keyword arguments (missing ones
+    take the factory's defaults). A factory that refuses them is one NeurenderError."""
+    spec = generator_spec(arch)
+    try:
+        return spec.factory(resolution, **(options or {}))
+    except (TypeError, ValueError) as e:
+        raise NeurenderError(f"cannot build {arch} at {resolution} px with {options}: {e}") from None

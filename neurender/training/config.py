@@ -10,7 +10,7 @@ from pathlib import Path
 
 from neurender.catalog import GAN_LOSSES
 from neurender.errors import NeurenderError
-from neurender.models.generators import CROP_GENERATORS, GENERATORS, PIXEL_GENERATORS
+from neurender.models.generators import generator_options, generator_spec
 
 MAX_BATCH_PIXELS = 2**27  # a step's images (batch x resolution^2): about 2 GB as float RGBA
 MAX_STEP_SAMPLES = 2**22  # pixels a step evaluates the generator at: GBs of activations at a field's widths
@@ -19,9 +19,10 @@ LR_DECAYS = ("none", "cosine")
 
 @dataclass
 class ModelConfig:
-    arch: str = "hybrid"  # generator name: upsample, deconv, hybrid, cspup, coord, field
+    arch: str = "hybrid"  # a registered generator (models/generators.py), or package.module:Class of your own
     width: int | None = None  # generator channels at 4x4 (coord, field: per-pixel width); None: the arch's default
-    norm: str = "batch"  # generator normalisation: batch, instance, none
+    norm: str = "batch"  # generator normalisation where it has the option (the report's networks): batch, instance, none
+    options: dict = field(default_factory=dict)  # the generator's other keyword arguments ([model.options] in TOML)
     d_width: int = 32  # discriminator channels after its first convolution
     d_conditioning: str = "projection"  # projection, or concat (parameters broadcast as maps)
     d_spectral: bool = True  # spectral normalisation in D
@@ -123,6 +124,14 @@ def _typed(value, kind: str, where: str):
     kind = kind.removesuffix(" | None")
     if value is None and optional:
         return None
+    if kind == "dict":
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise NeurenderError(f"invalid config: {where} must be a table of settings, got {value!r}")
+        for k, v in value.items():
+            if not isinstance(v, int | float | bool | str) or isinstance(v, float) and not math.isfinite(v):
+                raise NeurenderError(f"invalid config: {where}.{k} must be a number, true or false, or a string, "
+                                     f"got {v!r}")
+        return dict(value)
     if kind.startswith("tuple"):
         if isinstance(value, list | tuple) and len(value) == 2:
             return tuple(_typed(v, "float", where) for v in value)
@@ -180,8 +189,12 @@ def merge(base: dict, override: dict) -> dict:
 def validate(c: TrainConfig) -> TrainConfig:
     """Every check in one place; a NeurenderError names the first bad field."""
     m, loss, b, s, r = c.model, c.loss, c.balance, c.schedule, c.run
+    try:  # an unknown name, a class that cannot be imported, an option the generator does not have
+        spec = generator_spec(m.arch)
+        generator_options(m.arch, m.width, m.norm, m.options)
+    except NeurenderError as e:
+        raise NeurenderError(f"invalid config: model.arch {m.arch!r}: {e}") from None
     checks = [
-        (m.arch in GENERATORS, f"model.arch must be one of {', '.join(GENERATORS)}, got {m.arch!r}"),
         (m.width is None or 4 <= m.width <= 4096, "model.width must be in [4, 4096]"),
         (m.norm in ("batch", "instance", "none"), "model.norm must be batch, instance or none"),
         (m.d_conditioning in ("projection", "concat"), "model.d_conditioning must be projection or concat"),
@@ -213,10 +226,10 @@ def validate(c: TrainConfig) -> TrainConfig:
         (min(s.silhouette_share, s.object_share, s.detail_share) >= 0
          and s.silhouette_share + s.object_share + s.detail_share <= 1,
          "schedule.silhouette_share, object_share and detail_share must be >= 0 with a sum <= 1"),
-        (s.pixels_per_image == 0 or m.arch in PIXEL_GENERATORS,
-         f"schedule.pixels_per_image needs a generator that renders single pixels ({', '.join(PIXEL_GENERATORS)})"),
-        (s.crop_size == 0 or m.arch in CROP_GENERATORS,
-         f"schedule.crop_size needs a generator that renders windows ({', '.join(CROP_GENERATORS)})"),
+        (s.pixels_per_image == 0 or spec.samples_pixels,
+         f"schedule.pixels_per_image needs a generator that renders single pixels (samples_pixels), not {m.arch}"),
+        (s.crop_size == 0 or spec.renders_crops,
+         f"schedule.crop_size needs a generator that renders windows (renders_crops), not {m.arch}"),
         (s.crop_size == 0 or (s.crop_size in (16, 32, 64, 128) and s.crop_size <= c.resolution),
          "schedule.crop_size must be 0 or one of 16, 32, 64, 128, at most the resolution"),
         (1 <= s.crops_per_image <= 64, "schedule.crops_per_image must be in [1, 64]"),

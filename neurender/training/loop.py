@@ -23,7 +23,7 @@ from neurender.errors import NeurenderError
 from neurender.metrics.lpips import load_lpips
 from neurender.models.discriminator import Discriminator
 from neurender.models.field import gated_image
-from neurender.models.generators import SHARED_TRUNKS, build_generator, predict_images
+from neurender.models.generators import build_generator, generator_options, generator_spec, predict_images
 from neurender.outputs import remove_stale
 from neurender.training import losses, schedule
 from neurender.training.balance import BalanceController, Decision
@@ -51,7 +51,7 @@ def select_device(name: str) -> torch.device:
 def build_models(config: TrainConfig, resolution: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     """G, and D for whole frames or, when G trains on crops, for crops and their coordinates."""
     m, crop = config.model, config.schedule.crop_size
-    generator = build_generator(m.arch, resolution, m.width, m.norm)
+    generator = build_generator(m.arch, resolution, generator_options(m.arch, m.width, m.norm, m.options))
     discriminator = Discriminator(crop or resolution, m.d_width, m.d_conditioning, m.d_spectral, m.d_dropout,
                                   m.d_patch, coords=crop > 0)
     return generator, discriminator
@@ -102,7 +102,8 @@ class Trainer:
         self.g, self.d = build_models(config, self.resolution)
         fit = self.source.fit_scenes()
         for model in (self.g, self.d):  # overwritten by the checkpoint's own statistics on resume / init_from
-            model.param_norm.fit(fit)
+            if hasattr(model, "param_norm"):  # optional in a generator of your own
+                model.param_norm.fit(fit)
         self.g, self.d = (m.to(self.device, memory_format=torch.channels_last) for m in (self.g, self.d))
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
         s = config.schedule
@@ -167,9 +168,10 @@ class Trainer:
         theirs = state["config"]["model"] if training else state["model"]
         pair = {theirs["arch"], self.config.model.arch}
         same = len(pair) == 1
-        related = any(pair <= trunk for trunk in SHARED_TRUNKS)
+        trunks = {generator_spec(arch).trunk for arch in pair}
+        related = len(trunks) == 1 and None not in trunks
         check_compatible(state, self.config.model, self.resolution, self.source.description, str(path),
-                         ("width",) if related and not same else ("arch", "width", "norm"))
+                         ("width",) if related and not same else ("arch", "width", "norm", "options"))
         g, g_ema = (state["g"], state["g_ema"]) if training else (state["g_ema"], state["g_ema"])
         if same:
             self.g.load_state_dict(g)

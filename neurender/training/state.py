@@ -86,12 +86,12 @@ def _plain(value):
 
 
 def check_compatible(state: dict, mine: ModelConfig, resolution: int, data: str, path: str,
-                     keys: tuple[str, ...] = ("arch", "width", "norm")) -> None:
+                     keys: tuple[str, ...] = ("arch", "width", "norm", "options")) -> None:
     """A clear error when a checkpoint (training state or renderer export) holds another generator (compared on
     `keys`), or was trained at another resolution than `data` (a description of the run's data) has."""
     theirs = state["config"]["model"] if state["kind"] == KIND_TRAINING else state["model"]
     for key in keys:
-        if theirs[key] != getattr(mine, key):
+        if theirs.get(key, {} if key == "options" else None) != getattr(mine, key):  # older files: no options
             raise NeurenderError(f"{path} holds a {theirs['arch']} generator (width {theirs['width']}, norm "
                                  f"{theirs['norm']}); this run builds {mine.arch} (width {mine.width}, "
                                  f"norm {mine.norm})")

@@ -1,0 +1,109 @@
+"""The generator contract (docs/generators.md), for every registered generator and for one of your own."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from neurender.dataset import read_params_csv
+from neurender.errors import NeurenderError
+from neurender.inference import load_renderer
+from neurender.models.blocks import ParamNorm
+from neurender.models.generators import GENERATORS, build_generator, generator_options, generator_spec
+from neurender.presets import PRESETS, sample_scenes
+from neurender.scene import encode_params
+from neurender.training.config import TrainConfig, from_dict, merge, to_dict
+from neurender.training.loop import Trainer
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DATA = Path(__file__).resolve().parent / "data"
+SMALL = {"coord": 8, "field": 16, "phong_field": 16, "conv_field": 16}  # widths that keep the tests quick
+
+
+def encoded(count: int, resolution: int = 32) -> torch.Tensor:
+    return encode_params(torch.from_numpy(sample_scenes(PRESETS["easy"], 0, np.arange(count), resolution)))
+
+
+@pytest.mark.parametrize("arch", list(GENERATORS))
+def test_every_registered_generator_keeps_the_contract(arch):
+    spec = GENERATORS[arch]
+    assert "resolution" not in spec.options and all(k.isidentifier() for k in spec.options)
+    torch.manual_seed(0)
+    g = build_generator(arch, 32, generator_options(arch, SMALL.get(arch, 32))).eval()
+    params = encoded(3)
+    assert isinstance(g.param_norm, ParamNorm)  # every registered one standardises its input
+    g.param_norm.fit(params)
+    with torch.no_grad():
+        image = g(params)
+    assert image.shape == (3, 3, 32, 32) and image.dtype == torch.float32
+    assert 0 <= image.min() <= image.max() <= 1
+    assert getattr(g, "samples_pixels", False) == spec.samples_pixels
+    assert getattr(g, "renders_crops", False) == spec.renders_crops
+    if spec.samples_pixels:  # sampled pixels are those pixels of the whole frame
+        pixels = torch.randint(0, 32 * 32, (3, 40))
+        with torch.no_grad():
+            colour, logit = g(params, pixels)
+        flat = image.flatten(2).gather(2, pixels[:, None].expand(-1, 3, -1)).transpose(1, 2)
+        assert torch.allclose(flat, colour.clamp(0, 1) * (logit > 0)[..., None], atol=1e-5)
+    if spec.renders_crops:  # a window is those pixels of the whole frame
+        with torch.no_grad():
+            colour, logit = g(params, torch.tensor([[4, 9]] * 3), 16)
+        crop = (colour.clamp(0, 1) * (logit > 0)[..., None]).view(3, 16, 16, 3).permute(0, 3, 1, 2)
+        assert torch.allclose(crop, image[:, :, 4:20, 9:25], atol=1e-5)
+
+
+def test_options_come_from_the_config_and_unknown_ones_are_refused():
+    assert generator_options("field", 96, "batch", {"depth": 6}) == {"width": 96, "depth": 6, "embedding": 128,
+                                                                     "frequencies": 4}  # field takes no norm
+    assert generator_options("hybrid", None, "instance") == {"width": 256, "norm": "instance"}
+    with pytest.raises(NeurenderError, match="has no option depht; its options: width, depth"):
+        generator_options("field", options={"depht": 6})
+    g = build_generator("field", 32, generator_options("field", 16, None, {"depth": 2, "frequencies": 2}))
+    assert len(g.layers) == 2
+
+
+def test_an_unknown_or_unimportable_architecture_is_one_clear_error():
+    with pytest.raises(NeurenderError, match="unknown architecture 'nope'"):
+        generator_spec("nope")
+    with pytest.raises(NeurenderError, match="cannot import 'no_such_module'"):
+        generator_spec("no_such_module:Generator")
+    with pytest.raises(NeurenderError, match="has no 'Nope'"):
+        generator_spec("neurender.models.generators:Nope")
+
+
+def test_your_own_generator_trains_exports_loads_and_renders(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    data = merge(to_dict(TrainConfig()), {
+        "preset": "easy", "resolution": 32, "out": str(tmp_path / "run"),
+        "model": {"arch": "custom_generator:TinyGenerator", "options": {"width": 8}},
+        "schedule": {"batch": 8, "warmup_images": 32, "adversarial_images": 0},
+        "run": {"tick_images": 16, "val_images": 8, "threads": 1}})
+    config = from_dict(data)
+    assert config.model.width is None and config.model.options == {"width": 8}
+    trainer = Trainer(config)
+    trainer.run(progress=False)
+    renderer = load_renderer(tmp_path / "run" / "renderer.pt")
+    assert type(renderer.generator).__name__ == "TinyGenerator" and renderer.model["options"] == {"width": 8}
+    images = renderer.render(sample_scenes(PRESETS["easy"], 1, np.arange(2), 32))
+    assert images.shape == (2, 32, 32, 3) and 0 <= images.min() <= images.max() <= 1
+    assert torch.equal(renderer.generator.param_norm.mean, trainer.g_ema.param_norm.mean.cpu())  # fitted, kept
+    sys.modules.pop("custom_generator", None)
+
+
+def test_the_walked_through_commands_train_and_render_your_own_generator(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES), os.environ.get("PYTHONPATH", "")])}
+    run = tmp_path / "tiny"
+    train = ["train", "--preset", "easy", "--arch", "custom_generator:TinyGenerator", "--warmup-images", "64",
+             "--adversarial-images", "0", "--batch", "16", "--tick-images", "32", "--threads", "1", "--out", run]
+    subprocess.run([sys.executable, "-m", "neurender", *map(str, train)], env=env, check=True, capture_output=True)
+    render = ["render", "--checkpoint", run / "renderer.pt", "--params-csv", DATA / "template" / "params.csv",
+              "--out", tmp_path / "renders"]
+    subprocess.run([sys.executable, "-m", "neurender", *map(str, render)], env=env, check=True, capture_output=True)
+    assert len(list((tmp_path / "renders").glob("image_*.png"))) == len(read_params_csv(DATA / "template" / "params.csv")[0])
+    without = subprocess.run([sys.executable, "-m", "neurender", *map(str, render[:-1]), tmp_path / "again"],
+                             check=False, capture_output=True, text=True)  # the module is not importable any more
+    assert without.returncode == 2 and "cannot import 'custom_generator'" in without.stderr
