@@ -49,19 +49,20 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
         raise click.UsageError("give exactly one of --predictions and --checkpoint")
     inputs = [reference, predictions if checkpoint is None else checkpoint]
     check_output(out, inputs, overwrite)  # before the slow part (and before torch is imported)
-    from tqdm import tqdm
+    from neurender.metrics.pool import scoring_pool
 
-    from neurender.metrics.suite import scoring_pool
-    from neurender.report.evaluation import (
-        append_to_run_history,
-        load_predictions,
-        load_reference,
-        rendered_predictions,
-    )
-    from neurender.report.evaluation import evaluate as run_evaluation
-    from neurender.report.tables import metrics_table
+    with scoring_pool(workers) as pool:  # the workers start first: their start-up overlaps these imports and reads
+        from tqdm import tqdm
 
-    with scoring_pool(workers) as pool:  # the workers start while the images are read
+        from neurender.report.evaluation import (
+            append_to_run_history,
+            load_predictions,
+            load_reference,
+            rendered_predictions,
+        )
+        from neurender.report.evaluation import evaluate as run_evaluation
+        from neurender.report.tables import metrics_table
+
         ref = load_reference(reference, split)
         if checkpoint is not None:
             pred = rendered_predictions(checkpoint, reference, split)

@@ -4,6 +4,7 @@ them (``image_XXXX.png``), for template import and evaluation."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -84,7 +85,8 @@ def read_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, bool, str]:
     if not by_frame:
         raise NeurenderError(f"{folder} has no PNG images named like image_0000.png")
     frames = np.array(sorted(by_frame), dtype=np.int64)
-    images, modes, alphas = zip(*(_read_image(by_frame[f]) for f in frames.tolist()))
+    with ThreadPoolExecutor(4) as pool:  # PNG decoding runs without the GIL
+        images, modes, alphas = zip(*pool.map(_read_image, [by_frame[f] for f in frames.tolist()]))
     if len({im.shape for im in images}) > 1:
         raise NeurenderError(f"{folder}: images differ in size")
     counts: dict[str, int] = {}

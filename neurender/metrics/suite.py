@@ -6,25 +6,15 @@ On 2 cores, two single-threaded processes beat one process with two threads: FLI
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
+from neurender.metrics.pool import scoring_pool
 from neurender.metrics.registry import METRICS, Pair
 
 CHUNK = 50  # images per task: small temporaries and a smooth progress bar, yet pickling stays negligible
-
-
-def _one_thread() -> None:
-    """Worker initializer: OpenMP (FLIP's and torch's), BLAS and torch's pool all single-threaded; the metrics'
-    own imports (LPIPS weights on first use) happen in the worker's first task."""
-    threadpool_limits(1)
-    torch.set_num_threads(1)
 
 
 def _score(names: list[str], pair: Pair) -> dict[str, np.ndarray]:
@@ -32,20 +22,6 @@ def _score(names: list[str], pair: Pair) -> dict[str, np.ndarray]:
     for name in names:
         out.update(METRICS[name].compute(pair))
     return out
-
-
-@contextmanager
-def scoring_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes for ``score``, started at once: they import torch and the metrics' libraries while the
-    caller reads its images. None for workers <= 1 (score in this process)."""
-    if workers <= 1:
-        yield None
-        return
-    context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started its threads
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-        for _ in range(workers):
-            pool.submit(_one_thread)  # starts every worker now
-        yield pool
 
 
 def score(pair: Pair, names: list[str], workers: int = 2, progress: Callable[[int], None] | None = None,

@@ -92,7 +92,7 @@ def pair_up(reference: Images, prediction: Images) -> Pair:
     if pred.shape[1:] != reference.rgba.shape[1:]:
         raise NeurenderError(f"predictions are {pred.shape[1]}x{pred.shape[2]} but references are "
                              f"{reference.rgba.shape[1]}x{reference.rgba.shape[2]}")
-    return Pair(to_float(reference.rgba[..., :3]), quantize_8bit(to_float(pred[..., :3])),
+    return Pair(to_float(reference.rgba[..., :3]), to_float(pred[..., :3]),  # 8-bit already: quantize_8bit is a no-op
                 reference.rgba[..., 3] > 0 if reference.has_mask else None,
                 pred[..., 3] > 0 if prediction.has_mask else None)
 
@@ -111,7 +111,7 @@ def score_pair(pair: Pair, names: tuple[str, ...], method: str, reference: str, 
                progress: Callable[[int], None] | None = None, pool=None) -> tuple[dict, dict[str, np.ndarray]]:
     """Score a pair with the named metrics: (the metrics.json record, {metric or case: per-image values}).
     Metrics that cannot run on this pair (no masks, no LPIPS weights) are listed under "skipped"; none that can
-    is one NeurenderError. pool: an open ``suite.scoring_pool`` (else one is started here)."""
+    is one NeurenderError. pool: an open ``pool.scoring_pool`` (else one is started here)."""
     runnable, skipped = available(names, pair)
     if "lpips" in runnable and not weights_path().is_file():
         skipped["lpips"] = f"weights not found at {weights_path()}; run `neurender weights fetch`"
@@ -142,7 +142,7 @@ def evaluate(reference: Images, prediction: Images, out: Path, method: str, name
              workers: int = 2, overwrite: bool = False, progress: Callable[[int], None] | None = None,
              inputs: list[Path] = (), pool=None) -> dict:
     """Score, then write the outputs into `out` (never one of `inputs`). Returns the metrics.json contents.
-    pool: an open ``suite.scoring_pool`` (else one is started here)."""
+    pool: an open ``pool.scoring_pool`` (else one is started here)."""
     check_output(out, inputs, overwrite)  # before the slow part
     pair = pair_up(reference, prediction)
     report, values = score_pair(pair, names, method, reference.source, prediction.source, workers, progress, pool)

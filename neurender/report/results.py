@@ -16,8 +16,9 @@ import torch
 
 from neurender.inference import Renderer
 from neurender.metrics.images import quantize_8bit, to_float
+from neurender.metrics.pool import scoring_pool
 from neurender.metrics.registry import METRICS, Pair
-from neurender.metrics.suite import score, scoring_pool
+from neurender.metrics.suite import score
 from neurender.presets import load_preset, sample_scenes
 from neurender.raster import render_spheres_uint8
 from neurender.report.evaluation import side_by_side_rows

@@ -1,0 +1,35 @@
+"""The worker processes that score images (``suite.score``). This module imports nothing heavy, so a command can
+start them first: each worker's start-up (torch and the metrics' libraries, seconds) then overlaps the command's
+own imports and reading."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+
+
+def _one_thread() -> None:
+    """Worker initializer: OpenMP (FLIP's and torch's), BLAS and torch's pool all single-threaded, and the metrics'
+    libraries imported (LPIPS weights load on first use, in the worker's first task)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    import neurender.metrics.suite  # noqa: F401  (the metrics and their libraries)
+
+    threadpool_limits(1)
+    torch.set_num_threads(1)
+
+
+@contextmanager
+def scoring_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for ``suite.score``, started at once. None for workers <= 1 (score in this process)."""
+    if workers <= 1:
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started its threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+        for _ in range(workers):
+            pool.submit(_one_thread)  # starts every worker now
+        yield pool
