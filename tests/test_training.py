@@ -220,3 +220,18 @@ def test_an_extension_never_rewrites_what_was_seen(tiny, tmp_path):
     with pytest.raises(NeurenderError, match="less than the 8 images this phase has seen"):
         Trainer.resume(latest, lengths={"adversarial_images": 4})
     assert Trainer.resume(latest, lengths={"adversarial_images": 8, "finetune_images": 0}).changes
+
+
+def test_a_warm_up_only_run_has_no_discriminator_until_an_extension_adds_a_phase(tiny, tmp_path):
+    phases = {"warmup_images": 16, "adversarial_images": 0, "finetune_images": 0}
+    warmup = Trainer(config(tiny, tmp_path / "run", schedule=phases))
+    assert warmup.d is None and warmup.opt_d is None
+    record = warmup.run(progress=False)
+    assert "lr_d" not in record and "d_noise" not in record
+    state = torch.load(tmp_path / "run" / "latest.pt", weights_only=True)
+    assert state["d"] is None and state["opt_d"] is None
+    extended = Trainer.resume(tmp_path / "run" / "latest.pt", lengths={"adversarial_images": 16})
+    assert extended.d is not None  # a fresh D for the new phase; G continues where it was
+    assert_same_weights(extended.g.state_dict(), warmup.g.state_dict())
+    record = extended.run(progress=False)
+    assert extended.counters.images >= 32 and {"d", "d_acc_real", "lr_d"} <= set(record)

@@ -79,6 +79,11 @@ class ScheduleConfig:
     def total_images(self) -> int:
         return self.warmup_images + self.adversarial_images + self.finetune_images
 
+    @property
+    def uses_discriminator(self) -> bool:
+        """Whether a phase after the warm-up trains against D (the adversarial phase, and fine-tuning)."""
+        return self.adversarial_images + self.finetune_images > 0
+
 
 @dataclass
 class RunConfig:

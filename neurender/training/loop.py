@@ -48,10 +48,13 @@ def select_device(name: str) -> torch.device:
     return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 
-def build_models(config: TrainConfig, resolution: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """G, and D for whole frames or, when G trains on crops, for crops and their coordinates."""
+def build_models(config: TrainConfig, resolution: int) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+    """G, and D for whole frames or, when G trains on crops, for crops and their coordinates; no D for a schedule
+    that is all warm-up."""
     m, crop = config.model, config.schedule.crop_size
     generator = build_generator(m.arch, resolution, generator_options(m.arch, m.width, m.norm, m.options))
+    if not config.schedule.uses_discriminator:
+        return generator, None
     discriminator = Discriminator(crop or resolution, m.d_width, m.d_conditioning, m.d_spectral, m.d_dropout,
                                   m.d_patch, coords=crop > 0)
     return generator, discriminator
@@ -99,16 +102,18 @@ class Trainer:
         if config.schedule.batch % self.world.size:
             raise NeurenderError(f"batch {config.schedule.batch} does not divide over {self.world.size} processes")
 
-        self.g, self.d = build_models(config, self.resolution)
+        self.g, self.d = build_models(config, self.resolution)  # self.d None: no adversarial phase
+        models = [m for m in (self.g, self.d) if m is not None]
         fit = self.source.fit_scenes()
-        for model in (self.g, self.d):  # overwritten by the checkpoint's own statistics on resume / init_from
+        for model in models:  # overwritten by the checkpoint's own statistics on resume / init_from
             if hasattr(model, "param_norm"):  # optional in a generator of your own
                 model.param_norm.fit(fit)
-        self.g, self.d = (m.to(self.device, memory_format=torch.channels_last) for m in (self.g, self.d))
+        for model in models:
+            model.to(self.device, memory_format=torch.channels_last)
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
         s = config.schedule
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=s.lr_g, betas=s.betas_g)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=s.lr_d, betas=s.betas_d)
+        self.opt_d = None if self.d is None else torch.optim.Adam(self.d.parameters(), lr=s.lr_d, betas=s.betas_d)
         b = config.balance
         self.controller = BalanceController(b.low, b.high, b.decay, b.max_g_steps, b.max_d_steps, b.enabled)
         self.counters = Counters()
@@ -126,7 +131,7 @@ class Trainer:
         if self.world.size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.g_train = DistributedDataParallel(self.g, device_ids=ids)
-            self.d_train = DistributedDataParallel(self.d, device_ids=ids)
+            self.d_train = None if self.d is None else DistributedDataParallel(self.d, device_ids=ids)
         self._stop_signal: int | None = None
         self._stream = None  # the source's loads, from the first batch this trainer takes (next_batch)
         self.last_phase = self.phase()
@@ -150,9 +155,10 @@ class Trainer:
                                  "(dataset checksums or preset differ); pass --dataset with the original")
         self.g.load_state_dict(state["g"])
         self.g_ema.load_state_dict(state["g_ema"])
-        self.d.load_state_dict(state["d"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if self.d is not None and state.get("d") is not None:  # else a fresh D: the run gained an adversarial phase
+            self.d.load_state_dict(state["d"])
+            self.opt_d.load_state_dict(state["opt_d"])
         self.controller.load_state_dict(state["controller"])
         self.counters = Counters(**state["counters"])
         torch.set_rng_state(state["rng"]["torch"])
@@ -189,15 +195,17 @@ class Trainer:
         self.counters.lineage = [*state["counters"].get("lineage", []),
                                  stage_record(state["config"], state["counters"]["images"])]
         same_shape = state["config"]["schedule"].get("crop_size", 0) == self.config.schedule.crop_size
-        if same_shape and all(theirs[k] == getattr(self.config.model, k) for k in theirs if k.startswith("d_")):
+        same_d = all(theirs[k] == getattr(self.config.model, k) for k in theirs if k.startswith("d_"))
+        if self.d is not None and state.get("d") is not None and same_shape and same_d:
             self.d.load_state_dict(state["d"])
 
     def state_dict(self) -> dict:
         return {
             "kind": KIND_TRAINING, "format_version": FORMAT_VERSION, "config": to_dict(self.config),
             "resolution": self.resolution, "camera": self.source.camera_dict, "source": self.source.identity,
-            "g": self.g.state_dict(), "g_ema": self.g_ema.state_dict(), "d": self.d.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "g": self.g.state_dict(), "g_ema": self.g_ema.state_dict(),
+            "d": None if self.d is None else self.d.state_dict(), "opt_g": self.opt_g.state_dict(),
+            "opt_d": None if self.opt_d is None else self.opt_d.state_dict(),
             "controller": self.controller.state_dict(), "counters": vars(self.counters).copy(),
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None},
@@ -239,9 +247,10 @@ class Trainer:
     def _apply_schedule(self) -> None:
         s, images = self.config.schedule, self.counters.images
         for opt, lr in ((self.opt_g, s.lr_g), (self.opt_d, s.lr_d)):
-            for group in opt.param_groups:
+            for group in opt.param_groups if opt is not None else ():
                 group["lr"] = lr * schedule.lr_factor(s, images)
-        self.d.noise_std = schedule.d_noise(s, images)
+        if self.d is not None:
+            self.d.noise_std = schedule.d_noise(s, images)
 
     # ------------------------------------------------------------------------------------------ steps
 
@@ -453,8 +462,9 @@ class Trainer:
                   **{k: total / n for k, (total, n) in sorted(c.tick_sums.items())},
                   "balance": {"lean": self.controller.lean, "accuracy_ema": round(self.controller.accuracy, 4),
                               **self.controller.counts},
-                  "lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"],
-                  "d_noise": self.d.noise_std, "bad_steps": c.bad_steps,
+                  "lr_g": self.opt_g.param_groups[0]["lr"],
+                  **({} if self.d is None else {"lr_d": self.opt_d.param_groups[0]["lr"], "d_noise": self.d.noise_std}),
+                  "bad_steps": c.bad_steps,
                   "images_per_s": round(images / max(seconds, 1e-9), 2), "time": time.time()}
         c.tick_sums = {}
         self._log("log.jsonl", record)
