@@ -28,8 +28,8 @@ import torch
 
 from neurender.dataset import BLOCK, GenerateSpec, generate_dataset
 from neurender.presets import PRESETS, Preset, sample_scenes
-from neurender.raster import AMBIENT, render_spheres_uint8, view_space_params
-from neurender.scene import DEFAULT_CAMERA, Camera, ray_directions
+from neurender.raster import render_spheres_uint8, view_space_params
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, Camera, ray_directions
 
 RES = 128
 FULL_FRAME_BATCHES = (16, 64, 256)  # the baseline's best batch size counts

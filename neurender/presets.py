@@ -23,7 +23,7 @@ import torch
 
 from neurender.errors import NeurenderError
 from neurender.raster import covered_pixels, sphere_pixel_bounds
-from neurender.scene import DEFAULT_CAMERA, TRANSLATION, Camera
+from neurender.scene import DEFAULT_CAMERA, DIFFUSE, TRANSLATION, Camera
 
 Range = tuple[float, float]
 MAX_ATTEMPTS = 20_000  # candidates per image before a preset is declared impossible
@@ -66,7 +66,7 @@ def validate_preset(preset: Preset) -> Preset:
     for (lo, hi), name in zip(ranges, names):
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
             raise NeurenderError(f"preset '{preset.name}': {name} range [{lo}, {hi}] must be finite with lo <= hi")
-    if ranges[3:6].min() < 0 or ranges[3:6].max() > 1:
+    if ranges[DIFFUSE].min() < 0 or ranges[DIFFUSE].max() > 1:
         raise NeurenderError(f"preset '{preset.name}': diffuse must lie within [0, 1]")
     if ranges[6, 0] <= 0:
         raise NeurenderError(f"preset '{preset.name}': shininess must be positive")
@@ -201,7 +201,7 @@ def sample_scenes(preset: Preset, seed: int, indices: np.ndarray, resolution: in
     """Scenes for the given image indices. (n,) int -> (n, 10) float64 world-space parameters."""
     indices = np.asarray(indices, dtype=np.int64)
     ranges = preset.ranges()
-    full_box = ranges[:3]
+    full_box = ranges[TRANSLATION]
     proposal_box = _translation_proposal(preset, camera, resolution)
     frame = resolution * resolution
     min_pixels = max(1, math.ceil(preset.min_coverage * frame - 1e-9))

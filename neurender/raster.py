@@ -23,9 +23,8 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import as_strided
 
-from neurender.scene import DEFAULT_CAMERA, DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera
 
-AMBIENT = 0.03  # light ambient 0.1 x material ambient 0.3
 CHUNK_PIXELS = 1 << 17  # pixels shaded per step: enough for torch to split across threads, few enough for L3
 WIDTH_STEP = 4  # window widths are multiples of this many pixels
 CALL_PIXELS = 1 << 16  # one more shading step costs about as much as shading this many pixels

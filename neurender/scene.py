@@ -19,6 +19,8 @@ TRANSLATION = slice(0, 3)
 DIFFUSE = slice(3, 6)
 SHININESS = 6
 LIGHT = slice(7, 10)
+N_PARAMS = len(PARAM_NAMES)
+AMBIENT = 0.03  # the shading's ambient term: light ambient 0.1 x material ambient 0.3
 
 # The encoding divides view-space positions by this (world units): the default preset's positions relative to
 # the camera lie within about +-2 after it. Fixed, not per preset, so a renderer fine-tuned on another preset

@@ -42,7 +42,7 @@ from neurender.errors import NeurenderError
 from neurender.outputs import check_room, staging
 from neurender.presets import Preset, sample_scenes, validate_preset
 from neurender.raster import render_spheres_uint8
-from neurender.scene import DEFAULT_CAMERA, Camera
+from neurender.scene import DEFAULT_CAMERA, LIGHT, TRANSLATION, Camera
 
 BLOCK = 1024  # shard boundaries fall on multiples of this many images
 STEP_BYTES = 64 << 20  # images rendered and written per step: at most BLOCK, at most this many bytes
@@ -288,8 +288,8 @@ def import_template(src: Path, out: Path, resolution: int = 128, positions: str 
                              f"first {missing[0]}")
     if positions == "relative":
         offset = np.array(camera.position)
-        params[:, 0:3] += offset
-        params[:, 7:10] += offset
+        params[:, TRANSLATION] += offset
+        params[:, LIGHT] += offset
     meta = {
         "format_version": FORMAT_VERSION,
         "source": "template",

@@ -27,10 +27,11 @@ import torch
 from neurender.inversion.soft import render_soft
 from neurender.models.blocks import clamp_unit
 from neurender.presets import Preset, sample_scenes
-from neurender.raster import AMBIENT
 from neurender.scene import (
+    AMBIENT,
     DIFFUSE,
     LIGHT,
+    N_PARAMS,
     POSITION_LIMIT,
     SHININESS,
     TRANSLATION,
@@ -114,7 +115,7 @@ def estimate_positions(targets: np.ndarray, camera: Camera) -> tuple[np.ndarray,
 def starting_scenes(targets: np.ndarray, preset: Preset, config: InversionConfig, camera: Camera) -> np.ndarray:
     """(N, R, R, 3) targets -> (N, starts, 10) world-space starting scenes (see the module's docstring)."""
     n, s = len(targets), config.starts
-    drawn = sample_scenes(preset, config.seed, np.arange(n * s), targets.shape[1]).reshape(n, s, 10)
+    drawn = sample_scenes(preset, config.seed, np.arange(n * s), targets.shape[1]).reshape(n, s, N_PARAMS)
     centres, shown = estimate_positions(targets, camera)
     eye = np.array(camera.position)
     rng = np.random.default_rng(config.seed)
@@ -158,13 +159,13 @@ def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, ca
     """
     starts = starting_scenes(targets, preset, config, camera)
     shininess = tuple(preset.shininess)  # the exponent stays within the preset's range
-    best, errors = np.empty((len(targets), 10)), np.empty(len(targets))
+    best, errors = np.empty((len(targets), N_PARAMS)), np.empty(len(targets))
     for lo in range(0, len(targets), batch):
         hi = min(lo + batch, len(targets))
         target = torch.from_numpy(np.repeat(targets[lo:hi], config.starts, 0)).to(torch.float32)
         covered = (target.amax(-1) > COVERED).float()
         free = [t.float().requires_grad_(True)
-                for t in _to_free(torch.from_numpy(starts[lo:hi].reshape(-1, 10)), shininess)]
+                for t in _to_free(torch.from_numpy(starts[lo:hi].reshape(-1, N_PARAMS)), shininess)]
         optimiser = torch.optim.Adam([{"params": free[:3], "lr": config.lr},  # position, colour, shininess
                                       {"params": free[3:], "lr": 4 * config.lr}])  # light
         decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps, eta_min=0.1 * config.lr)
@@ -178,7 +179,7 @@ def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, ca
             scenes = _from_free(free, shininess)
             final = _loss(*render(scenes, 0.0), target, covered).view(hi - lo, -1)
         pick = final.argmin(1)
-        best[lo:hi] = scenes.view(hi - lo, config.starts, 10)[torch.arange(hi - lo), pick].double().numpy()
+        best[lo:hi] = scenes.view(hi - lo, config.starts, N_PARAMS)[torch.arange(hi - lo), pick].double().numpy()
         errors[lo:hi] = final[torch.arange(hi - lo), pick].numpy()
         if progress:
             progress(hi - lo)

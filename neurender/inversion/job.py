@@ -24,7 +24,7 @@ from neurender.inversion.fit import COVERED, InversionConfig, Render, invert
 from neurender.metrics.images import to_uint8
 from neurender.presets import Preset
 from neurender.report.figures import pyplot
-from neurender.scene import Camera
+from neurender.scene import DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera
 
 LIT = 12 / 255  # a covered pixel brighter than this is lit by the light (ambient alone gives 8 / 255)
 GROUPS = ("position", "colour", "shininess", "light")  # parameter-error columns (world units; [0,1]; exponent)
@@ -81,10 +81,10 @@ def load_targets(image: Path | None, dataset: Path | None, split: str, renderer:
 def parameter_errors(found: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
     """(N, 10) recovered and true scenes -> per image: position and light distance (world units), mean absolute
     colour error, absolute shininess error, each (N,)."""
-    return {"position": np.linalg.norm(found[:, 0:3] - truth[:, 0:3], axis=1),
-            "colour": np.abs(found[:, 3:6] - truth[:, 3:6]).mean(1),
-            "shininess": np.abs(found[:, 6] - truth[:, 6]),
-            "light": np.linalg.norm(found[:, 7:10] - truth[:, 7:10], axis=1)}
+    return {"position": np.linalg.norm(found[:, TRANSLATION] - truth[:, TRANSLATION], axis=1),
+            "colour": np.abs(found[:, DIFFUSE] - truth[:, DIFFUSE]).mean(1),
+            "shininess": np.abs(found[:, SHININESS] - truth[:, SHININESS]),
+            "light": np.linalg.norm(found[:, LIGHT] - truth[:, LIGHT], axis=1)}
 
 
 def image_facts(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -40,8 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_towards, clamp_unit, zero_linear
-from neurender.raster import AMBIENT
-from neurender.scene import DEFAULT_CAMERA, DIFFUSE, POSITION_SCALE, pixel_centres_ndc
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, DIFFUSE, LIGHT, POSITION_SCALE, TRANSLATION, pixel_centres_ndc
 
 N_FEATURES = N_PARAMS + 10  # scene_features' columns
 FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
@@ -62,7 +61,7 @@ def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
     of the sphere's angular radius in NDC units); the unit direction from the sphere centre to the light (3) and
     to the camera (3); 1 if the sphere lies wholly in front of the camera, else 0 (1).
     """
-    c, light = encoded[:, 0:3] * POSITION_SCALE, encoded[:, 7:10] * POSITION_SCALE
+    c, light = encoded[:, TRANSLATION] * POSITION_SCALE, encoded[:, LIGHT] * POSITION_SCALE
     depth = (-c[:, 2:3]).clamp(min=1e-3)
     u = (c[:, :2] / depth / tan_half_fov).clamp(-FRAME_LIMIT, FRAME_LIMIT)
     rho = (1 / ((c * c).sum(1, keepdim=True) - 1).clamp(min=1e-3).sqrt() / tan_half_fov).clamp(max=RADIUS_LIMIT)
@@ -74,7 +73,7 @@ def near_cut(encoded: torch.Tensor, tan_half_fov: float, near: float) -> tuple[t
     """The near plane's cut through the sphere, projected. (B, 10) ``encode_params`` output -> centre (B, 2) in
     NDC and radius (B, 1) in NDC half-frames of the circle where the plane z = -near meets the sphere; radius 0
     where the plane misses the sphere."""
-    c = encoded[:, 0:3] * POSITION_SCALE
+    c = encoded[:, TRANSLATION] * POSITION_SCALE
     radius = (1 - (c[:, 2:3] + near) ** 2).clamp(min=0).sqrt() / (near * tan_half_fov)
     return c[:, :2] / (near * tan_half_fov), radius
 
