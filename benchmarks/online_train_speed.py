@@ -59,8 +59,8 @@ def main() -> None:
             width, batch, pixels, workers = (int(x) for x in variant.split("x"))
             config = from_dict({"preset": "easy", "out": str(Path(tmp) / str(i)),
                                 "model": {"arch": "field", "width": width},
-                                "schedule": {"batch": batch, "pixels_per_image": pixels, "warmup_images": 10**12,
-                                             "adversarial_images": 0},
+                                "schedule": {"batch": batch, "warmup_images": 10**12, "adversarial_images": 0},
+                                "sampling": {"pixels_per_image": pixels},
                                 "run": {"threads": args.threads, "workers": workers, "val_images": 8}})
             trainer = Trainer(config)
             rate = scenes_per_s(trainer, args.seconds)

@@ -14,7 +14,7 @@ from neurender.models.generators import GENERATORS
 from neurender.presets import PRESETS
 from neurender.training import checkpoint as checkpoint_module
 from neurender.training import losses
-from neurender.training.config import from_dict
+from neurender.training.config import from_dict, to_dict
 from neurender.training.loop import Trainer
 
 
@@ -235,3 +235,15 @@ def test_a_warm_up_only_run_has_no_discriminator_until_an_extension_adds_a_phase
     assert_same_weights(extended.g.state_dict(), warmup.g.state_dict())
     record = extended.run(progress=False)
     assert extended.counters.images >= 32 and {"d", "d_acc_real", "lr_d"} <= set(record)
+
+
+def test_sampling_settings_have_their_section_and_older_configs_still_load(tiny, tmp_path):
+    new = config(tiny, tmp_path / "a", sampling={"crop_size": 16}, model={"arch": "conv_field", "width": 16})
+    assert new.sampling.crop_size == 16 and "crop_size" not in to_dict(new)["schedule"]
+    old = to_dict(new)
+    old["schedule"].update(old.pop("sampling"))  # the layout before [sampling]: a run's config.json, a checkpoint
+    assert from_dict(old).sampling == new.sampling
+    both = to_dict(new)
+    both["schedule"]["crop_size"] = 32
+    with pytest.raises(NeurenderError, match="crop_size given in both"):
+        from_dict(both)

@@ -65,12 +65,6 @@ class ScheduleConfig:
     finetune_l1_factor: float = 2.0  # phase 3 L1 weights = this x the above
     lr_decay: str = "none"  # none, or cosine: learning rates follow a half cosine over the whole schedule
     lr_final_factor: float = 0.01  # with cosine: the learning rates at the end = this x the above
-    pixels_per_image: int = 0  # > 0: the warm-up trains on this many sampled pixels per scene (field only)
-    silhouette_share: float = 0.5  # of the sampled pixels: drawn on the silhouette ...
-    object_share: float = 0.25  # ... on the object ...
-    detail_share: float = 0.0  # ... where the shading changes fast (highlights); the rest uniform over the frame
-    crop_size: int = 0  # > 0: G trains on crops this many pixels wide in every phase, and D judges crops (conv_field)
-    crops_per_image: int = 1  # crops per scene, centred on pixels drawn with the shares above
     ema_halflife_images: int = 10_000  # G_ema's half-life; 0 disables averaging (G_ema = G)
     d_noise_std: float = 0.1  # std of noise on D's inputs at the start of phase 2, annealed linearly to 0
     d_noise_images: int = 50_000  # images over which that noise is annealed
@@ -83,6 +77,21 @@ class ScheduleConfig:
     def uses_discriminator(self) -> bool:
         """Whether a phase after the warm-up trains against D (the adversarial phase, and fine-tuning)."""
         return self.adversarial_images + self.finetune_images > 0
+
+
+@dataclass
+class SamplingConfig:
+    """What G is trained on: whole frames (the default), sampled pixels in the warm-up, or crops in every phase."""
+
+    pixels_per_image: int = 0  # > 0: the warm-up trains on this many sampled pixels per scene (samples_pixels)
+    silhouette_share: float = 0.5  # of the sampled pixels: drawn on the silhouette ...
+    object_share: float = 0.25  # ... on the object ...
+    detail_share: float = 0.0  # ... where the shading changes fast (highlights); the rest uniform over the frame
+    crop_size: int = 0  # > 0: G trains on crops this many pixels wide in every phase, and D judges crops
+    crops_per_image: int = 1  # crops per scene, centred on pixels drawn with the shares above
+
+
+SAMPLING_KEYS = tuple(f.name for f in dataclasses.fields(SamplingConfig))  # in [schedule] before they had a section
 
 
 @dataclass
@@ -110,12 +119,13 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
 
 SECTIONS = {"model": ModelConfig, "loss": LossConfig, "balance": BalanceConfig, "schedule": ScheduleConfig,
-            "run": RunConfig}
+            "sampling": SamplingConfig, "run": RunConfig}
 
 
 def to_dict(config: TrainConfig) -> dict:
@@ -163,9 +173,26 @@ def _fields(cls, data, where: str) -> dict:
             if k in kinds}
 
 
+def _sampling_moved(data: dict) -> dict:
+    """Older configs and checkpoints keep the sampling settings in [schedule]: moved to [sampling] (one place may
+    name each; both at once is an error)."""
+    schedule = data.get("schedule")
+    if not isinstance(schedule, dict) or not set(schedule) & set(SAMPLING_KEYS):
+        return data
+    sampling = data.get("sampling", {})
+    if not isinstance(sampling, dict):
+        return data  # _fields reports it
+    both = sorted(set(schedule) & set(SAMPLING_KEYS) & set(sampling))
+    if both:
+        raise NeurenderError(f"invalid config: {', '.join(both)} given in both [schedule] and [sampling]")
+    return {**data, "schedule": {k: v for k, v in schedule.items() if k not in SAMPLING_KEYS},
+            "sampling": {**sampling, **{k: v for k, v in schedule.items() if k in SAMPLING_KEYS}}}
+
+
 def from_dict(data: dict) -> TrainConfig:
     """A TrainConfig from nested dicts (TOML or a run's config.json): unknown keys, values of the wrong type
     (a scalar where a section belongs, a string where a number goes) and non-finite numbers are errors."""
+    data = _sampling_moved(data)
     kwargs = _fields(TrainConfig, data, "top")
     for name, cls in SECTIONS.items():
         kwargs[name] = cls(**_fields(cls, data.get(name, {}), name))
@@ -173,8 +200,9 @@ def from_dict(data: dict) -> TrainConfig:
 
 
 def load_toml(path: Path) -> dict:
+    """A config file's settings (partial: merged over the defaults by the caller), in today's layout."""
     try:
-        return tomllib.loads(path.read_text())
+        return _sampling_moved(tomllib.loads(path.read_text()))
     except UnicodeDecodeError:
         raise NeurenderError(f"config {path} is not a text file") from None
     except OSError as e:
@@ -193,7 +221,7 @@ def merge(base: dict, override: dict) -> dict:
 
 def validate(c: TrainConfig) -> TrainConfig:
     """Every check in one place; a NeurenderError names the first bad field."""
-    m, loss, b, s, r = c.model, c.loss, c.balance, c.schedule, c.run
+    m, loss, b, s, r, p = c.model, c.loss, c.balance, c.schedule, c.run, c.sampling
     try:  # an unknown name, a class that cannot be imported, an option the generator does not have
         spec = generator_spec(m.arch)
         generator_options(m.arch, m.width, m.norm, m.options)
@@ -222,24 +250,24 @@ def validate(c: TrainConfig) -> TrainConfig:
          "betas must be two numbers in [0, 1)"),
         (s.lr_decay in LR_DECAYS, f"schedule.lr_decay must be one of {', '.join(LR_DECAYS)}"),
         (0 < s.lr_final_factor <= 1, "schedule.lr_final_factor must be in (0, 1]"),
-        (0 <= s.pixels_per_image <= c.resolution ** 2, "schedule.pixels_per_image must be in [0, resolution^2]"),
+        (0 <= p.pixels_per_image <= c.resolution ** 2, "sampling.pixels_per_image must be in [0, resolution^2]"),
         (s.batch * c.resolution ** 2 <= MAX_BATCH_PIXELS,
          f"schedule.batch x resolution^2 must be at most {MAX_BATCH_PIXELS:,} pixels (a step's images in memory)"),
-        (s.batch * max(s.pixels_per_image, s.crops_per_image * (s.crop_size + 4) ** 2) <= MAX_STEP_SAMPLES,
+        (s.batch * max(p.pixels_per_image, p.crops_per_image * (p.crop_size + 4) ** 2) <= MAX_STEP_SAMPLES,
          f"schedule.batch x pixels_per_image (or x crops_per_image x crop pixels) must be at most "
          f"{MAX_STEP_SAMPLES:,} (the network's activations per step)"),
-        (min(s.silhouette_share, s.object_share, s.detail_share) >= 0
-         and s.silhouette_share + s.object_share + s.detail_share <= 1,
-         "schedule.silhouette_share, object_share and detail_share must be >= 0 with a sum <= 1"),
-        (s.pixels_per_image == 0 or spec.samples_pixels,
-         f"schedule.pixels_per_image needs a generator that renders single pixels (samples_pixels), not {m.arch}"),
-        (s.crop_size == 0 or spec.renders_crops,
-         f"schedule.crop_size needs a generator that renders windows (renders_crops), not {m.arch}"),
-        (s.crop_size == 0 or (s.crop_size in (16, 32, 64, 128) and s.crop_size <= c.resolution),
-         "schedule.crop_size must be 0 or one of 16, 32, 64, 128, at most the resolution"),
-        (1 <= s.crops_per_image <= 64, "schedule.crops_per_image must be in [1, 64]"),
-        (loss.lpips_weight == 0 or s.crop_size == 0 or s.crop_size >= 64,
-         "loss.lpips_weight needs crops of at least 64 pixels (schedule.crop_size)"),
+        (min(p.silhouette_share, p.object_share, p.detail_share) >= 0
+         and p.silhouette_share + p.object_share + p.detail_share <= 1,
+         "sampling.silhouette_share, object_share and detail_share must be >= 0 with a sum <= 1"),
+        (p.pixels_per_image == 0 or spec.samples_pixels,
+         f"sampling.pixels_per_image needs a generator that renders single pixels (samples_pixels), not {m.arch}"),
+        (p.crop_size == 0 or spec.renders_crops,
+         f"sampling.crop_size needs a generator that renders windows (renders_crops), not {m.arch}"),
+        (p.crop_size == 0 or (p.crop_size in (16, 32, 64, 128) and p.crop_size <= c.resolution),
+         "sampling.crop_size must be 0 or one of 16, 32, 64, 128, at most the resolution"),
+        (1 <= p.crops_per_image <= 64, "sampling.crops_per_image must be in [1, 64]"),
+        (loss.lpips_weight == 0 or p.crop_size == 0 or p.crop_size >= 64,
+         "loss.lpips_weight needs crops of at least 64 pixels (sampling.crop_size)"),
         (s.ema_halflife_images >= 0 and s.d_noise_std >= 0 and s.d_noise_images >= 0, "must be >= 0"),
         (r.tick_images >= 1 and r.sample_ticks >= 1 and r.snapshot_ticks >= 1, "tick settings must be >= 1"),
         (0 <= r.val_images <= 100_000 and r.max_bad_steps >= 1,

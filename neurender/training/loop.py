@@ -51,7 +51,7 @@ def select_device(name: str) -> torch.device:
 def build_models(config: TrainConfig, resolution: int) -> tuple[torch.nn.Module, torch.nn.Module | None]:
     """G, and D for whole frames or, when G trains on crops, for crops and their coordinates; no D for a schedule
     that is all warm-up."""
-    m, crop = config.model, config.schedule.crop_size
+    m, crop = config.model, config.sampling.crop_size
     generator = build_generator(m.arch, resolution, generator_options(m.arch, m.width, m.norm, m.options))
     if not config.schedule.uses_discriminator:
         return generator, None
@@ -96,8 +96,8 @@ class Trainer:
         self.source = open_source(config.dataset, config.preset, r.seed, r.val_images, config.resolution)
         self.resolution = self.source.resolution
         self.batches_per_epoch = self.source.epoch_images(config.schedule.batch) // config.schedule.batch
-        if config.schedule.crop_size > self.resolution:
-            raise NeurenderError(f"schedule.crop_size {config.schedule.crop_size} is larger than the "
+        if config.sampling.crop_size > self.resolution:
+            raise NeurenderError(f"sampling.crop_size {config.sampling.crop_size} is larger than the "
                                  f"{self.resolution} px images of {self.source.description}")
         if config.schedule.batch % self.world.size:
             raise NeurenderError(f"batch {config.schedule.batch} does not divide over {self.world.size} processes")
@@ -194,7 +194,8 @@ class Trainer:
         self.counters.inherited_images = state["counters"]["images"] + state["counters"].get("inherited_images", 0)
         self.counters.lineage = [*state["counters"].get("lineage", []),
                                  stage_record(state["config"], state["counters"]["images"])]
-        same_shape = state["config"]["schedule"].get("crop_size", 0) == self.config.schedule.crop_size
+        theirs_sampling = state["config"].get("sampling") or state["config"]["schedule"]  # older: in [schedule]
+        same_shape = theirs_sampling.get("crop_size", 0) == self.config.sampling.crop_size
         same_d = all(theirs[k] == getattr(self.config.model, k) for k in theirs if k.startswith("d_"))
         if self.d is not None and state.get("d") is not None and same_shape and same_d:
             self.d.load_state_dict(state["d"])
@@ -279,9 +280,9 @@ class Trainer:
     def g_step(self, batch, adversarial: bool, l1_factor: float) -> float | None:
         params, image, mask = batch
         c = self.config.loss
-        if self.config.schedule.crop_size:
+        if self.config.sampling.crop_size:
             return self._crop_step(self._crops(batch), adversarial, l1_factor)
-        if not adversarial and self.config.schedule.pixels_per_image:
+        if not adversarial and self.config.sampling.pixels_per_image:
             return self._pixel_step(params, image, mask)
         fake = self.g_train(params)
         loss = losses.masked_l1(fake, image, mask, c.l1_object * l1_factor, c.l1_background * l1_factor)
@@ -319,10 +320,10 @@ class Trainer:
 
     def _pixel_step(self, params: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> None:
         """A G step on sampled pixels of each scene (silhouette, object, detail and uniform pixels in the
-        schedule's shares, see ``losses.sample_pixels``): coverage cross-entropy against the mask plus L1 of the
+        sampling shares, see ``losses.sample_pixels``): coverage cross-entropy against the mask plus L1 of the
         colour on the object."""
         c = self.config.loss
-        s = self.config.schedule
+        s = self.config.sampling
         pixels = losses.sample_pixels(mask, s.pixels_per_image, s.silhouette_share, s.object_share, s.detail_share,
                                       image)
         target = torch.cat([image, mask], 1).flatten(2).gather(2, pixels[:, None].expand(-1, 4, -1))
@@ -347,10 +348,10 @@ class Trainer:
         return losses.g_loss(logits, kind, real_logits), acc
 
     def _crops(self, batch) -> Crops:
-        """Windows of ``schedule.crop_size`` pixels around pixels drawn per scene as the sampled-pixel shares
+        """Windows of ``sampling.crop_size`` pixels around pixels drawn per scene as the sampled-pixel shares
         say (silhouette, object, shading detail, anywhere), moved inside the frame."""
         params, image, mask = batch
-        s, r = self.config.schedule, self.resolution
+        s, r = self.config.sampling, self.resolution
         size = s.crop_size
         centre = losses.sample_pixels(mask, s.crops_per_image, s.silhouette_share, s.object_share, s.detail_share,
                                       image).flatten()
@@ -388,7 +389,7 @@ class Trainer:
         """What D compares: (real images, G's images or None, params, coordinate maps or None), whole frames
         or, when G trains on crops, crops of them."""
         params, image, _ = batch
-        if self.config.schedule.crop_size:
+        if self.config.sampling.crop_size:
             crops = self._crops(batch)
             fake = None
             if with_fake:

@@ -11,7 +11,7 @@ from pathlib import Path
 from neurender.errors import NeurenderError
 from neurender.training import schedule
 from neurender.training.checkpoint import KIND_TRAINING, load_checkpoint
-from neurender.training.config import ModelConfig, TrainConfig, from_dict
+from neurender.training.config import ModelConfig, TrainConfig, from_dict, to_dict
 
 
 @dataclass
@@ -37,8 +37,9 @@ def stage_record(config: dict, images: int) -> dict:
         seen[name.removesuffix("_images")] = min(max(images - start, 0), s[name])
         start += s[name]
     record = {"arch": config["model"]["arch"], "init_from": config.get("init_from"), "images": seen,
-              "l1_object": config["loss"]["l1_object"], "crop_size": s.get("crop_size", 0),
-              "pixels_per_image": s.get("pixels_per_image", 0)}
+              "l1_object": config["loss"]["l1_object"]}
+    sampling = config.get("sampling") or s  # older configs: in [schedule]
+    record.update(crop_size=sampling.get("crop_size", 0), pixels_per_image=sampling.get("pixels_per_image", 0))
     if seen["adversarial"]:
         record["adversarial"] = {"gan": config["loss"]["gan"], "gan_weight": config["loss"]["gan_weight"],
                                  "balance": config["balance"]["enabled"], "d_spectral": config["model"]["d_spectral"]}
@@ -70,6 +71,10 @@ def edited_settings(path: Path, config: dict) -> list[str]:
         return []
     if not isinstance(written, dict):
         return ["the whole file"]
+    try:  # an older layout (sampling settings in [schedule], no model.options) reads as today's
+        written = to_dict(from_dict(written))
+    except NeurenderError:
+        pass  # an invalid edit: compared as written
     changed = []
     for key in sorted(set(written) | set(config)):
         mine, theirs = config.get(key), written.get(key)
