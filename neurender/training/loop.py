@@ -36,6 +36,7 @@ from neurender.training.checkpoint import (
 )
 from neurender.training.config import TrainConfig, to_dict
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
+from neurender.training.objectives import Adversarial, MaskedL1, Perceptual, PixelL1
 from neurender.training.sources import open_source, stream
 from neurender.training.state import Counters, check_compatible, load_shared, resumed_config, stage_record
 from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, save_sample_grid, validation_scores
@@ -117,9 +118,10 @@ class Trainer:
         b = config.balance
         self.controller = BalanceController(b.low, b.high, b.decay, b.max_g_steps, b.max_d_steps, b.enabled)
         self.counters = Counters()
-        self.lpips = None
-        if config.loss.lpips_weight > 0:
-            self.lpips = load_lpips(self.device)
+        # G's objectives: whole frames, sampled pixels or crops; D's verdict; LPIPS where configured
+        self.masked_l1, self.pixel_l1 = MaskedL1(config.loss), PixelL1(config.loss)
+        self.adversarial = None if self.d is None else Adversarial(config.loss, self.d)
+        self.perceptual = Perceptual(config.loss, load_lpips(self.device)) if config.loss.lpips_weight > 0 else None
 
         # written to config-history.jsonl by run(): phase lengths changed on resume, tensors init_from left fresh
         self.changes: dict = {}
@@ -279,14 +281,12 @@ class Trainer:
 
     def g_step(self, batch, adversarial: bool, l1_factor: float) -> float | None:
         params, image, mask = batch
-        c = self.config.loss
         if self.config.sampling.crop_size:
             return self._crop_step(self._crops(batch), adversarial, l1_factor)
         if not adversarial and self.config.sampling.pixels_per_image:
             return self._pixel_step(params, image, mask)
         fake = self.g_train(params)
-        loss = losses.masked_l1(fake, image, mask, c.l1_object * l1_factor, c.l1_background * l1_factor)
-        parts = {"g_l1": loss.item()}
+        loss, parts = self.masked_l1(fake, image, mask, l1_factor)
         loss, acc_fake = self._image_terms(loss, parts, fake, image, params, None, adversarial)
         self._g_update(loss, parts)
         return acc_fake
@@ -296,16 +296,15 @@ class Trainer:
                      ) -> tuple[torch.Tensor, float | None]:
         """``loss`` plus the terms that judge G's images (frames or crops) whole: D's (in the adversarial phase)
         and LPIPS (where configured), each recorded in ``parts``; also D's accuracy on them (None: no D)."""
-        c = self.config.loss
         acc_fake = None
         if adversarial:
-            gan, acc_fake = self._adversarial(fake, real, params, coords)
-            loss = loss + c.gan_weight * gan
-            parts["g_gan"] = gan.item()
-        if self.lpips is not None:
-            perceptual = self.lpips(fake.float(), real).mean()
-            loss = loss + c.lpips_weight * perceptual
-            parts["g_lpips"] = perceptual.item()
+            term, logged, acc_fake = self.adversarial(fake, real, params, coords)
+            loss = loss + term
+            parts.update(logged)
+        if self.perceptual is not None:
+            term, logged = self.perceptual(fake, real)
+            loss = loss + term
+            parts.update(logged)
         return loss, acc_fake
 
     def _g_update(self, loss: torch.Tensor, parts: dict) -> None:
@@ -322,30 +321,12 @@ class Trainer:
         """A G step on sampled pixels of each scene (silhouette, object, detail and uniform pixels in the
         sampling shares, see ``losses.sample_pixels``): coverage cross-entropy against the mask plus L1 of the
         colour on the object."""
-        c = self.config.loss
         s = self.config.sampling
         pixels = losses.sample_pixels(mask, s.pixels_per_image, s.silhouette_share, s.object_share, s.detail_share,
                                       image)
         target = torch.cat([image, mask], 1).flatten(2).gather(2, pixels[:, None].expand(-1, 4, -1))
         colour, logit = self.g_train(params, pixels)
-        coverage, l1 = losses.pixel_losses(colour, logit, target.transpose(1, 2))
-        loss = c.coverage_weight * coverage + c.l1_object * l1
-        self._g_update(loss, {"g_l1": l1.item(), "g_coverage": coverage.item()})
-
-    def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, params: torch.Tensor,
-                     coords: torch.Tensor | None) -> tuple[torch.Tensor, float]:
-        """G's adversarial loss on its images and D's accuracy on them (rpgan: on the real-fake pairs)."""
-        kind = self.config.loss.gan
-        # D only passes gradients to G here: its own weight gradients (and their all-reduce) are skipped
-        self.d.requires_grad_(False)
-        logits = self.d(fake, params, coords)
-        real_logits = self.d(real, params, coords).detach() if kind == "rpgan" else None
-        self.d.requires_grad_(True)
-        if kind == "rpgan":
-            acc = losses.accuracy(real_logits, logits.detach(), kind)[1]
-        else:
-            acc = (logits.detach() < 0).float().mean().item()
-        return losses.g_loss(logits, kind, real_logits), acc
+        self._g_update(*self.pixel_l1(colour, logit, target.transpose(1, 2)))
 
     def _crops(self, batch) -> Crops:
         """Windows of ``sampling.crop_size`` pixels around pixels drawn per scene as the sampled-pixel shares
@@ -376,11 +357,8 @@ class Trainer:
     def _crop_step(self, crops: Crops, adversarial: bool, l1_factor: float) -> float | None:
         """A G step on crops: coverage cross-entropy and object L1 over their pixels (as ``_pixel_step``), plus
         D's verdict on the gated crops in the adversarial phase (and LPIPS where configured)."""
-        c = self.config.loss
         colour, logit, fake = self._crop_images(crops)
-        coverage, l1 = losses.pixel_losses(colour, logit, crops.target)
-        loss = c.coverage_weight * coverage + c.l1_object * l1_factor * l1
-        parts = {"g_l1": l1.item(), "g_coverage": coverage.item()}
+        loss, parts = self.pixel_l1(colour, logit, crops.target, l1_factor)
         loss, acc_fake = self._image_terms(loss, parts, fake, crops.real, crops.params, crops.coords, adversarial)
         self._g_update(loss, parts)
         return acc_fake
