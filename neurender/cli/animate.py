@@ -28,7 +28,8 @@ PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.P
 @click.option("--frames", type=click.IntRange(min=1, max=10_000), default=60)
 @click.option("--fps", type=FiniteFloat(min=1, max=100), default=20.0)
 @click.option("--flip", "with_flip", is_flag=True, help="add the FLIP error map as a third panel")
-@click.option("--preset", type=PRESET, default="easy", help="where a random --from is drawn: easy, default or a TOML file")
+@click.option("--preset", type=PRESET, default="easy",
+              help="where a random --from is drawn: easy, default or a TOML file")
 @click.option("--seed", type=SEED, default=0, help="seed of a random --from")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="an .gif (or .mp4 with ffmpeg) file")
 @click.option("--overwrite", is_flag=True, help="replace an existing file")

@@ -34,7 +34,8 @@ def dataset() -> None:
 
 
 @dataset.command()
-@click.option("--preset", type=PRESET, default="default", help="default, easy, or a TOML file of ranges and constraints")
+@click.option("--preset", type=PRESET, default="default",
+              help="default, easy, or a TOML file of ranges and constraints")
 @click.option("--count", type=click.IntRange(1, 100_000_000), required=True, help="images in the dataset")
 @click.option("--seed", type=SEED, default=0, help="sampling seed")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset directory to create")

@@ -32,13 +32,14 @@ def _metric_names(value: str) -> tuple[str, ...]:
 @click.option("--predictions", type=EXISTING, default=None,
               help="folder of predicted PNG images named by frame (image_0000.png, as the template writes)")
 @click.option("--checkpoint", type=RENDERER, default=None,
-              help="instead of --predictions: render the reference dataset's scenes with this renderer (" + RENDERER_HELP + ")")
+              help="instead of --predictions: render the reference dataset's scenes with this renderer ("
+                   + RENDERER_HELP + ")")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the results")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
               help="which split of a reference dataset")
 @click.option("--name", "method", default=None, help="method name in the table (default: the predictions folder)")
-@click.option("--metrics", "names", default=",".join(METRIC_NAMES), help="comma-separated metric names [default: all]",
-              show_default=False)
+@click.option("--metrics", "names", default=",".join(METRIC_NAMES), show_default=False,
+              help="comma-separated metric names [default: all]")
 @click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8),
               help="worker processes (1: score in this process)")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")

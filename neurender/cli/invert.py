@@ -25,8 +25,8 @@ from neurender.outputs import check_output
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="invert only the first N images")
 @click.option("--renderer", "backend", type=click.Choice(["neural", "analytic"]), default=None,
               help="what renders during the descent [default: neural with --checkpoint, else analytic]")
-@click.option("--preset", type=PRESET, default="easy", help="where the starts' colour, shininess and light are drawn from: "
-                                                "easy, default or a preset TOML file")
+@click.option("--preset", type=PRESET, default="easy",
+              help="where the starts' colour, shininess and light are drawn from: easy, default or a preset TOML file")
 @click.option("--starts", type=click.IntRange(1, 256), default=4, help="starts per image; the best is kept")
 @click.option("--steps", type=click.IntRange(1, 100_000), default=200, help="Adam steps per start")
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True, max=10), default=0.05, help="Adam step size")

@@ -43,6 +43,8 @@ class PresetName(click.ParamType):
 
 
 PRESET = PresetName()
+
+
 class ArchName(click.ParamType):
     """--arch: a registered generator (catalog.GENERATOR_NAMES), or package.module:Class for one of your own
     (imported when the run is built; docs/generators.md)."""

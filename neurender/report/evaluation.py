@@ -22,7 +22,7 @@ from neurender import __version__
 from neurender.dataset import META, open_dataset, read_image_folder, template_image_name
 from neurender.errors import NeurenderError
 from neurender.inference import check_matches, load_renderer
-from neurender.metrics.images import quantize_8bit, to_float, to_uint8
+from neurender.metrics.images import check_pair, quantize_8bit, to_float, to_uint8
 from neurender.metrics.lpips_weights import weights_path
 from neurender.metrics.registry import DEFAULT_METRICS, METRICS, Pair, available
 from neurender.metrics.suite import score, summary
@@ -155,17 +155,12 @@ def evaluate(reference: Images, prediction: Images, out: Path, method: str, name
     return report
 
 
-def _as_float_rgba(images, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(N, H, W, 3 or 4) uint8, or float in [0, 1] -> RGB float32 (N, H, W, 3) and the alpha as a mask (or None)."""
+def _rgb_and_mask(images) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, H, W, 3 or 4) images -> their RGB (uint8 as floats in [0, 1]; checked by ``check_pair``) and the
+    fourth channel as an object mask (or None)."""
     images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] not in (3, 4):
-        raise NeurenderError(f"{name} must be (N, H, W, 3 or 4) images, got shape {images.shape}")
-    if images.dtype == np.uint8:
-        images = to_float(images)
-    elif images.dtype.kind != "f" or not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
-        raise NeurenderError(f"{name} must be uint8, or floats in [0, 1]")
-    mask = images[..., 3] > 0 if images.shape[-1] == 4 else None
-    return images[..., :3].astype(np.float32), mask
+    rgb, mask = (images[..., :3], images[..., 3] > 0) if images.ndim == 4 and images.shape[-1] == 4 else (images, None)
+    return (to_float(rgb) if rgb.dtype == np.uint8 else rgb), mask
 
 
 def evaluate_images(reference: np.ndarray, predictions: np.ndarray, metrics: tuple[str, ...] = DEFAULT_METRICS,
@@ -177,10 +172,8 @@ def evaluate_images(reference: np.ndarray, predictions: np.ndarray, metrics: tup
     rasterizer's and a dataset's alpha), which masked L1 and the silhouette Hausdorff need. Predictions are
     quantized to 8 bits first, as a PNG would store them. workers: scoring processes (1: this one).
     """
-    ref, ref_mask = _as_float_rgba(reference, "reference")
-    pred, pred_mask = _as_float_rgba(predictions, "predictions")
-    if ref.shape != pred.shape:
-        raise NeurenderError(f"reference {ref.shape[:3]} and predictions {pred.shape[:3]} differ in shape")
+    (ref, ref_mask), (pred, pred_mask) = _rgb_and_mask(reference), _rgb_and_mask(predictions)
+    ref, pred = check_pair(ref, pred)
     pair = Pair(ref, quantize_8bit(pred), ref_mask, pred_mask)
     return score_pair(pair, tuple(metrics), method, "arrays", "arrays", workers)[0]
 

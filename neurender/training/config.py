@@ -21,7 +21,7 @@ LR_DECAYS = ("none", "cosine")
 class ModelConfig:
     arch: str = "hybrid"  # a registered generator (models/generators.py), or package.module:Class of your own
     width: int | None = None  # generator channels at 4x4 (coord, field: per-pixel width); None: the arch's default
-    norm: str = "batch"  # generator normalisation where it has the option (the report's networks): batch, instance, none
+    norm: str = "batch"  # normalisation where the generator has it (the report's networks): batch, instance, none
     options: dict = field(default_factory=dict)  # the generator's other keyword arguments ([model.options] in TOML)
     d_width: int = 32  # discriminator channels after its first convolution
     d_conditioning: str = "projection"  # projection, or concat (parameters broadcast as maps)
@@ -173,9 +173,10 @@ def _fields(cls, data, where: str) -> dict:
             if k in kinds}
 
 
-def _sampling_moved(data: dict) -> dict:
-    """Older configs and checkpoints keep the sampling settings in [schedule]: moved to [sampling] (one place may
-    name each; both at once is an error)."""
+def upgrade_layout(data: dict) -> dict:
+    """A config dict in today's layout: older configs and checkpoints keep the sampling settings in [schedule],
+    moved here to [sampling] (one place may name each; both at once is an error). Every reader of a stored
+    config goes through this."""
     schedule = data.get("schedule")
     if not isinstance(schedule, dict) or not set(schedule) & set(SAMPLING_KEYS):
         return data
@@ -192,7 +193,7 @@ def _sampling_moved(data: dict) -> dict:
 def from_dict(data: dict) -> TrainConfig:
     """A TrainConfig from nested dicts (TOML or a run's config.json): unknown keys, values of the wrong type
     (a scalar where a section belongs, a string where a number goes) and non-finite numbers are errors."""
-    data = _sampling_moved(data)
+    data = upgrade_layout(data)
     kwargs = _fields(TrainConfig, data, "top")
     for name, cls in SECTIONS.items():
         kwargs[name] = cls(**_fields(cls, data.get(name, {}), name))
@@ -202,7 +203,7 @@ def from_dict(data: dict) -> TrainConfig:
 def load_toml(path: Path) -> dict:
     """A config file's settings (partial: merged over the defaults by the caller), in today's layout."""
     try:
-        return _sampling_moved(tomllib.loads(path.read_text()))
+        return upgrade_layout(tomllib.loads(path.read_text()))
     except UnicodeDecodeError:
         raise NeurenderError(f"config {path} is not a text file") from None
     except OSError as e:

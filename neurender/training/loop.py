@@ -34,7 +34,7 @@ from neurender.training.checkpoint import (
     renderer_export,
     save_atomic,
 )
-from neurender.training.config import TrainConfig, to_dict
+from neurender.training.config import TrainConfig, to_dict, upgrade_layout
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
 from neurender.training.objectives import Adversarial, MaskedL1, Perceptual, PixelL1
 from neurender.training.sources import open_source, stream
@@ -196,8 +196,8 @@ class Trainer:
         self.counters.inherited_images = state["counters"]["images"] + state["counters"].get("inherited_images", 0)
         self.counters.lineage = [*state["counters"].get("lineage", []),
                                  stage_record(state["config"], state["counters"]["images"])]
-        theirs_sampling = state["config"].get("sampling") or state["config"]["schedule"]  # older: in [schedule]
-        same_shape = theirs_sampling.get("crop_size", 0) == self.config.sampling.crop_size
+        their_crop = upgrade_layout(state["config"]).get("sampling", {}).get("crop_size", 0)
+        same_shape = their_crop == self.config.sampling.crop_size
         same_d = all(theirs[k] == getattr(self.config.model, k) for k in theirs if k.startswith("d_"))
         if self.d is not None and state.get("d") is not None and same_shape and same_d:
             self.d.load_state_dict(state["d"])

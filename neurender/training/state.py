@@ -11,7 +11,7 @@ from pathlib import Path
 from neurender.errors import NeurenderError
 from neurender.training import schedule
 from neurender.training.checkpoint import KIND_TRAINING, load_checkpoint
-from neurender.training.config import ModelConfig, TrainConfig, from_dict, to_dict
+from neurender.training.config import ModelConfig, TrainConfig, from_dict, to_dict, upgrade_layout
 
 
 @dataclass
@@ -31,15 +31,15 @@ class Counters:
 def stage_record(config: dict, images: int) -> dict:
     """How one run trained, for the export: its generator, where it started, the images each phase saw, its
     losses, and for an adversarial phase the GAN loss, its weight and whether balancing was on."""
+    config = upgrade_layout(config)
     s, seen = config["schedule"], {}
     start = 0
     for name in schedule.PHASES:
         seen[name.removesuffix("_images")] = min(max(images - start, 0), s[name])
         start += s[name]
     record = {"arch": config["model"]["arch"], "init_from": config.get("init_from"), "images": seen,
-              "l1_object": config["loss"]["l1_object"]}
-    sampling = config.get("sampling") or s  # older configs: in [schedule]
-    record.update(crop_size=sampling.get("crop_size", 0), pixels_per_image=sampling.get("pixels_per_image", 0))
+              "l1_object": config["loss"]["l1_object"], "crop_size": config.get("sampling", {}).get("crop_size", 0),
+              "pixels_per_image": config.get("sampling", {}).get("pixels_per_image", 0)}
     if seen["adversarial"]:
         record["adversarial"] = {"gan": config["loss"]["gan"], "gan_weight": config["loss"]["gan_weight"],
                                  "balance": config["balance"]["enabled"], "d_spectral": config["model"]["d_spectral"]}
