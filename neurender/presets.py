@@ -131,6 +131,45 @@ def load_preset(name_or_path: str) -> Preset:
     return validate_preset(replace(PRESETS[base_name], **changes))
 
 
+MIXTURE_ATTEMPT = np.uint64(1 << 63)  # the counter that picks a mixture's component (no candidate reaches it)
+
+
+def load_mixture(spec: str) -> list[tuple[Preset, float]]:
+    """Presets to draw training scenes from, with their shares: "easy" -> [(easy, 1.0)]; "easy:1,default:3" ->
+    [(easy, 0.25), (default, 0.75)]. Each component is a name or a preset TOML file (``load_preset``)."""
+    parts = [part.strip() for part in spec.split(",")]
+    components = []
+    for part in parts:
+        name, _, weight = part.rpartition(":") if len(parts) > 1 else ("", "", "")
+        name, weight = (name, weight) if name else (part, "1")
+        try:
+            share = float(weight)
+        except ValueError:
+            raise NeurenderError(f"preset mixture {spec!r}: {weight!r} is not a number (use name:share,...)") from None
+        if not (math.isfinite(share) and share > 0):
+            raise NeurenderError(f"preset mixture {spec!r}: shares must be positive, got {weight}")
+        components.append((load_preset(name), share))
+    total = sum(share for _, share in components)
+    return [(preset, share / total) for preset, share in components]
+
+
+def sample_mixture(mixture: list[tuple[Preset, float]], seed: int, indices: np.ndarray, resolution: int = 128,
+                   camera: Camera = DEFAULT_CAMERA) -> np.ndarray:
+    """``sample_scenes`` from a mixture: image i is drawn from the component that a counter-based uniform of
+    (seed, i) picks by the shares, at its own index. (n,) int -> (n, 10) float64."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if len(mixture) == 1:
+        return sample_scenes(mixture[0][0], seed, indices, resolution, camera)
+    u = scene_uniforms(seed, indices, np.full(len(indices), MIXTURE_ATTEMPT), slice(0, 1))[:, 0]
+    which = np.searchsorted(np.cumsum([share for _, share in mixture])[:-1], u, side="right")
+    result = np.empty((len(indices), 10))
+    for k, (preset, _) in enumerate(mixture):
+        chosen = which == k
+        if chosen.any():
+            result[chosen] = sample_scenes(preset, seed, indices[chosen], resolution, camera)
+    return result
+
+
 def preset_from_dict(data: dict) -> Preset:
     """Inverse of ``Preset.to_dict`` (as stored in a dataset's meta.json)."""
     def tuples(v):

@@ -35,7 +35,7 @@ def online_config(out, **sections):
 
 
 def test_online_batches_are_fresh_renders_of_a_pure_function_of_seed_and_number():
-    source = OnlineSource(PRESETS["easy"], 3, 4, 32)
+    source = OnlineSource([(PRESETS["easy"], 1.0)], 3, 4, 32)
 
     def batch(number, rank=0, world=1):
         return source.finish(source.load(number, 8, rank, world), torch.device("cpu"))
@@ -56,7 +56,7 @@ def test_online_batches_are_fresh_renders_of_a_pure_function_of_seed_and_number(
 
 
 def test_worker_processes_load_the_same_batches_in_order():
-    source = OnlineSource(PRESETS["easy"], 3, 4, 32)
+    source = OnlineSource([(PRESETS["easy"], 1.0)], 3, 4, 32)
     ahead = stream(source, 5, 8, 0, 1, workers=2)
     for number in range(5, 11):
         assert torch.equal(next(ahead)[0], source.load(number, 8, 0, 1)[0])
@@ -239,6 +239,21 @@ def test_a_phong_field_starts_from_a_field_run(tmp_path):
     with pytest.raises(NeurenderError, match="holds a field generator"):
         Trainer(online_config(tmp_path / "coord", model={"arch": "coord", "width": 16},
                               schedule={"pixels_per_image": 0}, init_from=str(tmp_path / "field" / "latest.pt")))
+
+
+def test_a_capped_phong_field_continues_a_phong_field_and_trains_on_a_mixture(tmp_path):
+    Trainer(online_config(tmp_path / "phong", model={"arch": "phong_field"})).run(stop_at_images=16, progress=False)
+    parent = torch.load(tmp_path / "phong" / "latest.pt", weights_only=True)
+    child = Trainer(online_config(tmp_path / "capped", preset="easy:1,default:1",
+                                  model={"arch": "phong_field", "options": {"coverage_cap": 16.0}},
+                                  init_from=str(tmp_path / "phong" / "latest.pt")))
+    assert child.g.coverage_cap == 16.0
+    assert all(torch.equal(v, parent["g"][k]) for k, v in child.g.state_dict().items())  # every tensor loads
+    assert child.source.identity["mixture"][1][1] == 0.5 and "easy 50%, default 50%" in child.source.description
+    child.run(stop_at_images=8, progress=False)
+    history = json.loads((tmp_path / "capped" / "config-history.jsonl").read_text())
+    assert history["changed"]["init_from.fresh"] == []
+    assert load_renderer(tmp_path / "capped" / "latest.pt").generator.coverage_cap == 16.0
 
 
 def test_near_cut_is_the_outline_of_what_the_near_plane_removes():

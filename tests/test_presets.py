@@ -3,7 +3,15 @@ import pytest
 import torch
 
 from neurender.errors import NeurenderError
-from neurender.presets import PRESETS, empty_allowed, load_preset, sample_scenes, scene_uniforms
+from neurender.presets import (
+    PRESETS,
+    empty_allowed,
+    load_mixture,
+    load_preset,
+    sample_mixture,
+    sample_scenes,
+    scene_uniforms,
+)
 from neurender.raster import covered_pixels
 
 
@@ -85,3 +93,25 @@ def test_impossible_coverage_fails_within_bounded_tries(tmp_path):
     behind.write_text("translation = [[3, 7], [3, 7], [17, 20]]\nmin_coverage = 0.3\n")
     with pytest.raises(NeurenderError, match="within 20000 tries"):
         sample_scenes(load_preset(str(behind)), 0, np.arange(2))
+
+
+def test_a_mixture_draws_each_image_from_one_component_by_its_share():
+    mixture = load_mixture("easy:1, default:3")
+    assert [(p.name, share) for p, share in mixture] == [("easy", 0.25), ("default", 0.75)]
+    indices = np.arange(1000, 3000)
+    params = sample_mixture(mixture, 4, indices, 32)
+    easy = sample_scenes(PRESETS["easy"], 4, indices, 32)
+    default = sample_scenes(PRESETS["default"], 4, indices, 32)
+    from_easy = (params == easy).all(1)
+    assert (from_easy | (params == default).all(1)).all()  # each image is its component's own image i
+    assert 0.2 < from_easy.mean() < 0.3
+    assert np.array_equal(sample_mixture(mixture, 4, indices[::-1], 32), params[::-1])  # per index, any order
+    assert np.array_equal(sample_mixture(load_mixture("easy"), 4, indices, 32), easy)
+
+
+@pytest.mark.parametrize(("spec", "message"), [("easy:x,default:1", "not a number"),
+                                               ("easy:0,default:1", "positive"),
+                                               ("easy:1,nosuch:1", "unknown preset")])
+def test_bad_mixtures_are_named(spec, message):
+    with pytest.raises(NeurenderError, match=message):
+        load_mixture(spec)

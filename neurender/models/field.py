@@ -28,6 +28,12 @@ the unit circle of the frame, and the shading is a function of ``q`` and the sce
 
 Because every pixel is computed independently, the network trains on a sample of pixels per scene
 (``forward(params, pixels)``) and renders whole frames at inference (``forward(params)``).
+
+With ``coverage_cap`` B the learned part of the coverage logit is capped smoothly at B (``B - softplus(B -
+c)``), so the logit ``<= B + slope (1 - r2)`` is positive only where ``r2 < 1 + B / slope``: an ellipse in the
+image, known per scene before any pixel is evaluated (``coverage_spans``). Whole frames without gradients then
+evaluate only the pixels inside it (grown by a pixel) and leave the rest black, which is what evaluating them
+would give: the same images, several times faster (``render_frames``).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ INFERENCE_IMAGES = 4  # images per chunk when rendering whole frames without gra
 Q_LIMIT = 8.0  # frame coordinates seen by the per-pixel layers are clamped to +-this (radii)...
 R2_LIMIT = 32.0  # ... and their squared length to this: far pixels of tiny spheres reach |q| ~ 100
 SHARPNESS_LIMIT = 6.0  # the coverage slope is 20 exp(sharpness), sharpness clamped to at most this
+SCENE_ROWS = 16  # batches of scenes, and pixel counts per scene in whole frames, are padded to a multiple of this
 CUT_SLOPE = 4.0  # the near-plane cut's coverage logit per pixel from its outline, before its learned sharpness
 SHADINGS = {"free": 3, "phong": 2}  # output layers and the values per pixel they read
 
@@ -89,6 +96,19 @@ class Trunk(NamedTuple):
     out: torch.Tensor  # (B, K, C) the output layer's values (SHADINGS: C = 3 RGB or 2 Phong terms)
 
 
+class SceneTerms(NamedTuple):
+    """The per-pixel network's per-scene inputs, for B scenes."""
+
+    e: torch.Tensor  # (B, E) scene embedding
+    centre: torch.Tensor  # (B, 2) the frame's centre, NDC
+    matrix: torch.Tensor  # (B, 2, 2) the frame's matrix: q = matrix (p - centre)
+    films: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: FiLM scale and shift, (B, 1, W) each
+    slope: torch.Tensor  # (B, 1) the coverage logit's slope across the frame's unit circle
+    cut: tuple[torch.Tensor, ...] | None  # the near-plane cut: learned centre (B, 2), exact radius (B, 1; 0 where
+    # the plane misses the sphere), learned radius change (B, 1), slope per pixel (B, 1); None without ``cut``
+    w: torch.Tensor  # (B, C, W + 1) the per-scene output layer's weights and bias
+
+
 class FieldGenerator(nn.Module):
     """(B, 10) encoded scenes -> (B, 3, R, R) images, or (B, K, 3) colours and (B, K) coverage logits for the
     K pixels (flat indices row * R + column) chosen per scene."""
@@ -96,11 +116,13 @@ class FieldGenerator(nn.Module):
     samples_pixels = True  # the trainer may train it on sampled pixels
 
     def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
-                 shading: str = "free", cut: bool = False):
+                 shading: str = "free", cut: bool = False, coverage_cap: float | None = None):
         super().__init__()
         if shading not in SHADINGS:
             raise ValueError(f"unknown shading {shading!r}; known: {', '.join(SHADINGS)}")
-        self.shading = shading
+        if coverage_cap is not None and not 0 < coverage_cap < math.inf:
+            raise ValueError(f"coverage_cap must be a positive number, got {coverage_cap}")
+        self.shading, self.coverage_cap = shading, coverage_cap
         self.resolution, self.width, self.frequencies = resolution, width, frequencies
         self.tan_half_fov, self.near = DEFAULT_CAMERA.tan_half_fov, DEFAULT_CAMERA.near
         self.param_norm = ParamNorm()
@@ -130,9 +152,13 @@ class FieldGenerator(nn.Module):
         trunk = self.trunk(params, p)
         return self.compose(params, trunk.out), trunk.logit
 
-    def trunk(self, params: torch.Tensor, p: torch.Tensor) -> Trunk:
-        """The per-pixel network at NDC points p (B or 1, K, 2), which may lie outside the frame: see ``Trunk``."""
-        features = scene_features(params, self.tan_half_fov)
+    def scene_terms(self, params: torch.Tensor) -> SceneTerms:
+        """The per-scene half of the network, (B, 10) -> ``SceneTerms``. Computed on the batch padded to a
+        multiple of SCENE_ROWS rows (repeating the last), so that a scene's terms do not depend on how many
+        scenes share its batch: small matrix products take other kernels, which round differently."""
+        rows = len(params)
+        padded = torch.cat([params, params[-1:].expand(-SCENE_ROWS * (-rows // SCENE_ROWS) - rows, -1)])
+        features = scene_features(padded, self.tan_half_fov)
         features = torch.cat([self.param_norm(features[:, :N_PARAMS]), features[:, N_PARAMS:]], 1)
         e = self.embed(features)
         u, log_rho = features[:, N_PARAMS:N_PARAMS + 2], features[:, N_PARAMS + 2:N_PARAMS + 3]
@@ -140,25 +166,96 @@ class FieldGenerator(nn.Module):
         frame = self.frame(e)
         centre = u + rho * frame[:, :2]
         matrix = (torch.eye(2, device=params.device) + frame[:, 2:].view(-1, 2, 2)) / rho[:, :, None]
-        q = torch.einsum("bij,bkj->bki", matrix, p - centre[:, None])
+        films = [film(e)[:rows, None].chunk(2, -1) for film in self.films]
+        slope = 20 * self.sharpness(e).clamp(max=SHARPNESS_LIMIT).exp()
+        cut = None
+        if self.cut is not None:
+            cut_centre, cut_radius = near_cut(padded, self.tan_half_fov, self.near)
+            shift, pixel = self.cut(e), 2 / self.resolution
+            cut = ((cut_centre + pixel * shift[:, :2])[:rows], cut_radius[:rows], (pixel * shift[:, 2:3])[:rows],
+                   (CUT_SLOPE * shift[:, 3:].clamp(max=SHARPNESS_LIMIT).exp())[:rows])
+        w = self.colour(e).view(-1, SHADINGS[self.shading], self.width + 1)[:rows]
+        return SceneTerms(e[:rows], centre[:rows], matrix[:rows], films, slope[:rows], cut, w)
+
+    def coverage_spans(self, params: torch.Tensor) -> torch.Tensor:
+        """params (B, 10) -> (B, R, 2) int64: per row of the image the columns [left, right) outside which every
+        pixel's coverage logit is provably <= 0 (needs ``coverage_cap``; see the module's docstring).
+
+        The covered pixels lie in the ellipse |q|^2 < b = 1 + coverage_cap / slope; the spans are the pixel
+        centres inside that ellipse grown by a pixel (in q units: a pixel times the frame matrix's largest
+        singular value), so rounding in the network's own arithmetic cannot reach past them. The whole frame
+        where b reaches the clamp of r2 (R2_LIMIT) or the frame is degenerate; empty rows where the ellipse
+        misses them."""
+        terms = self.scene_terms(params)
+        r, pixel = self.resolution, 2 / self.resolution
+        matrix, centre = terms.matrix.double(), terms.centre.double()
+        bound = 1 + self.coverage_cap / terms.slope.double()[:, 0]  # (B,)
+        grown = (bound.sqrt() + pixel * torch.linalg.matrix_norm(matrix, ord=2)) ** 2
+        quad = matrix.transpose(1, 2) @ matrix  # |q|^2 = d^T quad d, d = p - centre
+        a, b, c = quad[:, 0, 0, None], quad[:, 0, 1, None], quad[:, 1, 1, None]
+        dy = (1 - (2 * torch.arange(r, dtype=torch.float64, device=params.device) + 1) / r) - centre[:, 1:]  # (B, R)
+        disc = (b * dy) ** 2 - a * (c * dy * dy - grown[:, None])
+        half = disc.clamp(min=0).sqrt()
+        x_lo, x_hi = centre[:, :1] + (-b * dy - half) / a, centre[:, :1] + (-b * dy + half) / a
+        # pixel column j has its centre at x = (2j + 1) / r - 1
+        left = (((x_lo + 1) * r - 1) / 2).ceil().clamp(0, r)
+        right = (((x_hi + 1) * r - 1) / 2).floor().add(1).clamp(0, r)
+        spans = torch.stack([left, torch.where(disc >= 0, right, left)], -1)
+        whole = ~(torch.isfinite(spans).all((1, 2)) & (a[:, 0] > 0) & (bound < R2_LIMIT))
+        spans[whole] = torch.tensor([0.0, r], dtype=spans.dtype, device=spans.device)
+        return spans.long()
+
+    def render_frames(self, params: torch.Tensor) -> torch.Tensor:
+        """Whole frames through ``coverage_spans``: (B, 10) -> (B, 3, R, R), equal to ``gated_image`` of every
+        pixel. Scenes are packed by pixel count into groups of at most INFERENCE_IMAGES frames' worth; each
+        scene's pixels are padded to its group's largest count, rounded up to a multiple of SCENE_ROWS (so every
+        matrix product has a row count that keeps its rounding), by repeating its first pixel."""
+        r = self.resolution
+        spans = self.coverage_spans(params).cpu()
+        lengths = (spans[..., 1] - spans[..., 0]).clamp(min=0)  # (B, R)
+        starts = torch.arange(r)[None] * r + spans[..., 0]
+        flat = lengths.flatten()
+        offsets = torch.repeat_interleave(flat.cumsum(0) - flat, flat)
+        pixels = (torch.arange(int(flat.sum())) - offsets + torch.repeat_interleave(starts.flatten(), flat))
+        per_scene = pixels.split(lengths.sum(1).tolist())
+        counts = [-SCENE_ROWS * (-len(p) // SCENE_ROWS) for p in per_scene]
+        image = torch.zeros(len(params), r * r, 3, device=params.device)
+        order = sorted((i for i in range(len(params)) if counts[i]), key=counts.__getitem__)
+        budget = INFERENCE_IMAGES * r * r
+        while order:
+            size = 1
+            while size < len(order) and (size + 1) * counts[order[size]] <= budget:
+                size += 1
+            group, order = order[:size], order[size:]
+            k = counts[group[-1]]
+            indices = torch.stack([torch.cat([per_scene[i], per_scene[i][:1].expand(k - len(per_scene[i]))])
+                                   for i in group]).to(params.device)
+            scenes = torch.tensor(group, device=params.device)
+            colour, logit = self.pixel_outputs(params[scenes], indices)
+            image[scenes[:, None], indices] = gated_image(colour, logit)
+        return image.view(-1, r, r, 3).permute(0, 3, 1, 2)
+
+    def trunk(self, params: torch.Tensor, p: torch.Tensor) -> Trunk:
+        """The per-pixel network at NDC points p (B or 1, K, 2), which may lie outside the frame: see ``Trunk``."""
+        s = self.scene_terms(params)
+        q = torch.einsum("bij,bkj->bki", s.matrix, p - s.centre[:, None])
         r2 = (q * q).sum(-1, keepdim=True).clamp(max=R2_LIMIT)
         x = torch.cat([q.clamp(-Q_LIMIT, Q_LIMIT), r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
                                                          for f in (torch.sin, torch.cos)], -1)
-        for layer, film in zip(self.layers, self.films):
-            gamma, beta = film(e)[:, None].chunk(2, -1)
+        for layer, (gamma, beta) in zip(self.layers, s.films):
             x = F.silu(layer(x) * (1 + gamma) + beta)
-        slope = 20 * self.sharpness(e).clamp(max=SHARPNESS_LIMIT).exp()
-        logit = self.coverage(x).squeeze(-1) + slope * (1 - r2.squeeze(-1))
-        if self.cut is not None:  # pixels outside the cut's outline, times a slope of CUT_SLOPE per pixel at first
-            cut_centre, cut_radius = near_cut(params, self.tan_half_fov, self.near)
-            shift, pixel = self.cut(e), 2 / self.resolution
-            distance = (p - (cut_centre + pixel * shift[:, :2])[:, None]).norm(dim=-1)
-            outside = ((distance - cut_radius - pixel * shift[:, 2:3]) / pixel).clamp(-self.resolution, self.resolution)
-            cut_logit = CUT_SLOPE * shift[:, 3:].clamp(max=SHARPNESS_LIMIT).exp() * outside
-            logit = torch.where(cut_radius > 0, torch.minimum(logit, cut_logit), logit)
-        w = self.colour(e).view(-1, SHADINGS[self.shading], self.width + 1)
-        out = torch.einsum("bcw,bkw->bkc", w[:, :, :-1], x) + w[:, None, :, -1]
-        return Trunk(e, q.clamp(-Q_LIMIT, Q_LIMIT), r2, x, logit, out)
+        learned = self.coverage(x).squeeze(-1)
+        if self.coverage_cap is not None:
+            learned = self.coverage_cap - F.softplus(self.coverage_cap - learned)
+        logit = learned + s.slope * (1 - r2.squeeze(-1))
+        if s.cut is not None:  # pixels outside the cut's outline, times a slope of CUT_SLOPE per pixel at first
+            centre, radius, change, slope = s.cut
+            pixel = 2 / self.resolution
+            outside = ((p - centre[:, None]).norm(dim=-1) - radius - change) / pixel
+            logit = torch.where(radius > 0, torch.minimum(logit, slope * outside.clamp(-self.resolution, self.resolution)),
+                                logit)
+        out = torch.einsum("bcw,bkw->bkc", s.w[:, :, :-1], x) + s.w[:, None, :, -1]
+        return Trunk(s.e, q.clamp(-Q_LIMIT, Q_LIMIT), r2, x, logit, out)
 
     def compose(self, params: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The output layer's values (B, K, C) -> colour (B, K, 3): RGB as read (free), or the Phong composition
@@ -175,6 +272,8 @@ class FieldGenerator(nn.Module):
         With pixels (B, K): ``pixel_outputs`` for those pixels (through forward, so DDP sees the call)."""
         if pixels is not None:
             return self.pixel_outputs(params, pixels)
+        if not torch.is_grad_enabled() and self.coverage_cap is not None:
+            return self.render_frames(params)
         if not torch.is_grad_enabled() and len(params) > INFERENCE_IMAGES:
             return torch.cat([self(chunk) for chunk in params.split(INFERENCE_IMAGES)])
         colour, logit = self.pixel_outputs(params)
@@ -184,9 +283,11 @@ class FieldGenerator(nn.Module):
 
 def gated_image(colour: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
     """colour (..., 3) clamped to [0, 1] where the coverage logit (...) is > 0, else black: (..., 3). The step's
-    gradient is the sigmoid's (straight-through), so image losses and a discriminator reach the coverage too."""
+    gradient is the sigmoid's (straight-through), so image losses and a discriminator reach the coverage too. The
+    gate's value is exactly 0 or 1 (the sigmoid's own rounding, which differs between vectorized and scalar code,
+    does not reach the image)."""
     soft = torch.sigmoid(logit)
-    gate = soft + ((logit > 0).float() - soft).detach()
+    gate = (logit > 0).float() + (soft - soft.detach())
     return clamp_unit(colour) * gate[..., None]
 
 
@@ -196,7 +297,9 @@ def field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128
     return FieldGenerator(resolution, width, depth, embedding, frequencies)
 
 
-def phong_field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128,
-                frequencies: int = 4) -> nn.Module:
-    """The conditional neural field with the Phong-composed output layer and the near plane's cut."""
-    return FieldGenerator(resolution, width, depth, embedding, frequencies, shading="phong", cut=True)
+def phong_field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
+                coverage_cap: float | None = None) -> nn.Module:
+    """The conditional neural field with the Phong-composed output layer and the near plane's cut; with
+    ``coverage_cap``, whole frames evaluate only the pixels that can be covered."""
+    return FieldGenerator(resolution, width, depth, embedding, frequencies, shading="phong", cut=True,
+                          coverage_cap=coverage_cap)

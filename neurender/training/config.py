@@ -111,7 +111,8 @@ class RunConfig:
 @dataclass
 class TrainConfig:
     dataset: str = ""  # dataset directory, or "" to train on online data from `preset`
-    preset: str = ""  # online data: a preset name (easy, default) or a preset TOML file; "" with a dataset
+    preset: str = ""  # online data: a preset name (easy, default), a preset TOML file, or a mixture of them with
+    # their shares ("easy:1,default:1"); "" with a dataset
     resolution: int = 128  # image size of online data (a dataset has its own)
     out: str = ""  # run directory
     init_from: str | None = None  # checkpoint of another run to start G/G_ema/D from (fine-tuning)

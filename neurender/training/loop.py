@@ -169,15 +169,16 @@ class Trainer:
 
     def _init_from(self, path: Path) -> None:
         """Start from another run's weights: a training checkpoint (G, G_ema and, where its D is built alike, D)
-        or a renderer export (its G_ema as G and G_ema). From another architecture (field -> phong_field, say)
-        the tensors both share load and the rest keep their initial values, listed in config-history.jsonl."""
+        or a renderer export (its G_ema as G and G_ema). From another architecture (field -> phong_field, say) or
+        other options of the same one, the tensors both share load and the rest keep their initial values, listed
+        in config-history.jsonl."""
         state = load_checkpoint(path)
         training = state["kind"] == KIND_TRAINING
         theirs = state["config"]["model"] if training else state["model"]
         pair = {theirs["arch"], self.config.model.arch}
-        same = len(pair) == 1
+        same = len(pair) == 1 and theirs.get("options", {}) == self.config.model.options
         trunks = {generator_spec(arch).trunk for arch in pair}
-        related = len(trunks) == 1 and None not in trunks
+        related = len(pair) == 1 or (len(trunks) == 1 and None not in trunks)
         check_compatible(state, self.config.model, self.resolution, self.source.description, str(path),
                          ("width",) if related and not same else ("arch", "width", "norm", "options"))
         g, g_ema = (state["g"], state["g_ema"]) if training else (state["g_ema"], state["g_ema"])

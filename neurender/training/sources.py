@@ -24,7 +24,7 @@ import torch
 
 from neurender.dataset import LoadedDataset, open_dataset
 from neurender.errors import NeurenderError
-from neurender.presets import Preset, load_preset, sample_scenes
+from neurender.presets import Preset, load_mixture, sample_mixture
 from neurender.raster import render_spheres, render_spheres_uint8
 from neurender.scene import DEFAULT_CAMERA, Camera, encode_params
 
@@ -80,20 +80,27 @@ class DatasetSource:
 
 
 class OnlineSource:
-    """Scenes drawn from a preset and rendered exactly for every batch: unlimited data, no disk."""
+    """Scenes drawn from a preset, or a mixture of presets, and rendered exactly for every batch: unlimited data,
+    no disk."""
 
-    def __init__(self, preset: Preset, seed: int, val_images: int, resolution: int):
-        self.preset, self.seed, self.resolution = preset, seed, resolution
+    def __init__(self, mixture: list[tuple[Preset, float]], seed: int, val_images: int, resolution: int):
+        self.mixture, self.seed, self.resolution = mixture, seed, resolution
         self.camera = DEFAULT_CAMERA
         self.camera_dict = dataclasses.asdict(DEFAULT_CAMERA)
         val_params = self._scenes(VALIDATION_INDEX, val_images)
         self.val_encoded = encode_params(torch.from_numpy(val_params), self.camera)
         self.val_rgba = render_spheres_uint8(torch.from_numpy(val_params), resolution, self.camera).numpy()
-        self.identity = {"preset": preset.to_dict(), "seed": seed, "resolution": resolution}
-        self.description = f"preset {preset.name} (online, seed {seed})"
+        if len(mixture) == 1:
+            self.identity = {"preset": mixture[0][0].to_dict(), "seed": seed, "resolution": resolution}
+            self.description = f"preset {mixture[0][0].name} (online, seed {seed})"
+        else:
+            self.identity = {"mixture": [[preset.to_dict(), share] for preset, share in mixture], "seed": seed,
+                             "resolution": resolution}
+            names = ", ".join(f"{preset.name} {share:.0%}" for preset, share in mixture)
+            self.description = f"presets {names} (online, seed {seed})"
 
     def _scenes(self, first: int, count: int) -> np.ndarray:
-        return sample_scenes(self.preset, self.seed, np.arange(first, first + count), self.resolution, self.camera)
+        return sample_mixture(self.mixture, self.seed, np.arange(first, first + count), self.resolution, self.camera)
 
     def epoch_images(self, batch: int) -> int:
         return max(1, ONLINE_EPOCH_IMAGES // batch) * batch
@@ -138,9 +145,10 @@ def stream(source: DatasetSource | OnlineSource, first: int, size: int, rank: in
 
 def open_source(dataset: str, preset: str, seed: int, val_images: int, resolution: int
                 ) -> DatasetSource | OnlineSource:
-    """The run's data: a dataset directory, or a preset name / TOML file for online data (exactly one)."""
+    """The run's data: a dataset directory, or for online data a preset name / TOML file or a mixture of them
+    ("easy:1,default:1", ``presets.load_mixture``); exactly one."""
     if bool(dataset) == bool(preset):
         raise NeurenderError("give exactly one of a dataset and a preset")
     if dataset:
         return DatasetSource(Path(dataset), seed, val_images)
-    return OnlineSource(load_preset(preset), seed, val_images or 256, resolution)
+    return OnlineSource(load_mixture(preset), seed, val_images or 256, resolution)

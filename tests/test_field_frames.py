@@ -1,0 +1,88 @@
+"""The field's fast whole frames (coverage_cap): only the pixels that can be covered are evaluated, and the
+images equal evaluating every pixel, bit for bit, on thousands of scenes of each preset."""
+
+import numpy as np
+import pytest
+import torch
+
+from neurender.inference import load_renderer
+from neurender.models.field import gated_image, phong_field
+from neurender.presets import PRESETS, sample_scenes
+from neurender.scene import encode_params
+from neurender.shipped import SHIPPED
+
+SCENES = 2000  # per preset
+RESOLUTION = 64  # of the small field: a quarter of the pixels to evaluate every pixel of
+
+
+def encoded(preset: str, count: int, seed: int = 3, resolution: int = RESOLUTION) -> torch.Tensor:
+    params = sample_scenes(PRESETS[preset], seed, np.arange(count), resolution)
+    return encode_params(torch.from_numpy(params)).float()
+
+
+@torch.no_grad()
+def every_pixel(g, params: torch.Tensor) -> torch.Tensor:
+    """The reference: the network at all R x R pixels, four scenes at a time. (B, 10) -> (B, 3, R, R)."""
+    r = g.resolution
+    return torch.cat([gated_image(*g.pixel_outputs(chunk)).view(-1, r, r, 3).permute(0, 3, 1, 2)
+                      for chunk in params.split(4)])
+
+
+def small_capped_field(seed: int = 0):
+    """A narrow phong_field with every zero-started head given random weights: sheared, moved frames, slopes
+    from a few to hundreds, a learned near-plane cut, a coverage head whose cap is reached."""
+    torch.manual_seed(seed)
+    g = phong_field(RESOLUTION, width=16, depth=1, embedding=16, frequencies=2, coverage_cap=8.0)
+    with torch.no_grad():
+        for name, p in g.named_parameters():
+            if not p.abs().sum():
+                p.normal_(0, 0.3)
+        g.coverage.bias.fill_(4.0)
+    return g.eval()
+
+
+@pytest.mark.parametrize("preset", ["easy", "default"])
+@torch.no_grad()
+def test_frames_equal_every_pixel_bit_for_bit(preset):
+    g = small_capped_field()
+    params = encoded(preset, SCENES)
+    fast = torch.cat([g(chunk) for chunk in params.split(64)])
+    assert torch.equal(fast, every_pixel(g, params))
+    spans = g.coverage_spans(params)
+    evaluated = (spans[..., 1] - spans[..., 0]).clamp(min=0).sum(1).float()
+    assert 0 < evaluated.mean() < 0.9 * RESOLUTION**2  # it skips pixels, and not by drawing nothing
+
+
+@torch.no_grad()
+def test_no_pixel_outside_the_spans_can_be_covered():
+    g = small_capped_field(1)
+    params = torch.cat([encoded("easy", 64), encoded("default", 64)])
+    _, logit = g.pixel_outputs(params)
+    spans = g.coverage_spans(params)
+    columns = torch.arange(RESOLUTION)
+    inside = (columns >= spans[..., :1]) & (columns < spans[..., 1:])  # (B, R, R)
+    assert (logit.view(-1, RESOLUTION, RESOLUTION)[~inside] <= 0).all()
+    assert inside.any()
+
+
+@torch.no_grad()
+def test_the_batch_a_scene_shares_does_not_change_its_image():
+    g = small_capped_field(2)
+    params = encoded("default", 37)
+    alone = torch.cat([g(params[i:i + 1]) for i in range(len(params))])
+    assert torch.equal(alone, g(params))
+
+
+@pytest.mark.skipif(not SHIPPED["universal"].is_file(), reason="universal.pt not in this checkout")
+@pytest.mark.parametrize("preset", ["easy", "default"])
+@torch.no_grad()
+def test_the_universal_renderers_frames_equal_every_pixel(preset):
+    g = load_renderer("universal").generator
+    assert g.coverage_cap is not None
+    params = encoded(preset, 48, seed=9, resolution=128)
+    assert torch.equal(g(params), every_pixel(g, params))
+
+
+def test_coverage_cap_must_be_positive():
+    with pytest.raises(ValueError, match="coverage_cap"):
+        phong_field(32, coverage_cap=0.0)
