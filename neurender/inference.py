@@ -41,7 +41,7 @@ class Renderer:
 
 
 def load_renderer(name_or_path: str | Path) -> Renderer:
-    """A shipped renderer by name ("easy", "default", "gan"), or G_ema of a training checkpoint (latest.pt,
+    """A shipped renderer by name ("universal", "easy", "default", "gan"), or G_ema of a training checkpoint (latest.pt,
     best.pt, ...) or of an export (renderer.pt). A file whose checksum holds but whose description does not (a
     hand-made one) is one NeurenderError."""
     path = renderer_path(name_or_path)

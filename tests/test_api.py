@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run
+from PIL import Image
 
 import neurender as nr
+from neurender.dataset.format import write_params_csv
 from neurender.errors import NeurenderError
 from neurender.shipped import renderer_path
 
@@ -68,3 +71,16 @@ def test_the_quickstart_notebook_runs(monkeypatch):
 
 def test_all_names_exactly_the_lazily_imported_names():
     assert set(nr.__all__) == {"__version__", *nr._PUBLIC, *nr._RENAMED}
+
+
+def test_the_commands_use_the_universal_renderer_unasked(tmp_path):
+    scenes = np.concatenate([nr.sample_scenes(nr.PRESETS[p], 4, np.arange(1)) for p in ("easy", "default")])
+    write_params_csv(tmp_path / "params.csv", np.arange(2), scenes)
+    result = run("render", "--params-csv", tmp_path / "params.csv", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["image_0000.png", "image_0001.png"]
+    expected = nr.load_renderer("universal").render(scenes)
+    drawn = np.stack([np.asarray(Image.open(tmp_path / "out" / f"image_000{i}.png"))[..., :3] for i in range(2)])
+    assert np.abs(drawn.astype(int) - np.round(expected * 255).astype(int)).max() <= 1
+    for command in ("render", "evaluate", "animate", "view"):
+        assert "[default: universal" in run(command, "--help").output.replace("\n", " ").replace("  ", " ")

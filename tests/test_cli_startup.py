@@ -55,6 +55,8 @@ BAD_ARGUMENTS = {
     "dataset preview, output": ["dataset", "preview", "EXISTS", "--out", "EXISTS/kept.txt"],
     "train, architecture": ["train", "--arch", "nope", "--preset", "easy", "--out", "NEW"],
     "train, preset": ["train", "--preset", "nosuch", "--out", "NEW"],
+    "train, mixture": ["train", "--preset", "easy:1,default:none", "--out", "NEW"],
+    "train, mixture preset": ["train", "--preset", "easy:1,nosuch:1", "--out", "NEW"],
     "train, config": ["train", "--config", "MISSING", "--out", "NEW"],
     "train, output": ["train", "--preset", "easy", "--out", "EXISTS"],
     "train, resume": ["train", "--resume", "MISSING", "--out", "NEW"],

@@ -123,7 +123,7 @@ def test_invert_bad_input(tmp_path, tiny_renderer):
     assert_user_error(run("invert", "--image", text, "--out", tmp_path / "a"), "unreadable image")
     assert_user_error(run("invert", "--image", tmp_path / "missing.png", "--out", tmp_path / "a"), "does not exist")
     assert_user_error(run("invert", "--renderer", "neural", "--image", text, "--out", tmp_path / "a"),
-                      "needs --checkpoint")
+                      "unreadable image")  # the universal renderer, unasked
     assert_user_error(run("invert", "--checkpoint", tiny_renderer, "--dataset", data, "--out", tmp_path / "a"),
                       "the checkpoint renders 32 px but")
     assert_user_error(run("invert", "--checkpoint", text, "--dataset", data, "--out", tmp_path / "a"), "")

@@ -11,12 +11,13 @@ import click
 
 from neurender.cli.options import PRESET, RENDERER, RENDERER_HELP, SEED, FiniteFloat
 from neurender.outputs import check_output
+from neurender.shipped import DEFAULT_RENDERER
 
 PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.PATHS, without importing numpy
 
 
 @click.command()
-@click.option("--checkpoint", type=RENDERER, required=True,
+@click.option("--checkpoint", type=RENDERER, default=DEFAULT_RENDERER,
               help=RENDERER_HELP)
 @click.option("--from", "start", default=None, metavar="tx,ty,tz,r,g,b,n,lx,ly,lz",
               help="the first scene, world units [default: a random scene of --preset]")

@@ -14,7 +14,7 @@ import click
 from neurender.catalog import METRIC_NAMES
 from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP, preset_list, seed_list
 from neurender.outputs import check_output, staging
-from neurender.shipped import SHIPPED, renderer_path
+from neurender.shipped import DEFAULT_RENDERER, SHIPPED, renderer_path
 
 
 def _metric_names(value: str) -> tuple[str, ...]:
@@ -33,7 +33,7 @@ def _metric_names(value: str) -> tuple[str, ...]:
               help="folder of predicted PNG images named by frame (image_0000.png, as the template writes)")
 @click.option("--checkpoint", type=RENDERER, default=None,
               help="instead of --predictions: render the reference dataset's scenes with this renderer ("
-                   + RENDERER_HELP + ")")
+                   + RENDERER_HELP + "; used when --predictions is not given)")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the results")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
               help="which split of a reference dataset")
@@ -44,10 +44,13 @@ def _metric_names(value: str) -> tuple[str, ...]:
               help="worker processes (1: score in this process)")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
 def evaluate(reference, predictions, checkpoint, out, split, method, names, workers, overwrite):
-    """Score predicted images (or a checkpoint's renders) with FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1."""
+    """Score predicted images (or a checkpoint's renders; without --predictions the universal renderer's) with
+    FLIP, LPIPS, SSIM, Hausdorff, PSNR and L1."""
     names = _metric_names(names)
-    if (predictions is None) == (checkpoint is None):
-        raise click.UsageError("give exactly one of --predictions and --checkpoint")
+    if predictions is not None and checkpoint is not None:
+        raise click.UsageError("give one of --predictions and --checkpoint, not both")
+    if predictions is None and checkpoint is None:
+        checkpoint = RENDERER.convert(DEFAULT_RENDERER, None, None)
     inputs = [reference, predictions if checkpoint is None else checkpoint]
     check_output(out, inputs, overwrite)  # before the slow part (and before torch is imported)
     from neurender.metrics.pool import scoring_pool
@@ -129,7 +132,7 @@ def _named_checkpoints(values: tuple[str, ...]) -> dict[str, Path]:
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the tables and figures")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
-              help="renderers to score (repeatable) [default: the shipped easy, default and gan renderers]")
+              help="renderers to score (repeatable) [default: the shipped universal, easy, default and gan renderers]")
 @click.option("--presets", default="easy,default", help="comma-separated presets (names or .toml files)")
 @click.option("--seeds", default="1,2,3", help="comma-separated seeds, one fresh test set each")
 @click.option("--count", type=click.IntRange(1, 100_000), default=600, help="test images per preset and seed")

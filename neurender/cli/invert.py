@@ -11,12 +11,12 @@ import click
 
 from neurender.cli.options import EXISTING, PRESET, RENDERER, RENDERER_HELP, SEED, FiniteFloat
 from neurender.outputs import check_output
+from neurender.shipped import DEFAULT_RENDERER
 
 
 @click.command()
 @click.option("--checkpoint", type=RENDERER, default=None,
-              help=RENDERER_HELP + "; needed by "
-                   "--renderer neural")
+              help="the renderer of --renderer neural: " + RENDERER_HELP)
 @click.option("--image", type=EXISTING, default=None,
               help="a PNG, or a folder of PNGs named like image_0000.png")
 @click.option("--dataset", type=EXISTING, default=None,
@@ -43,7 +43,7 @@ def invert(checkpoint, image, dataset, split, limit, backend, preset, starts, st
         raise click.UsageError("give exactly one of --image and --dataset")
     backend = backend or ("neural" if checkpoint else "analytic")
     if backend == "neural" and checkpoint is None:
-        raise click.UsageError("--renderer neural needs --checkpoint")
+        checkpoint = RENDERER.convert(DEFAULT_RENDERER, None, None)
     inputs = [p for p in (checkpoint, image if image is not None else dataset) if p is not None]
     check_output(out, inputs, overwrite)  # before the slow part (and torch)
     from tqdm import tqdm

@@ -10,7 +10,7 @@ import click
 
 from neurender.catalog import GENERATOR_NAMES, PRESET_NAMES
 from neurender.errors import NeurenderError
-from neurender.shipped import SHIPPED, renderer_path
+from neurender.shipped import DEFAULT_RENDERER, SHIPPED, renderer_path
 
 
 class FiniteFloat(click.FloatRange):
@@ -43,6 +43,31 @@ class PresetName(click.ParamType):
 
 
 PRESET = PresetName()
+
+
+class PresetMixture(PresetName):
+    """Online training data: a PRESET, or a mixture of them with their shares ("easy:1,default:1")."""
+
+    name = "preset[:share,...]"
+
+    def convert(self, value, param, ctx):
+        parts = [part.strip() for part in str(value).split(",")]
+        if len(parts) == 1:
+            return super().convert(value, param, ctx)
+        for part in parts:
+            name, _, share = part.rpartition(":")
+            try:
+                number = float(share)
+            except ValueError:
+                number = math.nan
+            if not name or not (math.isfinite(number) and number > 0):
+                self.fail(f"{part!r}: a mixture's parts are name:share with a positive share, e.g. easy:1,default:1",
+                          param, ctx)
+            super().convert(name, param, ctx)
+        return str(value)
+
+
+MIXTURE = PresetMixture()
 
 
 class ArchName(click.ParamType):
@@ -91,7 +116,7 @@ def seed_list(value: str, option: str = "--seeds") -> list[int]:
 
 
 class RendererFile(click.ParamType):
-    """--checkpoint: a shipped renderer's name (easy, default, gan) or a renderer file (renderer.pt, a training
+    """--checkpoint: a shipped renderer's name (universal, easy, default, gan) or a renderer file (renderer.pt, a training
     checkpoint); converted to the file's path, which must exist (checked before torch is imported)."""
 
     name = "renderer"
@@ -110,4 +135,5 @@ class RendererFile(click.ParamType):
 
 
 RENDERER = RendererFile()
-RENDERER_HELP = f"a trained renderer: {', '.join(SHIPPED)} (shipped), or a renderer.pt or training checkpoint"
+RENDERER_HELP = (f"a trained renderer: {', '.join(SHIPPED)} (shipped), or a renderer.pt or training checkpoint "
+                 f"[default: {DEFAULT_RENDERER}, for every scene the camera sees]")

@@ -12,10 +12,11 @@ import click
 from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
+from neurender.shipped import DEFAULT_RENDERER
 
 
 @click.command()
-@click.option("--checkpoint", type=RENDERER, required=True,
+@click.option("--checkpoint", type=RENDERER, default=DEFAULT_RENDERER,
               help=RENDERER_HELP)
 @click.option("--params-csv", type=EXISTING, default=None, help="scenes in the template's CSV format")
 @click.option("--dataset", type=EXISTING, default=None, help="render this dataset's scenes")

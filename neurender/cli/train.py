@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from neurender.catalog import GAN_LOSSES
-from neurender.cli.options import ARCH, EXISTING, PRESET, SEED, FiniteFloat
+from neurender.cli.options import ARCH, EXISTING, MIXTURE, SEED, FiniteFloat
 from neurender.outputs import check_output
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
@@ -30,6 +30,17 @@ OPTION_KEYS = {
 }
 
 
+def _resolve_files(preset: str, base: Path) -> str:
+    """A preset or mixture ("easy:1,my.toml:2") with its TOML files as absolute paths from `base`."""
+    def resolve(name: str) -> str:
+        return str((base / name).resolve()) if name.endswith(".toml") else name
+
+    parts = preset.split(",")
+    if len(parts) == 1:
+        return resolve(preset)
+    return ",".join(f"{resolve(name)}:{share}" for name, _, share in (p.strip().rpartition(":") for p in parts))
+
+
 def _config(dataset, preset, out, init_from, config_file, options):
     from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
 
@@ -41,10 +52,9 @@ def _config(dataset, preset, out, init_from, config_file, options):
     if dataset is not None:
         overrides.update(dataset=str(dataset.resolve()), preset="")
     if preset is not None:
-        is_file = preset.endswith(".toml")
-        overrides.update(preset=str(Path(preset).resolve()) if is_file else preset, dataset="")
-    elif data.get("preset", "").endswith(".toml") and config_file:  # a preset file named by the config
-        overrides["preset"] = str((config_file.parent / data["preset"]).resolve())
+        overrides.update(preset=_resolve_files(preset, Path.cwd()), dataset="")
+    elif data.get("preset") and config_file:  # preset files named by the config: relative to it
+        overrides["preset"] = _resolve_files(data["preset"], config_file.parent)
     if init_from:
         overrides["init_from"] = str(init_from.resolve())
     for name, value in options.items():
@@ -56,8 +66,9 @@ def _config(dataset, preset, out, init_from, config_file, options):
 
 @click.command()
 @click.option("--dataset", type=EXISTING, help="dataset directory, or use --preset")
-@click.option("--preset", type=PRESET, default=None,
-              help="online data: easy, default or a preset TOML file; every batch is rendered fresh")
+@click.option("--preset", type=MIXTURE, default=None,
+              help="online data: easy, default, a preset TOML file, or a mixture with shares (easy:1,default:1); "
+                   "every batch is rendered fresh")
 @click.option("--out", type=click.Path(path_type=Path), help="run directory, e.g. checkpoints/hybrid-easy")
 @click.option("--arch", type=ARCH, default=None,
               help="generator: a registered name or package.module:Class (docs/generators.md) [default: hybrid]")

@@ -8,10 +8,11 @@ from __future__ import annotations
 import click
 
 from neurender.cli.options import RENDERER, RENDERER_HELP
+from neurender.shipped import DEFAULT_RENDERER
 
 
 @click.command()
-@click.option("--checkpoint", type=RENDERER, required=True,
+@click.option("--checkpoint", type=RENDERER, default=DEFAULT_RENDERER,
               help=RENDERER_HELP)
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, help="port on 127.0.0.1 (0: any free one)")
 def view(checkpoint, port):
