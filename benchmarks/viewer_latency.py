@@ -1,12 +1,13 @@
-"""The live viewer's update time on CPU, with the shipped easy renderer: server and real browser.
+"""The live viewer's update time on CPU, with a shipped renderer (the viewer's default, universal): server and
+real browser.
 
-1. Server: GET /api/render for --count random easy scenes (one neural + one exact 128x128 image, FLIP map,
+1. Server: GET /api/render for --count random scenes of --preset (one neural + one exact 128x128 image, FLIP map,
    FLIP / SSIM / masked L1, three PNGs); the server's own milliseconds and the client's round trip.
 2. Browser (headless Debian Chromium through Selenium): a slider moved --moves times; milliseconds from the
    input event to the new images being set, measured in the page.
 Writes benchmarks/results/viewer_latency.json and a screenshot of the page, docs/viewer.png.
 
-    python benchmarks/viewer_latency.py [--count 50] [--moves 20] [--threads 2]
+    python benchmarks/viewer_latency.py [--checkpoint universal] [--preset easy] [--count 50] [--moves 20] [--threads 2]
 """
 
 from __future__ import annotations
@@ -45,14 +46,16 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint", default="universal", help="a shipped renderer's name or a renderer file")
+    parser.add_argument("--preset", default="easy", choices=sorted(PRESETS))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "viewer_latency.json")
     parser.add_argument("--screenshot", type=Path, default=ROOT / "docs" / "viewer.png")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    server = serve(load_renderer(ROOT / "checkpoints" / "easy.pt"), 0)
+    server = serve(load_renderer(args.checkpoint), 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    scenes = sample_scenes(PRESETS["easy"], 1, np.arange(args.count + 1))
+    scenes = sample_scenes(PRESETS[args.preset], 1, np.arange(args.count + 1))
     server_ms, round_trip_ms = [], []
     for k, scene in enumerate(scenes):
         start = time.perf_counter()
@@ -79,7 +82,7 @@ def main() -> None:
     finally:
         browser.quit()
         server.shutdown()
-    results = {"threads": args.threads, "resolution": 128, "checkpoint": "checkpoints/easy.pt"}
+    results = {"threads": args.threads, "resolution": 128, "checkpoint": args.checkpoint, "preset": args.preset}
     for name, values in (("server_ms", server_ms), ("round_trip_ms", round_trip_ms), ("browser_update_ms", page_ms)):
         results[name] = {"median": round(float(np.median(values)), 1),
                          "p95": round(float(np.percentile(values, 95)), 1), "count": len(values)}
