@@ -267,7 +267,8 @@ class FieldGenerator(nn.Module):
         return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0)
 
     def forward(self, params: torch.Tensor, pixels: torch.Tensor | None = None):
-        """(B, 10) -> (B, 3, R, R): ``gated_image`` of every pixel.
+        """(B, 10) -> (B, 3, R, R): ``gated_image`` of every pixel (without gradients and with ``coverage_cap``:
+        through ``render_frames``, the same images from the pixels that can be covered).
 
         With pixels (B, K): ``pixel_outputs`` for those pixels (through forward, so DDP sees the call)."""
         if pixels is not None:
