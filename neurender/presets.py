@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neurender.catalog import mixture_parts
 from neurender.errors import NeurenderError
 from neurender.raster import covered_pixels, sphere_pixel_bounds
 from neurender.scene import DEFAULT_CAMERA, DIFFUSE, TRANSLATION, Camera
@@ -137,18 +138,7 @@ MIXTURE_ATTEMPT = np.uint64(1 << 63)  # the counter that picks a mixture's compo
 def load_mixture(spec: str) -> list[tuple[Preset, float]]:
     """Presets to draw training scenes from, with their shares: "easy" -> [(easy, 1.0)]; "easy:1,default:3" ->
     [(easy, 0.25), (default, 0.75)]. Each component is a name or a preset TOML file (``load_preset``)."""
-    parts = [part.strip() for part in spec.split(",")]
-    components = []
-    for part in parts:
-        name, _, weight = part.rpartition(":") if len(parts) > 1 else ("", "", "")
-        name, weight = (name, weight) if name else (part, "1")
-        try:
-            share = float(weight)
-        except ValueError:
-            raise NeurenderError(f"preset mixture {spec!r}: {weight!r} is not a number (use name:share,...)") from None
-        if not (math.isfinite(share) and share > 0):
-            raise NeurenderError(f"preset mixture {spec!r}: shares must be positive, got {weight}")
-        components.append((load_preset(name), share))
+    components = [(load_preset(name), share) for name, share in mixture_parts(spec)]
     total = sum(share for _, share in components)
     return [(preset, share / total) for preset, share in components]
 

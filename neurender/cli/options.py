@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from neurender.catalog import GENERATOR_NAMES, PRESET_NAMES
+from neurender.catalog import GENERATOR_NAMES, PRESET_NAMES, mixture_parts
 from neurender.errors import NeurenderError
 from neurender.shipped import DEFAULT_RENDERER, SHIPPED, renderer_path
 
@@ -51,18 +51,11 @@ class PresetMixture(PresetName):
     name = "preset[:share,...]"
 
     def convert(self, value, param, ctx):
-        parts = [part.strip() for part in str(value).split(",")]
-        if len(parts) == 1:
-            return super().convert(value, param, ctx)
-        for part in parts:
-            name, _, share = part.rpartition(":")
-            try:
-                number = float(share)
-            except ValueError:
-                number = math.nan
-            if not name or not (math.isfinite(number) and number > 0):
-                self.fail(f"{part!r}: a mixture's parts are name:share with a positive share, e.g. easy:1,default:1",
-                          param, ctx)
+        try:
+            parts = mixture_parts(str(value))
+        except NeurenderError as e:
+            self.fail(str(e), param, ctx)
+        for name, _ in parts:
             super().convert(name, param, ctx)
         return str(value)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from neurender.catalog import GAN_LOSSES
+from neurender.catalog import GAN_LOSSES, mixture_parts
 from neurender.cli.options import ARCH, EXISTING, MIXTURE, SEED, FiniteFloat
 from neurender.outputs import check_output
 
@@ -35,10 +35,10 @@ def _resolve_files(preset: str, base: Path) -> str:
     def resolve(name: str) -> str:
         return str((base / name).resolve()) if name.endswith(".toml") else name
 
-    parts = preset.split(",")
+    parts = mixture_parts(preset)
     if len(parts) == 1:
         return resolve(preset)
-    return ",".join(f"{resolve(name)}:{share}" for name, _, share in (p.strip().rpartition(":") for p in parts))
+    return ",".join(f"{resolve(name)}:{share!r}" for name, share in parts)
 
 
 def _config(dataset, preset, out, init_from, config_file, options):
