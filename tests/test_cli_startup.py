@@ -1,8 +1,10 @@
 """The command line starts without the heavy libraries: --help and usage errors answer at once."""
 
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 HEAVY = ("torch", "matplotlib", "scipy", "skimage", "flip_evaluator")
@@ -88,3 +90,22 @@ def test_bad_names_and_paths_are_refused_before_torch_is_imported(case, tmp_path
     assert result.stdout.splitlines()[-1] == "heavy: exit: 2", (result.stdout[-500:], result.stderr[-500:])
     assert result.stderr.startswith("error:") and len(result.stderr.splitlines()) == 1, result.stderr
     assert not (tmp_path / "new").exists() and not (tmp_path / "new.gif").exists()
+
+
+def test_evaluate_on_image_folders_leaves_torch_to_its_workers(tmp_path):
+    """`neurender evaluate --predictions` scores in worker processes; its own process reads the PNGs and writes
+    the outputs without importing torch or scipy (seconds of start-up that would compete with the workers')."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("refs", "preds"):
+        (tmp_path / name).mkdir()
+        for frame in range(4):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 4), np.uint8)).save(tmp_path / name / f"image_{frame:04d}.png")
+    args = ["evaluate", "--reference", str(tmp_path / "refs"), "--predictions", str(tmp_path / "preds"),
+            "--out", str(tmp_path / "out"), "--workers", "2", "--metrics", "flip,ssim,psnr"]
+    code = CHECK.replace("ARGS", repr(args)).replace("HEAVY", repr(("torch", "scipy", "skimage")))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert result.stdout.splitlines()[-1] == "heavy: exit: 0", (result.stdout[-500:], result.stderr[-500:])
+    report = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert report["count"] == 4 and set(report["metrics"]) == {"flip", "ssim", "psnr"}

@@ -1,3 +1,4 @@
+import importlib
 import json
 import shutil
 
@@ -147,3 +148,20 @@ def test_scene_dataset_yields_encoded_params_image_and_mask(tmp_path):
     assert (image * (1 - mask)).abs().max() == 0  # background is black
     loader = torch.utils.data.DataLoader(train, batch_size=8, num_workers=2)
     assert next(iter(loader))[1].shape == (8, 3, 16, 16)
+
+
+def test_public_names_resolve_lazily_without_torch():
+    """``neurender.dataset`` loads its modules on first use: reading image folders costs no torch, and every name
+    in __all__ resolves (to the object its module defines)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neurender.dataset as d; d.read_image_folder, d.template_image_name, d.META; "
+            "print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    from neurender import dataset
+
+    assert sorted(dataset.__all__) == sorted(dataset._MODULE_OF)
+    for name in dataset.__all__:
+        assert getattr(dataset, name) is getattr(importlib.import_module(f"neurender.dataset.{dataset._MODULE_OF[name]}"),
+                                                 name)

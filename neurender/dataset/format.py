@@ -17,16 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from neurender.dataset.names import IMAGES, META, PARAMS
 from neurender.errors import NeurenderError
 from neurender.presets import Preset, preset_from_dict
 from neurender.scene import CSV_COLUMNS, Camera, camera_problem, scene_problem
 
 FORMAT_VERSION = 1
-IMAGES, PARAMS, META = "images.npy", "params.csv", "meta.json"
-
-
-def template_image_name(frame: int) -> str:
-    return f"image_{frame:04d}.png"
 
 
 # ---------------------------------------------------------------------------------------------- splits

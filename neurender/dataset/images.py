@@ -3,7 +3,6 @@ them (``image_XXXX.png``), for template import and evaluation."""
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
@@ -11,10 +10,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from neurender.dataset.names import FRAME_NUMBER
 from neurender.errors import NeurenderError
-
-FRAME_NUMBER = re.compile(r"(?:^|[_-])(\d+)\.png$", re.IGNORECASE)
-
 
 WIDE_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I": 65535}  # 16-bit grayscale PNGs: full scale
 CONVERTED = {"P": "palette", "L": "grayscale", "LA": "grayscale with alpha", "1": "1-bit", "I;16": "16-bit grayscale",

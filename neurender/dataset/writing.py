@@ -33,11 +33,11 @@ from neurender.dataset.format import (
     read_params_csv,
     sha256_file,
     split_sizes,
-    template_image_name,
     verify_dataset,
     write_params_csv,
 )
 from neurender.dataset.images import read_png
+from neurender.dataset.names import template_image_name
 from neurender.errors import NeurenderError
 from neurender.outputs import check_room, staging
 from neurender.presets import Preset, sample_scenes, validate_preset

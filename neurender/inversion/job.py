@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from neurender.dataset import open_dataset, read_image_folder, read_png, template_image_name, write_params_csv
-from neurender.dataset.images import FRAME_NUMBER
+from neurender.dataset.names import FRAME_NUMBER
 from neurender.errors import NeurenderError
 from neurender.inference import Renderer, check_matches
 from neurender.inversion.fit import COVERED, InversionConfig, Render, invert

@@ -11,8 +11,6 @@ import numpy as np
 
 from neurender.metrics.images import check_pair
 
-CONVENTION = "flip_evaluator.evaluate(ref, test, 'LDR'), float32 HxWx3 sRGB in [0,1], 67.02 ppd, mean of the map"
-
 
 def flip(reference: np.ndarray, prediction: np.ndarray, ppd: float | None = None) -> dict[str, np.ndarray]:
     """Mean FLIP error per image, and the error maps.

@@ -17,10 +17,6 @@ from skimage.feature import canny
 
 from neurender.metrics.images import check_masks, check_pair
 
-CONVENTION = ("symmetric Hausdorff (px) between skimage canny(sigma=1) edges of rgb2gray luma; 0 if neither "
-              "image has edges, the diagonal if one has")
-SILHOUETTE_CONVENTION = "symmetric Hausdorff (px) between the object masks; 0 if both empty, the diagonal if one is"
-
 
 def set_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Symmetric Hausdorff distance between the True pixels of two (H, W) bool arrays, with the edge cases above."""

@@ -13,7 +13,6 @@ from torch import nn
 from neurender.metrics.images import check_pair
 from neurender.metrics.lpips_weights import CHANNELS, load_weights
 
-CONVENTION = "LPIPS v0.1, AlexNet trunk, inputs x*2-1, linear layers v0.1, spatial mean, sum over 5 layers"
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
 TAPS = (1, 4, 7, 9, 11)  # indices of relu1..relu5 in the trunk below

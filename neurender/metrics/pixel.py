@@ -6,10 +6,6 @@ import numpy as np
 
 from neurender.metrics.images import check_masks, check_pair
 
-PSNR_CONVENTION = "10 log10(1 / MSE) over RGB, data range 1; MSE floored at 1e-10 (identical images: 100 dB)"
-L1_CONVENTION = "mean |reference - prediction| over all pixels and RGB, data range 1"
-MASKED_L1_CONVENTION = "mean |reference - prediction| over RGB of the reference's object pixels; NaN if none"
-
 
 def psnr(reference: np.ndarray, prediction: np.ndarray) -> dict[str, np.ndarray]:
     """(N, H, W, 3) float in [0, 1] twice -> {"psnr": (N,) dB}."""

@@ -1,14 +1,19 @@
-"""The metric registry: one entry per metric, the same for training-time validation and ``neurender evaluate``."""
+"""The metric registry: one entry per metric, the same for training-time validation and ``neurender evaluate``.
+
+An entry names its metric, how the value is computed (its convention, written into metrics.json) and how tables
+show it; the implementations (one module each: flip, lpips, ssim, hausdorff, pixel) are imported on first use,
+so that reading the registry (tables, `neurender evaluate`'s own process) costs neither torch nor scipy.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from neurender.metrics import flip, hausdorff, lpips, pixel, ssim
 from neurender.metrics.images import MetricInputError
 
 
@@ -41,9 +46,15 @@ class Metric:
     per_image: bool = False  # a loop of single-threaded per-image work: spread over worker processes
 
 
+def _module(name: str):
+    """The implementing module neurender.metrics.<name>, imported on first use."""
+    return importlib.import_module(f"neurender.metrics.{name}")
+
+
 @functools.cache
-def _lpips_net() -> lpips.LPIPS:
-    return lpips.load_lpips()
+def _lpips_net():
+    """The LPIPS network (``lpips.LPIPS``), built once per process."""
+    return _module("lpips").load_lpips()
 
 
 def _masks(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
@@ -59,20 +70,32 @@ def _reference_mask(pair: Pair) -> np.ndarray:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
-    Metric("flip", "lower", "FLIP", flip.CONVENTION, lambda p: flip.flip(p.reference, p.prediction), 4,
-           per_image=True),
-    Metric("lpips", "lower", "LPIPS", lpips.CONVENTION,
-           lambda p: lpips.lpips(p.reference, p.prediction, _lpips_net()), 4),
-    Metric("ssim", "higher", "SSIM", ssim.CONVENTION, lambda p: ssim.ssim(p.reference, p.prediction), 4),
-    Metric("hausdorff", "lower", "Hausdorff (px)", hausdorff.CONVENTION,
-           lambda p: hausdorff.hausdorff(p.reference, p.prediction), 2, per_image=True),
-    Metric("silhouette_hausdorff", "lower", "Silhouette Hausdorff (px)", hausdorff.SILHOUETTE_CONVENTION,
-           lambda p: hausdorff.silhouette_hausdorff(*_masks(p)), 2, needs="both_masks", per_image=True),
-    Metric("psnr", "higher", "PSNR (dB)", pixel.PSNR_CONVENTION, lambda p: pixel.psnr(p.reference, p.prediction),
-           2),
-    Metric("l1", "lower", "L1", pixel.L1_CONVENTION, lambda p: pixel.l1(p.reference, p.prediction), 4),
-    Metric("masked_l1", "lower", "Masked L1", pixel.MASKED_L1_CONVENTION,
-           lambda p: pixel.masked_l1(p.reference, p.prediction, _reference_mask(p)), 4, needs="reference_mask"),
+    Metric("flip", "lower", "FLIP",
+           "flip_evaluator.evaluate(ref, test, 'LDR'), float32 HxWx3 sRGB in [0,1], 67.02 ppd, mean of the map",
+           lambda p: _module("flip").flip(p.reference, p.prediction), 4, per_image=True),
+    Metric("lpips", "lower", "LPIPS",
+           "LPIPS v0.1, AlexNet trunk, inputs x*2-1, linear layers v0.1, spatial mean, sum over 5 layers",
+           lambda p: _module("lpips").lpips(p.reference, p.prediction, _lpips_net()), 4),
+    Metric("ssim", "higher", "SSIM",
+           "skimage structural_similarity(channel_axis=-1, data_range=1, gaussian_weights=True, sigma=1.5, "
+           "use_sample_covariance=False), mean over RGB",
+           lambda p: _module("ssim").ssim(p.reference, p.prediction), 4),
+    Metric("hausdorff", "lower", "Hausdorff (px)",
+           "symmetric Hausdorff (px) between skimage canny(sigma=1) edges of rgb2gray luma; 0 if neither image has "
+           "edges, the diagonal if one has",
+           lambda p: _module("hausdorff").hausdorff(p.reference, p.prediction), 2, per_image=True),
+    Metric("silhouette_hausdorff", "lower", "Silhouette Hausdorff (px)",
+           "symmetric Hausdorff (px) between the object masks; 0 if both empty, the diagonal if one is",
+           lambda p: _module("hausdorff").silhouette_hausdorff(*_masks(p)), 2, needs="both_masks", per_image=True),
+    Metric("psnr", "higher", "PSNR (dB)",
+           "10 log10(1 / MSE) over RGB, data range 1; MSE floored at 1e-10 (identical images: 100 dB)",
+           lambda p: _module("pixel").psnr(p.reference, p.prediction), 2),
+    Metric("l1", "lower", "L1", "mean |reference - prediction| over all pixels and RGB, data range 1",
+           lambda p: _module("pixel").l1(p.reference, p.prediction), 4),
+    Metric("masked_l1", "lower", "Masked L1",
+           "mean |reference - prediction| over RGB of the reference's object pixels; NaN if none",
+           lambda p: _module("pixel").masked_l1(p.reference, p.prediction, _reference_mask(p)), 4,
+           needs="reference_mask"),
 ]}
 DEFAULT_METRICS = tuple(METRICS)  # what `evaluate` computes unless told otherwise: all of them
 

@@ -14,8 +14,6 @@ import torch
 
 from neurender.metrics.images import MetricInputError, check_pair
 
-CONVENTION = ("skimage structural_similarity(channel_axis=-1, data_range=1, gaussian_weights=True, sigma=1.5, "
-              "use_sample_covariance=False), mean over RGB")
 SIGMA = 1.5
 RADIUS = int(3.5 * SIGMA + 0.5)  # scipy.ndimage's truncation rule, as scikit-image uses it
 K1, K2 = 0.01, 0.03

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from neurender import __version__
-from neurender.dataset import META, open_dataset, read_image_folder, template_image_name
+from neurender.dataset.images import read_image_folder
+from neurender.dataset.names import META, template_image_name
 from neurender.errors import NeurenderError
-from neurender.inference import check_matches, load_renderer
 from neurender.metrics.images import check_pair, quantize_8bit, to_float, to_uint8
 from neurender.metrics.lpips_weights import weights_path
 from neurender.metrics.registry import DEFAULT_METRICS, METRICS, Pair, available
@@ -49,6 +49,8 @@ class Images:
 def load_reference(path: Path, split: str = "test") -> Images:
     """A dataset's split (checksums verified) when `path` holds meta.json, else a folder of PNG images."""
     if (path / META).is_file():
+        from neurender.dataset.format import open_dataset  # torch: only for datasets, not for image folders
+
         data = open_dataset(path)
         indices = data.split(split)
         if len(indices) == 0:
@@ -70,6 +72,9 @@ def load_predictions(path: Path) -> Images:
 
 def rendered_predictions(checkpoint: Path, reference: Path, split: str) -> Images:
     """A trained renderer's images of a dataset split's scenes (no alpha: generators output RGB)."""
+    from neurender.dataset.format import open_dataset
+    from neurender.inference import check_matches, load_renderer
+
     renderer = load_renderer(checkpoint)
     data = open_dataset(reference)
     check_matches(renderer, data.meta["resolution"], data.camera, str(reference))
