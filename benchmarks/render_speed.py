@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from neurender.inference import load_renderer
-from neurender.models.field import gated_image
+from neurender.models.field import INFERENCE_IMAGES, gated_image
 from neurender.presets import load_preset, sample_scenes
 from neurender.raster import render_spheres
 from neurender.scene import encode_params
@@ -45,9 +45,10 @@ def best_rate(fn, count: int, repeats: int) -> float:
 
 @torch.no_grad()
 def every_pixel(generator, params: np.ndarray, camera) -> None:
-    """The network at all R x R pixels of every scene, four scenes at a time (what fast frames skip)."""
+    """The network at all R x R pixels of every scene, INFERENCE_IMAGES scenes at a time, as the field's forward
+    does without a coverage cap (what fast frames skip)."""
     encoded = encode_params(torch.from_numpy(params), camera).float()
-    for chunk in encoded.split(4):
+    for chunk in encoded.split(INFERENCE_IMAGES):
         gated_image(*generator.pixel_outputs(chunk))
 
 

@@ -101,7 +101,8 @@ def test_evaluate_on_image_folders_leaves_torch_to_its_workers(tmp_path):
     for name in ("refs", "preds"):
         (tmp_path / name).mkdir()
         for frame in range(4):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 4), np.uint8)).save(tmp_path / name / f"image_{frame:04d}.png")
+            image = rng.integers(0, 256, (32, 32, 4), np.uint8)
+            Image.fromarray(image).save(tmp_path / name / f"image_{frame:04d}.png")
     args = ["evaluate", "--reference", str(tmp_path / "refs"), "--predictions", str(tmp_path / "preds"),
             "--out", str(tmp_path / "out"), "--workers", "2", "--metrics", "flip,ssim,psnr"]
     code = CHECK.replace("ARGS", repr(args)).replace("HEAVY", repr(("torch", "scipy", "skimage")))

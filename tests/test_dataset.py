@@ -163,5 +163,5 @@ def test_public_names_resolve_lazily_without_torch():
 
     assert sorted(dataset.__all__) == sorted(dataset._MODULE_OF)
     for name in dataset.__all__:
-        assert getattr(dataset, name) is getattr(importlib.import_module(f"neurender.dataset.{dataset._MODULE_OF[name]}"),
-                                                 name)
+        module = importlib.import_module(f"neurender.dataset.{dataset._MODULE_OF[name]}")
+        assert getattr(dataset, name) is getattr(module, name)

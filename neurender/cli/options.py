@@ -109,8 +109,8 @@ def seed_list(value: str, option: str = "--seeds") -> list[int]:
 
 
 class RendererFile(click.ParamType):
-    """--checkpoint: a shipped renderer's name (universal, easy, default, gan) or a renderer file (renderer.pt, a training
-    checkpoint); converted to the file's path, which must exist (checked before torch is imported)."""
+    """--checkpoint: a shipped renderer's name (universal, easy, default, gan) or a renderer file (renderer.pt, a
+    training checkpoint); converted to the file's path, which must exist (checked before torch is imported)."""
 
     name = "renderer"
 

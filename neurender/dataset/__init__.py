@@ -1,6 +1,6 @@
-"""The on-disk dataset: its file names (``names``), its format and reading (``format``), writing it (``writing``: generation, shards,
-template import), image files and folders (``images``), the torch ``Dataset`` (``torch_dataset``) and
-summaries (``summary``). The names below are the public ones.
+"""The on-disk dataset: its file names (``names``), its format and reading (``format``), writing it
+(``writing``: generation, shards, template import), image files and folders (``images``), the torch ``Dataset``
+(``torch_dataset``) and summaries (``summary``). The names below are the public ones.
 
 They are loaded on first use (PEP 562), so that a command that only reads image folders (``neurender evaluate
 --predictions``) imports neither torch nor the rasterizer: ``from neurender.dataset import open_dataset`` works

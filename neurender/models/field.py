@@ -252,8 +252,8 @@ class FieldGenerator(nn.Module):
             centre, radius, change, slope = s.cut
             pixel = 2 / self.resolution
             outside = ((p - centre[:, None]).norm(dim=-1) - radius - change) / pixel
-            logit = torch.where(radius > 0, torch.minimum(logit, slope * outside.clamp(-self.resolution, self.resolution)),
-                                logit)
+            cut_logit = slope * outside.clamp(-self.resolution, self.resolution)
+            logit = torch.where(radius > 0, torch.minimum(logit, cut_logit), logit)
         out = torch.einsum("bcw,bkw->bkc", s.w[:, :, :-1], x) + s.w[:, None, :, -1]
         return Trunk(s.e, q.clamp(-Q_LIMIT, Q_LIMIT), r2, x, logit, out)
 
