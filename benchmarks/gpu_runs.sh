@@ -1,0 +1,48 @@
+# Helpers for the GPU session scripts (sourced; needs OUT, RUNS, PY, EXTRA, log): runs stopped by a timer and
+# exported where they stopped, packed into $OUT without their training checkpoints.
+
+stamp() { echo "$(date -u +%T) $*" >>"$log"; }
+
+start_mps() {  # MPS runs the processes' kernels at once instead of in time slices
+  { date -u; nvidia-smi -L 2>&1; $PY -c "import torch; print('torch', torch.__version__)"; } >"$log" 2>&1
+  $PY -c "import torch; assert torch.cuda.is_available()" 2>/dev/null || return 0
+  if nvidia-cuda-mps-control -d >>"$log" 2>&1 && $PY -c "import torch; torch.zeros(1, device='cuda')" >>"$log" 2>&1; then
+    stamp "MPS on"
+  else
+    echo quit | nvidia-cuda-mps-control >/dev/null 2>&1; stamp "MPS off"
+  fi
+}
+
+# train CONFIG RUN SECONDS [PHASE_OPTION [TRAIN_OPTIONS...]]: a run stopped by SIGTERM to its main process after
+# SECONDS (it saves latest.pt), then exported (finish)
+train() {
+  local config=$1 run=$2 seconds=$3 option=${4:---warmup-images}
+  shift 4 2>/dev/null || shift $#
+  stamp "start $run"
+  # shellcheck disable=SC2086
+  $PY -m neurender train --config "$config" --out "$RUNS/$run" "$@" $EXTRA >"$RUNS/$run.log" 2>&1 &
+  local pid=$!
+  ( sleep "$seconds"; kill -TERM "$pid" 2>/dev/null ) &
+  local timer=$!
+  wait "$pid"
+  stamp "end $run rc $?"
+  kill "$timer" 2>/dev/null
+  finish "$run" "$option"
+}
+
+# finish RUN OPTION: a run stopped early is exported where it stopped: its phase shortened to the images it saw
+finish() {
+  local run=$RUNS/$1
+  [ -e "$run/renderer.pt" ] && return
+  [ -e "$run/latest.pt" ] || { stamp "no checkpoint in $run"; return; }
+  local images
+  images=$($PY -c "import sys, torch; print(torch.load(sys.argv[1], weights_only=False)['counters']['images'])" \
+    "$run/latest.pt")
+  stamp "export $1 at $images images"
+  $PY -m neurender train --out "$run" --resume latest "$2" "$images" >>"$run.log" 2>&1
+  stamp "exported $1 rc $?"
+}
+
+pack() {  # the run folder without its training checkpoints, its renderer and its console log
+  tar -cf "$OUT/$1.tar" --exclude='*.pt' -C "$RUNS" "$1" "$1.log" && tar -rf "$OUT/$1.tar" -C "$RUNS" "$1/renderer.pt"
+}
