@@ -50,13 +50,20 @@ def test_a_crop_equals_the_same_pixels_of_the_whole_frame():
 
 
 @torch.no_grad()
-def test_a_fresh_conv_field_draws_what_its_trunk_draws():
-    field = randomised(build_generator("phong_field", 32, {"width": 16}))
-    conv = build_generator("conv_field", 32, {"width": 16}).eval()
+@pytest.mark.parametrize("options", [{}, {"coverage_cap": 2.0}], ids=["uncapped", "capped"])
+def test_a_fresh_conv_field_draws_what_its_trunk_draws(options):
+    """Also for a trunk trained with a coverage cap (gan.pt starts from universal.pt): conv_field takes the option,
+    and draws the capped field's images although it evaluates every pixel."""
+    field = randomised(build_generator("phong_field", 32, {"width": 16, **options}))
+    conv = build_generator("conv_field", 32, {"width": 16, **options}).eval()
     missing = conv.load_state_dict(field.state_dict(), strict=False).missing_keys
     assert missing and all(k.startswith(("refine", "correction")) for k in missing)
     params = scenes(6)
     assert torch.equal(conv(params), field(params))
+    if options:  # the cap changes what is drawn: without it the same weights draw other images
+        uncapped = build_generator("conv_field", 32, {"width": 16}).eval()
+        uncapped.load_state_dict(field.state_dict(), strict=False)
+        assert not torch.equal(uncapped(params), field(params))
 
 
 def test_window_points_continue_the_pixel_grid():
