@@ -1,16 +1,29 @@
-# Helpers for the GPU session scripts (sourced; needs OUT, RUNS, PY, EXTRA, log): runs stopped by a timer and
-# exported where they stopped, packed into $OUT without their training checkpoints.
+# Helpers for the GPU session scripts (sourced; needs OUT, PY and log; train, finish and pack also RUNS and EXTRA):
+# the session log's header, CUDA MPS, the CUDA tests, and runs stopped by a timer, exported where they stopped and
+# packed into $OUT without their training checkpoints.
 
 stamp() { echo "$(date -u +%T) $*" >>"$log"; }
 
-start_mps() {  # MPS runs the processes' kernels at once instead of in time slices
+session_header() {  # the machine, the GPU and torch's version, at the top of the session log
   { date -u; nvidia-smi -L 2>&1; $PY -c "import torch; print('torch', torch.__version__)"; } >"$log" 2>&1
-  $PY -c "import torch; assert torch.cuda.is_available()" 2>/dev/null || return 0
-  if nvidia-cuda-mps-control -d >>"$log" 2>&1 && $PY -c "import torch; torch.zeros(1, device='cuda')" >>"$log" 2>&1; then
+}
+
+has_cuda() { $PY -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; }
+
+start_mps() {  # MPS runs the processes' kernels at once instead of in time slices; without it, they take turns
+  if nvidia-cuda-mps-control -d >>"$log" 2>&1 \
+    && $PY -c "import torch; torch.zeros(1, device='cuda')" >>"$log" 2>&1; then
     stamp "MPS on"
   else
     echo quit | nvidia-cuda-mps-control >/dev/null 2>&1; stamp "MPS off"
   fi
+}
+
+cuda_tests() {  # the tests that skip without CUDA, into $OUT/cuda-tests.log
+  $PY -m pytest -q -p no:cacheprovider -rs \
+    "tests/test_online_training.py::test_a_run_on_the_gpu_exports_a_renderer_that_loads_anywhere" \
+    "tests/test_raster.py::test_render_spheres_runs_on_the_device_of_its_inputs" >"$OUT/cuda-tests.log" 2>&1
+  stamp "cuda tests rc $?"
 }
 
 # train CONFIG RUN SECONDS [PHASE_OPTION [TRAIN_OPTIONS...]]: a run stopped by SIGTERM to its main process after

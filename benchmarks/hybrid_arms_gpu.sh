@@ -13,7 +13,8 @@ RUNS=checkpoints/runs
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 log="$OUT/session.log"
 . benchmarks/gpu_runs.sh
-start_mps
+session_header
+has_cuda && start_mps
 
 long=1000000  # longer than ARM_S allows: the timer ends every arm
 train configs/hybrid-coord/gpu-adversarial.toml hybrid-coord-gpu-adversarial-2 "$ARM_S" --adversarial-images \

@@ -18,7 +18,8 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 mkdir -p "$RUNS"
 log="$OUT/session.log"
 . benchmarks/gpu_runs.sh
-start_mps
+session_header
+has_cuda && start_mps
 
 train configs/universal-gpu.toml universal-gpu "$UNIVERSAL_S" &
 (
@@ -28,14 +29,9 @@ train configs/universal-gpu.toml universal-gpu "$UNIVERSAL_S" &
   train configs/ablations/hybrid-coord-gpu-l1.toml hybrid-coord-gpu-l1 "$ARM_S" &
   wait
 ) &
-if $PY -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-  $PY -m pytest -q -p no:cacheprovider -rs \
-    "tests/test_online_training.py::test_a_run_on_the_gpu_exports_a_renderer_that_loads_anywhere" \
-    "tests/test_raster.py::test_render_spheres_runs_on_the_device_of_its_inputs" >"$OUT/cuda-tests.log" 2>&1
-  stamp "cuda tests rc $?"
-fi
+has_cuda && cuda_tests
 wait
-for run in universal-gpu hybrid-coord-gpu-warmup hybrid-coord-gpu-adversarial hybrid-coord-gpu-fixed hybrid-coord-gpu-l1; do
+for run in universal-gpu hybrid-coord-gpu-{warmup,adversarial,fixed,l1}; do
   pack "$run" 2>>"$log"
 done
 stamp done
