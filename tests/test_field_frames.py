@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from neurender.inference import load_renderer
-from neurender.models.field import gated_image, phong_field
+from neurender.models.field import R2_LIMIT, SLOPE_FLOOR, gated_image, phong_field
 from neurender.presets import PRESETS, sample_scenes
 from neurender.scene import encode_params
 from neurender.shipped import SHIPPED
@@ -81,6 +81,22 @@ def test_the_universal_renderers_frames_equal_every_pixel(preset):
     assert g.coverage_cap is not None
     params = encoded(preset, 48, seed=9, resolution=128)
     assert torch.equal(g(params), every_pixel(g, params))
+
+
+@torch.no_grad()
+def test_the_slope_floor_bounds_every_scene():
+    """A field that learned to switch its coverage slope off (as trained fields do where the sphere is out of
+    sight) still has a bounded ellipse: the floor holds the slope, so no frame is evaluated whole."""
+    g = small_capped_field(3)
+    g.sharpness.bias.fill_(-50.0)  # 20 exp(-50): a slope of 4e-21 without the floor
+    g.coverage.bias.fill_(-40.0)
+    params = torch.cat([encoded("easy", 64), encoded("default", 64)])
+    assert (g.scene_terms(params).slope == SLOPE_FLOOR).all()
+    assert 1 + g.coverage_cap / SLOPE_FLOOR < R2_LIMIT
+    spans = g.coverage_spans(params[64:])  # default scenes: small spheres, whose ellipse r2 < 9 is not the frame
+    whole = ((spans[..., 0] == 0) & (spans[..., 1] == RESOLUTION)).all(1)
+    assert not whole.any()
+    assert torch.equal(torch.cat([g(chunk) for chunk in params.split(32)]), every_pixel(g, params))
 
 
 def test_coverage_cap_must_be_positive():

@@ -30,8 +30,10 @@ Because every pixel is computed independently, the network trains on a sample of
 (``forward(params, pixels)``) and renders whole frames at inference (``forward(params)``).
 
 With ``coverage_cap`` B the learned part of the coverage logit is capped smoothly at B (``B - softplus(B -
-c)``), so the logit ``<= B + slope (1 - r2)`` is positive only where ``r2 < 1 + B / slope``: an ellipse in the
-image, known per scene before any pixel is evaluated (``coverage_spans``). Whole frames without gradients then
+c)``) and the slope is held at SLOPE_FLOOR or more, so the logit ``<= B + slope (1 - r2)`` is positive only
+where ``r2 < 1 + B / slope <= 1 + B / SLOPE_FLOOR``: an ellipse in the image for every scene, known before any
+pixel is evaluated (``coverage_spans``). (Trained without the floor, a field lets the slope fall towards 0 on
+scenes whose sphere is out of sight and keeps its learned part far below 0 there instead.) Whole frames without gradients then
 evaluate only the pixels inside it (grown by a pixel) and leave the rest black, which is what evaluating them
 would give: the same images, several times faster (``render_frames``).
 """
@@ -55,6 +57,7 @@ INFERENCE_IMAGES = 4  # images per chunk when rendering whole frames without gra
 Q_LIMIT = 8.0  # frame coordinates seen by the per-pixel layers are clamped to +-this (radii)...
 R2_LIMIT = 32.0  # ... and their squared length to this: far pixels of tiny spheres reach |q| ~ 100
 SHARPNESS_LIMIT = 6.0  # the coverage slope is 20 exp(sharpness), sharpness clamped to at most this
+SLOPE_FLOOR = 1.0  # with coverage_cap, the coverage slope is at least this: the covered ellipse r2 < 1 + cap
 SCENE_ROWS = 16  # batches of scenes, and pixel counts per scene in whole frames, are padded to a multiple of this
 CUT_SLOPE = 4.0  # the near-plane cut's coverage logit per pixel from its outline, before its learned sharpness
 SHADINGS = {"free": 3, "phong": 2}  # output layers and the values per pixel they read
@@ -168,6 +171,8 @@ class FieldGenerator(nn.Module):
         matrix = (torch.eye(2, device=params.device) + frame[:, 2:].view(-1, 2, 2)) / rho[:, :, None]
         films = [film(e)[:rows, None].chunk(2, -1) for film in self.films]
         slope = 20 * self.sharpness(e).clamp(max=SHARPNESS_LIMIT).exp()
+        if self.coverage_cap is not None:
+            slope = slope.clamp(min=SLOPE_FLOOR)
         cut = None
         if self.cut is not None:
             cut_centre, cut_radius = near_cut(padded, self.tan_half_fov, self.near)
@@ -184,8 +189,8 @@ class FieldGenerator(nn.Module):
         The covered pixels lie in the ellipse |q|^2 < b = 1 + coverage_cap / slope; the spans are the pixel
         centres inside that ellipse grown by a pixel (in q units: a pixel times the frame matrix's largest
         singular value), so rounding in the network's own arithmetic cannot reach past them. The whole frame
-        where b reaches the clamp of r2 (R2_LIMIT) or the frame is degenerate; empty rows where the ellipse
-        misses them."""
+        where b reaches the clamp of r2 (R2_LIMIT: only for caps of SLOPE_FLOOR (R2_LIMIT - 1) or more) or the
+        frame is degenerate; empty rows where the ellipse misses them."""
         terms = self.scene_terms(params)
         r, pixel = self.resolution, 2 / self.resolution
         matrix, centre = terms.matrix.double(), terms.centre.double()
