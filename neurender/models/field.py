@@ -33,9 +33,9 @@ With ``coverage_cap`` B the learned part of the coverage logit is capped smoothl
 c)``) and the slope is held at SLOPE_FLOOR or more, so the logit ``<= B + slope (1 - r2)`` is positive only
 where ``r2 < 1 + B / slope <= 1 + B / SLOPE_FLOOR``: an ellipse in the image for every scene, known before any
 pixel is evaluated (``coverage_spans``). (Trained without the floor, a field lets the slope fall towards 0 on
-scenes whose sphere is out of sight and keeps its learned part far below 0 there instead.) Whole frames without gradients then
-evaluate only the pixels inside it (grown by a pixel) and leave the rest black, which is what evaluating them
-would give: the same images, several times faster (``render_frames``).
+scenes whose sphere is out of sight and keeps its learned part far below 0 there instead.) Whole frames without
+gradients then evaluate only the pixels inside it (grown by a pixel) and leave the rest black, which is what
+evaluating them would give: the same images, several times faster (``render_frames``).
 """
 
 from __future__ import annotations
