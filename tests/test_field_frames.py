@@ -86,7 +86,8 @@ def test_the_universal_renderers_frames_equal_every_pixel(preset):
 @torch.no_grad()
 def test_the_slope_floor_bounds_every_scene():
     """A field that learned to switch its coverage slope off (as trained fields do where the sphere is out of
-    sight) still has a bounded ellipse: the floor holds the slope, so no frame is evaluated whole."""
+    sight) still has a bounded ellipse: the floor holds the slope, so no default frame (small spheres) is evaluated
+    whole; easy frames may be, where the ellipse covers them."""
     g = small_capped_field(3)
     g.sharpness.bias.fill_(-50.0)  # 20 exp(-50): a slope of 4e-21 without the floor
     g.coverage.bias.fill_(-40.0)
