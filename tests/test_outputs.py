@@ -5,12 +5,14 @@ Every case asserts the one-line error, exit code 2, and that the inputs' bytes a
 
 import errno
 import hashlib
+import importlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -237,14 +239,42 @@ def test_sigterm_leaves_no_staging_or_lock_and_keeps_the_old_output(world, tmp_p
     before = fingerprint(out)
     args = {"generate": ["dataset", "generate", "--count", "2000000", "--resolution", "64"],
             "invert": ["invert", "--dataset", str(world / "ds"), "--steps", "100000"]}[command]
-    proc = subprocess.Popen([sys.executable, "-m", "neurender", *args, "--out", str(out), "--overwrite"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "neurender", *args, "--out", str(out),
+                             "--overwrite"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while not list(tmp_path.glob(".ds.partial-*")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
     assert list(tmp_path.glob(".ds.partial-*")), "the run never started staging"
     proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=120)
+    try:
+        output, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+        pytest.fail("still running 120 s after SIGTERM:\n" + proc.communicate()[0][-4000:])
     assert proc.returncode == 130 and "Traceback" not in output, output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no .ds.partial-PID, no .ds.lock
     assert fingerprint(out) == before
+
+
+def _this_frame():
+    return sys._getframe()
+
+
+def frame_in(module: str):
+    """A frame whose code belongs to `module` (as the signal handler sees it)."""
+    return types.FunctionType(_this_frame.__code__, {"__name__": module, "sys": sys})()
+
+
+def test_sigterm_inside_a_progress_bar_waits_for_a_safe_point_but_not_forever(monkeypatch):
+    main = importlib.import_module("neurender.cli.main")  # the package's `main` is the click group
+    armed = []
+    monkeypatch.setattr(main.signal, "setitimer", lambda which, seconds: armed.append(seconds))
+    monkeypatch.setattr(main, "_deferred", 0)
+    with pytest.raises(KeyboardInterrupt):
+        main._terminate(signal.SIGTERM, frame_in("neurender.inversion.fit"))
+    assert armed == []
+    for k in range(main.RETRIES):  # tqdm's lock handling: delivered again RETRY_S later
+        main._terminate(signal.SIGALRM, frame_in("tqdm.std"))
+    assert armed == [main.RETRY_S] * main.RETRIES
+    with pytest.raises(KeyboardInterrupt):  # a process always inside tqdm still stops
+        main._terminate(signal.SIGALRM, frame_in("tqdm.std"))

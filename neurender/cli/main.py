@@ -18,10 +18,24 @@ from neurender.cli.train import train
 from neurender.cli.view import view
 from neurender.errors import NeurenderError
 
+FRAGILE_MODULES = ("tqdm", "threading")
+"""Packages whose lock handling an exception must not cut through: tqdm interrupted while it takes its locks
+keeps one, and its exit then waits forever for its monitor thread (a CI run hung so)."""
+RETRY_S, RETRIES = 0.05, 40
+_deferred = 0
+
 
 def _terminate(signum, frame) -> None:
     """SIGTERM is handled as Ctrl-C is: staging folders, partial files and locks are removed on the way out (a
-    training run installs its own handler, which saves latest.pt first)."""
+    training run installs its own handler, which saves latest.pt first). Arriving inside FRAGILE_MODULES, the
+    interrupt is delivered again RETRY_S later (SIGALRM), at most RETRIES times, then regardless."""
+    global _deferred
+    while frame is not None and _deferred < RETRIES:
+        if frame.f_globals.get("__name__", "").split(".")[0] in FRAGILE_MODULES:
+            _deferred += 1
+            signal.setitimer(signal.ITIMER_REAL, RETRY_S)
+            return
+        frame = frame.f_back
     raise KeyboardInterrupt
 
 
@@ -29,7 +43,7 @@ class _Group(click.Group):
     """Prints click's usage errors and NeurenderError as a single 'error: ...' line with exit code 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        previous = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGALRM)}
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (click.ClickException, NeurenderError) as e:
@@ -40,7 +54,8 @@ class _Group(click.Group):
             click.echo("aborted", err=True)
             sys.exit(130)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
