@@ -26,9 +26,10 @@ _deferred = 0
 
 
 def _terminate(signum, frame) -> None:
-    """SIGTERM is handled as Ctrl-C is: staging folders, partial files and locks are removed on the way out (a
-    training run installs its own handler, which saves latest.pt first). Arriving inside FRAGILE_MODULES, the
-    interrupt is delivered again RETRY_S later (SIGALRM), at most RETRIES times, then regardless."""
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt: staging folders, partial files and locks are removed on the
+    way out (a training run installs its own handler, which saves latest.pt first). Arriving inside
+    FRAGILE_MODULES, the interrupt is delivered again RETRY_S later (SIGALRM), at most RETRIES times, then
+    regardless."""
     global _deferred
     while frame is not None and _deferred < RETRIES:
         if frame.f_globals.get("__name__", "").split(".")[0] in FRAGILE_MODULES:
@@ -43,7 +44,7 @@ class _Group(click.Group):
     """Prints click's usage errors and NeurenderError as a single 'error: ...' line with exit code 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        previous = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGALRM)}
+        previous = {s: signal.signal(s, _terminate) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (click.ClickException, NeurenderError) as e:
