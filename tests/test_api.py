@@ -82,5 +82,7 @@ def test_the_commands_use_the_universal_renderer_unasked(tmp_path):
     expected = nr.load_renderer("universal").render(scenes)
     drawn = np.stack([np.asarray(Image.open(tmp_path / "out" / f"image_000{i}.png"))[..., :3] for i in range(2)])
     assert np.abs(drawn.astype(int) - np.round(expected * 255).astype(int)).max() <= 1
-    for command in ("render", "evaluate", "animate", "view"):
-        assert "[default: universal" in run(command, "--help").output.replace("\n", " ").replace("  ", " ")
+    for command in ("render", "evaluate", "animate", "view", "invert"):  # each says it once
+        text = " ".join(run(command, "--help").output.split())
+        said = "[default without --predictions: universal]" if command == "evaluate" else "[default: universal]"
+        assert text.count(said) == 1 and text.count("universal]") == 1, text

@@ -33,7 +33,7 @@ def _metric_names(value: str) -> tuple[str, ...]:
               help="folder of predicted PNG images named by frame (image_0000.png, as the template writes)")
 @click.option("--checkpoint", type=RENDERER, default=None,
               help="instead of --predictions: render the reference dataset's scenes with this renderer ("
-                   + RENDERER_HELP + "; used when --predictions is not given)")
+                   + RENDERER_HELP + f")  [default without --predictions: {DEFAULT_RENDERER}]")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the results")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
               help="which split of a reference dataset")

@@ -16,7 +16,7 @@ from neurender.shipped import DEFAULT_RENDERER
 
 @click.command()
 @click.option("--checkpoint", type=RENDERER, default=None,
-              help="the renderer of --renderer neural: " + RENDERER_HELP)
+              help=f"the renderer of --renderer neural: {RENDERER_HELP}  [default: {DEFAULT_RENDERER}]")
 @click.option("--image", type=EXISTING, default=None,
               help="a PNG, or a folder of PNGs named like image_0000.png")
 @click.option("--dataset", type=EXISTING, default=None,

@@ -128,5 +128,5 @@ class RendererFile(click.ParamType):
 
 
 RENDERER = RendererFile()
-RENDERER_HELP = (f"a trained renderer: {', '.join(SHIPPED)} (shipped), or a renderer.pt or training checkpoint "
-                 f"[default: {DEFAULT_RENDERER}, for every scene the camera sees]")
+RENDERER_HELP = (f"a trained renderer: {', '.join(SHIPPED)} (shipped), or a renderer.pt or training checkpoint; "
+                 f"{DEFAULT_RENDERER} draws every scene the camera sees")
