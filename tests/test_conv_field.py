@@ -143,6 +143,19 @@ def test_init_from_a_renderer_export(tmp_path):
     assert training[1]["adversarial"] == {"gan": "rpgan", "gan_weight": 0.05, "balance": True, "d_spectral": True}
 
 
+def test_a_frozen_trunk_keeps_its_weights_and_the_3x3_stage_trains(tmp_path):
+    first = Trainer(crop_config(tmp_path / "first", schedule={"adversarial_images": 0}))
+    first.run(progress=False)
+    frozen = Trainer(crop_config(tmp_path / "frozen", init_from=str(tmp_path / "first" / "renderer.pt"),
+                                 model={"options": {"freeze_trunk": True}}))
+    frozen.run(progress=False)
+    stage = ("refine", "correction")  # refine.*, refine_films.*, correction.*
+    trained = {key: value for key, value in first.g_ema.state_dict().items()}
+    after = frozen.g.state_dict()
+    assert all(torch.equal(after[key], value) for key, value in trained.items() if not key.startswith(stage))
+    assert any(not torch.equal(after[key], value) for key, value in trained.items() if key.startswith(stage))
+
+
 @pytest.mark.parametrize("change, message", [
     ({"model": {"arch": "field"}}, "crop_size needs a generator that renders windows"),
     ({"schedule": {"crop_size": 24}}, "crop_size must be 0 or one of"),

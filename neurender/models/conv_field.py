@@ -36,8 +36,9 @@ class ConvFieldGenerator(FieldGenerator):
     renders_crops = True  # the trainer may train it on crops
 
     def __init__(self, resolution: int, width: int = 64, refine_width: int = 32, layers: int = 2,
-                 embedding: int = 128, coverage_cap: float | None = None):
+                 embedding: int = 128, coverage_cap: float | None = None, freeze_trunk: bool = False):
         super().__init__(resolution, width, embedding=embedding, shading="phong", cut=True, coverage_cap=coverage_cap)
+        self.requires_grad_(not freeze_trunk)  # the trunk's weights (those of the field) stay as loaded
         self.margin = layers  # pixels each 3x3 convolution without padding takes from a window's border
         coords = 3  # q and its squared length, beside the features at every layer
         self.refine = nn.ModuleList(nn.Conv2d((width if i == 0 else refine_width) + coords, refine_width, 3)
@@ -86,8 +87,9 @@ class ConvFieldGenerator(FieldGenerator):
 
 
 def conv_field(resolution: int, width: int = 64, refine_width: int = 32, layers: int = 2,
-               embedding: int = 128, coverage_cap: float | None = None) -> nn.Module:
+               embedding: int = 128, coverage_cap: float | None = None, freeze_trunk: bool = False) -> nn.Module:
     """The convolutional generator over the sphere's frame (FiLM carries the scene). ``coverage_cap``: the trunk's
     (``field.FieldGenerator``), for a trunk that was trained with it; the correction is not capped, so whole frames
-    still evaluate every pixel."""
-    return ConvFieldGenerator(resolution, width, refine_width, layers, embedding, coverage_cap)
+    still evaluate every pixel. ``freeze_trunk``: train only the 3x3 stage and its correction (the trunk, loaded
+    with ``init_from``, keeps its weights)."""
+    return ConvFieldGenerator(resolution, width, refine_width, layers, embedding, coverage_cap, freeze_trunk)
