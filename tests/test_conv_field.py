@@ -150,7 +150,7 @@ def test_a_frozen_trunk_keeps_its_weights_and_the_3x3_stage_trains(tmp_path):
                                  model={"options": {"freeze_trunk": True}}))
     frozen.run(progress=False)
     stage = ("refine", "correction")  # refine.*, refine_films.*, correction.*
-    trained = {key: value for key, value in first.g_ema.state_dict().items()}
+    trained = first.g_ema.state_dict()
     after = frozen.g.state_dict()
     assert all(torch.equal(after[key], value) for key, value in trained.items() if not key.startswith(stage))
     assert any(not torch.equal(after[key], value) for key, value in trained.items() if key.startswith(stage))

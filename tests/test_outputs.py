@@ -273,7 +273,7 @@ def test_sigterm_inside_a_progress_bar_waits_for_a_safe_point_but_not_forever(mo
     with pytest.raises(KeyboardInterrupt):
         main._terminate(signal.SIGTERM, frame_in("neurender.inversion.fit"))
     assert armed == []
-    for k in range(main.RETRIES):  # tqdm's lock handling: delivered again RETRY_S later
+    for _ in range(main.RETRIES):  # tqdm's lock handling: delivered again RETRY_S later
         main._terminate(signal.SIGALRM, frame_in("tqdm.std"))
     assert armed == [main.RETRY_S] * main.RETRIES
     with pytest.raises(KeyboardInterrupt):  # a process always inside tqdm still stops

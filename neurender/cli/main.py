@@ -19,8 +19,8 @@ from neurender.cli.view import view
 from neurender.errors import NeurenderError
 
 FRAGILE_MODULES = ("tqdm", "threading")
-"""Packages whose lock handling an exception must not cut through: tqdm interrupted while it takes its locks
-keeps one, and its exit then waits forever for its monitor thread (a CI run hung so)."""
+"""Packages an interrupt must not land in: raised inside tqdm.__del__ it is swallowed ('Exception ignored') and
+the command runs on (a CI run hung so), and cut through a lock's handling it can leave the lock held."""
 RETRY_S, RETRIES = 0.05, 40
 _deferred = 0
 
