@@ -66,6 +66,24 @@ def test_options_come_from_the_config_and_unknown_ones_are_refused():
     assert len(g.layers) == 2
 
 
+@pytest.mark.parametrize("arch, option, value, message", [
+    ("conv_field", "freeze_trunk", "yes", "freeze_trunk must be bool, got 'yes'"),
+    ("conv_field", "freeze_trunk", 1, "freeze_trunk must be bool, got 1"),
+    ("phong_field", "coverage_cap", "16", "coverage_cap must be a number or none, got '16'"),
+    ("phong_field", "coverage_cap", True, "coverage_cap must be a number or none, got True"),
+    ("field", "depth", 4.0, "depth must be int, got 4.0"),
+])
+def test_an_option_of_the_wrong_type_is_refused(arch, option, value, message):
+    with pytest.raises(NeurenderError, match=f"{arch} option {message}"):
+        generator_options(arch, options={option: value})
+
+
+def test_options_of_the_right_type_pass_and_an_int_counts_as_a_number():
+    assert generator_options("phong_field", options={"coverage_cap": 16})["coverage_cap"] == 16
+    assert generator_options("phong_field", options={"coverage_cap": None})["coverage_cap"] is None
+    assert generator_options("conv_field", options={"freeze_trunk": True})["freeze_trunk"] is True
+
+
 def test_an_unknown_or_unimportable_architecture_is_one_clear_error():
     with pytest.raises(NeurenderError, match="unknown architecture 'nope'"):
         generator_spec("nope")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import types as types_module
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -154,6 +156,24 @@ class GeneratorSpec:
         parameters = list(inspect.signature(self.factory).parameters.values())[1:]
         return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
+    @property
+    def option_types(self) -> dict[str, tuple[type, ...]]:
+        """The types each option accepts, from the factory's annotations (``float | None``: float, int, None),
+        else from its default's type; options with neither are absent."""
+        try:
+            hints = typing.get_type_hints(self.factory.__init__ if inspect.isclass(self.factory) else self.factory)
+        except (NameError, TypeError, AttributeError):  # a user's annotations that do not resolve: the defaults
+            hints = {}
+        types = {}
+        for name, default in self.options.items():
+            hint = hints.get(name)
+            accepted = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types_module.UnionType) \
+                else (hint,) if isinstance(hint, type) else (type(default),) if default is not None else ()
+            accepted = tuple(type(None) if t is None else t for t in accepted)
+            if accepted:
+                types[name] = accepted + ((int,) if float in accepted else ())
+        return types
+
 
 _REPORT = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup}
 REPORT_GENERATORS = {**{name: _report(f, False) for name, f in _REPORT.items()},
@@ -190,15 +210,28 @@ def generator_spec(arch: str) -> GeneratorSpec:
                          bool(getattr(factory, "renders_crops", False)))
 
 
+def _check_option_type(arch: str, name: str, value, accepted: tuple[type, ...] | None) -> None:
+    """A NeurenderError unless `value` is one of the `accepted` types (a bool is never taken for a number)."""
+    if accepted is None:
+        return
+    if isinstance(value, bool) and bool not in accepted or not isinstance(value, accepted):
+        names = " or ".join(dict.fromkeys("none" if t is type(None) else "a number" if t is float else t.__name__
+                                          for t in accepted if not (t is int and float in accepted)))
+        raise NeurenderError(f"{arch} option {name} must be {names}, got {value!r}")
+
+
 def generator_options(arch: str, width: int | None = None, norm: str | None = None,
                       options: dict | None = None) -> dict:
     """The keyword arguments `arch` is built with: its defaults, then [model] width and norm where it has those
     options (other generators take no norm), then [model] options. An option it does not have is a
     NeurenderError."""
-    known = generator_spec(arch).options
+    spec = generator_spec(arch)
+    known = spec.options
     unknown = sorted(set(options or {}) - set(known))
     if unknown:
         raise NeurenderError(f"{arch} has no option {', '.join(unknown)}; its options: {', '.join(known) or 'none'}")
+    for name, value in (options or {}).items():
+        _check_option_type(arch, name, value, spec.option_types.get(name))
     shorthands = {k: v for k, v in (("width", width), ("norm", norm)) if v is not None and k in known}
     return {**known, **shorthands, **(options or {})}
 
