@@ -126,18 +126,26 @@ def test_torchrun_two_cpu_processes(setup, tmp_path):
     assert (tmp_path / "ddp" / "renderer.pt").is_file()
 
 
-def test_sigterm_saves_then_resume_finishes(setup, tmp_path):
+@pytest.mark.parametrize("workers, group", [(0, False), (1, True)], ids=["process", "group-with-a-loader"])
+def test_sigterm_saves_then_resume_finishes(setup, tmp_path, workers, group):
+    """SIGTERM to the trainer alone, and to its whole process group (as `timeout` and a job's end send it), where
+    the loader process gets it too and must leave the stop to the trainer."""
     out = tmp_path / "run"
     toml = tmp_path / "long.toml"
-    toml.write_text(TINY_TOML.replace("adversarial_images = 24", "adversarial_images = 100000"))
+    toml.write_text(TINY_TOML.replace("adversarial_images = 24", "adversarial_images = 100000")
+                    + f"workers = {workers}\n")
     proc = _neurender("-m", "neurender", "train", "--dataset", str(setup / "easy32"), "--out", str(out),
-                      "--config", str(toml))
+                      "--config", str(toml), start_new_session=group)
     deadline = time.time() + 120
     while not (out / "latest.pt").exists() and time.time() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    if group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and "interrupted by signal" in output and "--resume latest" in output
+    assert proc.returncode == 2 and "interrupted by signal" in output and "--resume latest" in output, output
+    assert "Traceback" not in output
     stopped_at = json.loads((out / "log.jsonl").read_text().splitlines()[-1])["images"]
     assert stopped_at < 100000
     assert_user_error(run("train", "--out", out, "--resume", "latest", "--lr-g", 0.5), "--resume")

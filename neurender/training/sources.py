@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,6 +131,14 @@ class _Loads(torch.utils.data.Dataset):
         return self.source.load(number, self.size, self.rank, self.world)
 
 
+def _leave_interrupts_to_the_trainer(_worker: int) -> None:
+    """In a loader process: ignore Ctrl-C and SIGTERM. Both reach the whole process group (a terminal's Ctrl-C,
+    ``timeout``, a job's end); the trainer saves its state on them and then shuts its loaders down, which it could
+    not do with a loader already dead. A loader still exits when the trainer's process does."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+
+
 def stream(source: DatasetSource | OnlineSource, first: int, size: int, rank: int, world: int, workers: int
            ) -> Iterator[tuple[torch.Tensor, ...]]:
     """``source.load`` of batches first, first + 1, ... in order: in this process (workers 0), or computed ahead
@@ -139,6 +148,7 @@ def stream(source: DatasetSource | OnlineSource, first: int, size: int, rank: in
         return (loads[number] for number in itertools.count(first))
     loader = torch.utils.data.DataLoader(loads, batch_size=None, sampler=itertools.count(first), num_workers=workers,
                                          prefetch_factor=4, multiprocessing_context="fork",
+                                         worker_init_fn=_leave_interrupts_to_the_trainer,
                                          generator=torch.Generator())  # its worker seeds leave torch's RNG be
     return iter(loader)
 
