@@ -66,3 +66,16 @@ def test_metrics_needing_masks_are_skipped_with_a_reason():
     assert runnable == ["l1"] and set(skipped) == {"masked_l1", "silhouette_hausdorff"}
     with pytest.raises(MetricInputError, match="unknown metric"):
         available(("nope",), Pair(GOOD, GOOD))
+
+
+def test_a_scoring_process_that_dies_is_one_clear_error():
+    """A worker killed mid-task (a signal to the whole process group, the system out of memory) is a
+    NeurenderError, not concurrent.futures' BrokenProcessPool traceback."""
+    import os
+
+    from neurender.errors import NeurenderError
+    from neurender.metrics.pool import scoring_pool
+
+    with pytest.raises(NeurenderError, match="a scoring process ended before its work was done"):
+        with scoring_pool(2) as pool:
+            pool.submit(os._exit, 1).result()

@@ -7,7 +7,10 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+
+from neurender.errors import NeurenderError
 
 
 def _one_thread() -> None:
@@ -24,7 +27,8 @@ def _one_thread() -> None:
 
 @contextmanager
 def scoring_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes for ``suite.score``, started at once. None for workers <= 1 (score in this process)."""
+    """Worker processes for ``suite.score``, started at once. None for workers <= 1 (score in this process).
+    A worker that dies (a signal to the whole process group, the system out of memory) is one NeurenderError."""
     if workers <= 1:
         yield None
         return
@@ -32,4 +36,8 @@ def scoring_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
         for _ in range(workers):
             pool.submit(_one_thread)  # starts every worker now
-        yield pool
+        try:
+            yield pool
+        except BrokenProcessPool:
+            raise NeurenderError("a scoring process ended before its work was done (stopped by a signal, or the "
+                                 "system ran out of memory)") from None
