@@ -44,9 +44,19 @@ def test_oversized_images_are_refused_by_every_reader(bombs, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_a_decompression_bomb_is_one_line(tmp_path):
-    bomb = flat_png(tmp_path / "image_0000.png", 20000, "1")  # past Pillow's own bomb limit
-    assert_user_error(run("invert", "--image", bomb, "--out", tmp_path / "o"), "larger than")
+@pytest.mark.parametrize("side", [13000, 20000], ids=["pillow-warns", "pillow-refuses"])
+def test_a_decompression_bomb_is_one_line(tmp_path, side):
+    """Past Pillow's warning (89 million pixels) and past its own refusal (twice that): one error line, in a fresh
+    process, so that a warning printed to stderr would show."""
+    bomb = flat_png(tmp_path / "image_0000.png", side, "1")
+    result = subprocess.run([sys.executable, "-m", "neurender", "invert", "--image", str(bomb), "--out",
+                             str(tmp_path / "o")], capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"error: {bomb}: image is larger than the {MAX_SIDE} px a side that "
+                                          "neurender reads" if side == 20000 else
+                                          f"error: {bomb}: image is {side}x{side}, larger than the {MAX_SIDE} px a "
+                                          "side that neurender reads; downscale it first"]
+    assert not (tmp_path / "o").exists()
 
 
 def peak_memory_gb(*args) -> tuple[int, str, float]:

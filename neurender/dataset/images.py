@@ -3,6 +3,7 @@ them (``image_XXXX.png``), for template import and evaluation."""
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
@@ -38,7 +39,10 @@ def _read_image(path: Path | BinaryIO, resolution: int | None = None, name: str 
     """``read_png``'s image, the file's mode, and whether it carries alpha (an A band or a transparency key)."""
     name = name or str(path)
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # Pillow's bomb warning is a stray line before our own check's error
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             if max(img.width, img.height) > MAX_SIDE:
                 raise NeurenderError(f"{name}: image is {img.width}x{img.height}, larger than the {MAX_SIDE} px "
                                      "a side that neurender reads; downscale it first")
