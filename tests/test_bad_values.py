@@ -66,6 +66,14 @@ def test_configs_of_the_wrong_shape(tmp_path, toml, fragment):
     assert "Infinity" not in result.output and "NaN" not in result.output
 
 
+@pytest.mark.parametrize("preset", ["3", '["easy"]', "{ name = 'easy' }"])
+def test_a_config_preset_that_is_not_a_string(tmp_path, preset):
+    config = tmp_path / "c.toml"
+    config.write_text(f"preset = {preset}\n")
+    assert_user_error(run("train", "--config", config, "--out", tmp_path / "run", "--dry-run"),
+                      "preset must be a string")
+
+
 def test_binary_and_directory_files_where_text_belongs(world, tmp_path):
     binary = tmp_path / "c.toml"
     binary.write_bytes(bytes(range(256)))

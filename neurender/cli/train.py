@@ -53,7 +53,8 @@ def _config(dataset, preset, out, init_from, config_file, options):
         overrides.update(dataset=str(dataset.resolve()), preset="")
     if preset is not None:
         overrides.update(preset=_resolve_files(preset, Path.cwd()), dataset="")
-    elif data.get("preset") and config_file:  # preset files named by the config: relative to it
+    elif isinstance(data.get("preset"), str) and data["preset"] and config_file:  # files named by the config:
+        # relative to it (a preset of the wrong type is left to from_dict's error)
         overrides["preset"] = _resolve_files(data["preset"], config_file.parent)
     if init_from:
         overrides["init_from"] = str(init_from.resolve())
