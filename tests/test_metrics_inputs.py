@@ -76,6 +76,6 @@ def test_a_scoring_process_that_dies_is_one_clear_error():
     from neurender.errors import NeurenderError
     from neurender.metrics.pool import scoring_pool
 
-    with pytest.raises(NeurenderError, match="a scoring process ended before its work was done"):
-        with scoring_pool(2) as pool:
-            pool.submit(os._exit, 1).result()
+    with pytest.raises(NeurenderError, match="a scoring process ended before its work was done"), \
+            scoring_pool(2) as pool:
+        pool.submit(os._exit, 1).result()

@@ -214,10 +214,11 @@ def load_toml(path: Path) -> dict:
 
 
 def merge(base: dict, override: dict) -> dict:
-    """Nested dict update (sections merged key by key)."""
+    """Nested dict update (sections merged key by key; a table where a value belongs, or the reverse, replaces it
+    and is left to ``from_dict``'s error)."""
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
     for k, v in override.items():
-        out[k] = {**out.get(k, {}), **v} if isinstance(v, dict) else v
+        out[k] = {**out[k], **v} if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
