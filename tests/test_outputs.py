@@ -256,6 +256,54 @@ def test_sigterm_leaves_no_staging_or_lock_and_keeps_the_old_output(world, tmp_p
     assert fingerprint(out) == before
 
 
+def test_ctrl_c_to_the_process_group_during_evaluate_is_one_line(tmp_path):
+    """A terminal's Ctrl-C reaches the scoring processes too: they end without tracebacks of their own, the command
+    says so once (not killed by its own retry timer either), and nothing is written. The command runs on a
+    pseudo-terminal, so that its progress bar shows when scoring is under way."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import struct
+    import termios
+
+    from PIL import Image
+
+    from neurender.dataset.names import template_image_name
+
+    images = tmp_path / "images"
+    images.mkdir()
+    frame = np.zeros((128, 128, 3), np.uint8)
+    frame[32:96, 40:90] = 200
+    for i in range(600):
+        Image.fromarray(frame).save(images / template_image_name(i))
+    out = tmp_path / "scores"
+    terminal, child_side = pty.openpty()
+    fcntl.ioctl(child_side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws no bar 0 wide
+    proc = subprocess.Popen([sys.executable, "-m", "neurender", "evaluate", "--reference", str(images),
+                             "--predictions", str(images), "--out", str(out)], stdin=subprocess.DEVNULL,
+                            stdout=child_side, stderr=child_side, start_new_session=True)
+    os.close(child_side)
+    output, signalled, deadline = b"", False, time.time() + 180
+    while time.time() < deadline:
+        if select.select([terminal], [], [], 1)[0]:
+            try:
+                output += os.read(terminal, 65536)
+            except OSError:  # the command has exited and closed the terminal
+                break
+        scored = [int(n) for n in re.findall(rb"evaluate: .*? (\d+)/600", output)]
+        if not signalled and scored and 0 < max(scored) < 600:
+            os.killpg(proc.pid, signal.SIGINT)
+            signalled = True
+    os.close(terminal)
+    proc.wait(timeout=60)
+    text = output.decode(errors="replace")
+    assert signalled, text[-2000:]
+    assert proc.returncode == 130 and "Traceback" not in text, text[-4000:]
+    assert [line for line in re.split(r"[\r\n]+", text) if line.strip()][-1].strip() == "aborted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images"]
+
+
 def _this_frame():
     return sys._getframe()
 

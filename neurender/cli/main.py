@@ -22,7 +22,8 @@ FRAGILE_MODULES = ("tqdm", "threading")
 """Packages an interrupt must not land in: raised inside tqdm.__del__ it is swallowed ('Exception ignored') and
 the command runs on (a CI run hung so), and cut through a lock's handling it can leave the lock held."""
 RETRY_S, RETRIES = 0.05, 40
-_deferred = 0
+_deferred = 0  # times this command's interrupt was delivered again
+_waiting = False  # an interrupt was received and waits for its timer
 
 
 def _terminate(signum, frame) -> None:
@@ -30,13 +31,14 @@ def _terminate(signum, frame) -> None:
     way out (a training run installs its own handler, which saves latest.pt first). Arriving inside
     FRAGILE_MODULES, the interrupt is delivered again RETRY_S later (SIGALRM), at most RETRIES times, then
     regardless."""
-    global _deferred
+    global _deferred, _waiting
     while frame is not None and _deferred < RETRIES:
         if frame.f_globals.get("__name__", "").split(".")[0] in FRAGILE_MODULES:
-            _deferred += 1
+            _deferred, _waiting = _deferred + 1, True
             signal.setitimer(signal.ITIMER_REAL, RETRY_S)
             return
         frame = frame.f_back
+    _waiting = False
     raise KeyboardInterrupt
 
 
@@ -44,10 +46,15 @@ class _Group(click.Group):
     """Prints click's usage errors and NeurenderError as a single 'error: ...' line with exit code 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        global _deferred, _waiting
+        _deferred, _waiting = 0, False
         previous = {s: signal.signal(s, _terminate) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (click.ClickException, NeurenderError) as e:
+            if _waiting:  # the error came from the interruption (helper processes it stopped): say that instead
+                click.echo("aborted", err=True)
+                sys.exit(130)
             message = e.format_message() if isinstance(e, click.ClickException) else str(e)
             click.echo(f"error: {message}", err=True)
             sys.exit(2)
@@ -55,6 +62,7 @@ class _Group(click.Group):
             click.echo("aborted", err=True)
             sys.exit(130)
         finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # a waiting interrupt's timer must not outlive its handler
             for s, handler in previous.items():
                 signal.signal(s, handler)
         if standalone_mode:

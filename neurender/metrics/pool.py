@@ -5,6 +5,7 @@ own imports and reading."""
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -15,7 +16,10 @@ from neurender.errors import NeurenderError
 
 def _one_thread() -> None:
     """Worker initializer: OpenMP (FLIP's and torch's), BLAS and torch's pool all single-threaded, and the metrics'
-    libraries imported (LPIPS weights load on first use, in the worker's first task)."""
+    libraries imported (LPIPS weights load on first use, in the worker's first task). Ctrl-C reaches the workers
+    too (the terminal signals the whole process group): it ends them as SIGTERM does, without Python's traceback
+    of whatever each was waiting on; the command reports the interruption once."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     import torch
     from threadpoolctl import threadpool_limits
 
