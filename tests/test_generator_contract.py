@@ -13,7 +13,13 @@ from neurender.dataset import read_params_csv
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.models.blocks import ParamNorm
-from neurender.models.generators import GENERATORS, build_generator, generator_options, generator_spec
+from neurender.models.generators import (
+    GENERATORS,
+    GeneratorSpec,
+    build_generator,
+    generator_options,
+    generator_spec,
+)
 from neurender.presets import PRESETS, sample_scenes
 from neurender.scene import encode_params
 from neurender.training.config import TrainConfig, from_dict, merge, to_dict
@@ -76,6 +82,19 @@ def test_options_come_from_the_config_and_unknown_ones_are_refused():
 def test_an_option_of_the_wrong_type_is_refused(arch, option, value, message):
     with pytest.raises(NeurenderError, match=f"{arch} option {message}"):
         generator_options(arch, options={option: value})
+
+
+def test_option_types_come_from_annotations_else_from_defaults():
+    def yours(resolution, depth=4, scale=0.5, name=None, sizes: tuple[int, int] = (2, 3), gain: "Undefined" = 1.0):  # noqa: F821
+        raise AssertionError("not built")
+
+    types = GeneratorSpec(yours).option_types  # "Undefined" does not resolve: every option falls back
+    assert types == {"depth": (int,), "scale": (float, int), "sizes": (tuple, list), "gain": (float, int)}
+
+    def annotated(resolution, sizes: tuple[int, int] = (2, 3), cap: float | None = None):
+        raise AssertionError("not built")
+
+    assert GeneratorSpec(annotated).option_types == {"sizes": (tuple, list), "cap": (float, type(None), int)}
 
 
 def test_options_of_the_right_type_pass_and_an_int_counts_as_a_number():

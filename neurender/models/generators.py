@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-import types as types_module
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,15 +164,18 @@ class GeneratorSpec:
             hints = typing.get_type_hints(self.factory.__init__ if inspect.isclass(self.factory) else self.factory)
         except (NameError, TypeError, AttributeError):  # a user's annotations that do not resolve: the defaults
             hints = {}
-        types = {}
-        for name, default in self.options.items():
-            hint = hints.get(name)
-            accepted = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types_module.UnionType) \
-                else (hint,) if isinstance(hint, type) else (type(default),) if default is not None else ()
-            accepted = tuple(type(None) if t is None else t for t in accepted)
-            if accepted:
-                types[name] = accepted + ((int,) if float in accepted else ())
-        return types
+        accepted = {name: _accepted_types(hints.get(name), default) for name, default in self.options.items()}
+        return {name: kinds for name, kinds in accepted.items() if kinds}
+
+
+def _accepted_types(hint, default) -> tuple[type, ...]:
+    """What an option annotated `hint` (or, without one, defaulting to `default`) may be set to from a config: an
+    int where a float goes, a list (a TOML array) where a tuple goes."""
+    parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    kinds = tuple(typing.get_origin(p) or p for p in parts)
+    if hint is None or not all(isinstance(k, type) for k in kinds):
+        kinds = (type(default),) if default is not None else ()
+    return kinds + ((int,) if float in kinds else ()) + ((list,) if tuple in kinds else ())
 
 
 _REPORT = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup}
