@@ -169,8 +169,8 @@ class GeneratorSpec:
 
 
 def _accepted_types(hint, default) -> tuple[type, ...]:
-    """What an option annotated `hint` (or, without one, defaulting to `default`) may be set to from a config: an
-    int where a float goes, a list (a TOML array) where a tuple goes."""
+    """What an option annotated `hint` (or, without one, defaulting to `default`) may be set to: an int where a
+    float goes, a list where a tuple goes."""
     parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     kinds = tuple(typing.get_origin(p) or p for p in parts)
     if hint is None or not all(isinstance(k, type) for k in kinds):
@@ -226,15 +226,16 @@ def _check_option_type(arch: str, name: str, value, accepted: tuple[type, ...] |
 def generator_options(arch: str, width: int | None = None, norm: str | None = None,
                       options: dict | None = None) -> dict:
     """The keyword arguments `arch` is built with: its defaults, then [model] width and norm where it has those
-    options (other generators take no norm), then [model] options. An option it does not have is a
-    NeurenderError."""
+    options (other generators take no norm), then [model] options. An option it does not have, or a value of a
+    type it does not take (``GeneratorSpec.option_types``), is a NeurenderError."""
     spec = generator_spec(arch)
     known = spec.options
     unknown = sorted(set(options or {}) - set(known))
     if unknown:
         raise NeurenderError(f"{arch} has no option {', '.join(unknown)}; its options: {', '.join(known) or 'none'}")
+    accepted = spec.option_types
     for name, value in (options or {}).items():
-        _check_option_type(arch, name, value, spec.option_types.get(name))
+        _check_option_type(arch, name, value, accepted.get(name))
     shorthands = {k: v for k, v in (("width", width), ("norm", norm)) if v is not None and k in known}
     return {**known, **shorthands, **(options or {})}
 
