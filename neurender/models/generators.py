@@ -161,19 +161,20 @@ class GeneratorSpec:
         """The types each option accepts, from the factory's annotations (``float | None``: float, int, None),
         else from its default's type; options with neither are absent."""
         try:
-            hints = typing.get_type_hints(self.factory.__init__ if inspect.isclass(self.factory) else self.factory)
-        except (NameError, TypeError, AttributeError):  # a user's annotations that do not resolve: the defaults
-            hints = {}
-        accepted = {name: _accepted_types(hints.get(name), default) for name, default in self.options.items()}
+            parameters = inspect.signature(self.factory, eval_str=True).parameters
+        except (NameError, TypeError, AttributeError, SyntaxError):  # a user's annotations that do not resolve:
+            parameters = inspect.signature(self.factory).parameters  # strings, which fall back to the defaults
+        accepted = {name: _accepted_types(parameters[name].annotation, default)
+                    for name, default in self.options.items()}
         return {name: kinds for name, kinds in accepted.items() if kinds}
 
 
 def _accepted_types(hint, default) -> tuple[type, ...]:
-    """What an option annotated `hint` (or, without one, defaulting to `default`) may be set to: an int where a
-    float goes, a list where a tuple goes."""
+    """What an option annotated `hint` (or, without a usable one, defaulting to `default`) may be set to: an int
+    where a float goes, a list where a tuple goes."""
     parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     kinds = tuple(typing.get_origin(p) or p for p in parts)
-    if hint is None or not all(isinstance(k, type) for k in kinds):
+    if hint is inspect.Parameter.empty or not all(isinstance(k, type) for k in kinds):
         kinds = (type(default),) if default is not None else ()
     return kinds + ((int,) if float in kinds else ()) + ((list,) if tuple in kinds else ())
 
