@@ -7,6 +7,7 @@ Score the exports with `neurender results --presets easy --checkpoint NAME=RUN/r
 seeds). Appends one line per run to RUN/../report_recipes.jsonl: recipe, arch, device, wall seconds, images.
 
     python benchmarks/report_recipes.py --recipe hybrid --arch hybrid_coord --seconds 3600 --out RUN [--device cuda]
+        [--shading phong] [--film]   (the report networks' options, docs/generators.md)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from neurender.models.generators import REPORT_GENERATORS
+from neurender.models.generators import REPORT_GENERATORS, SHADINGS
 from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
 from neurender.training.loop import Trainer
 
@@ -28,11 +29,12 @@ RECIPES = ("upsample", "deconv", "hybrid", "cspup")
 
 
 def train(recipe: str, arch: str, seconds: float, out: Path, device: str, threads: int, workers: int,
-          schedule: dict) -> dict:
-    """Train `arch` on configs/<recipe>.toml (its [schedule] updated with `schedule`) for at most `seconds` (the
-    schedule's end comes first where it can); export out/renderer.pt and return the run's record."""
+          schedule: dict, options: dict) -> dict:
+    """Train `arch` with generator `options` on configs/<recipe>.toml (its [schedule] updated with `schedule`) for
+    at most `seconds` (the schedule's end comes first where it can); export out/renderer.pt and return the run's
+    record."""
     data = merge(to_dict(TrainConfig()), load_toml(CONFIGS / f"{recipe}.toml"))
-    data = merge(data, {"out": str(out), "model": {"arch": arch}, "schedule": schedule,
+    data = merge(data, {"out": str(out), "model": {"arch": arch, "options": options}, "schedule": schedule,
                         "run": {"device": device, "threads": threads, "workers": workers}})
     config = from_dict(data)
     out.mkdir(parents=True)
@@ -52,7 +54,7 @@ def train(recipe: str, arch: str, seconds: float, out: Path, device: str, thread
     trainer.samples()
     trainer.export("renderer.pt")
     validation = trainer.validate()
-    record = {"recipe": recipe, "arch": arch, "schedule": schedule, "device": str(trainer.device),
+    record = {"recipe": recipe, "arch": arch, "options": options, "schedule": schedule, "device": str(trainer.device),
               "gpu": torch.cuda.get_device_name() if trainer.device.type == "cuda" else None,
               "machine": platform.processor() or platform.machine(), "threads": threads,
               "seconds": round(wall, 1), "budget_seconds": seconds, "images": trainer.counters.images,
@@ -78,13 +80,16 @@ def main() -> None:
     parser.add_argument("--warmup-images", type=int, help="the recipe's masked-L1 warm-up length, changed")
     parser.add_argument("--adversarial-images", type=int, help="the recipe's adversarial phase length, changed")
     parser.add_argument("--lr-decay", choices=("none", "cosine"), help="the recipe's learning-rate decay, changed")
+    parser.add_argument("--shading", choices=SHADINGS, default="free", help="the last convolution's channels")
+    parser.add_argument("--film", action="store_true", help="FiLM on each stage from the parameters")
     args = parser.parse_args()
     if args.out.exists():
         parser.error(f"{args.out} exists")
     changes = {"warmup_images": args.warmup_images, "adversarial_images": args.adversarial_images,
                "lr_decay": args.lr_decay}
     record = train(args.recipe, args.arch or args.recipe, args.seconds, args.out, args.device, args.threads,
-                   args.workers, {k: v for k, v in changes.items() if v is not None})
+                   args.workers, {k: v for k, v in changes.items() if v is not None},
+                   {"shading": args.shading, "film": args.film})
     print(json.dumps(record))
 
 
