@@ -107,6 +107,11 @@ def encode_params(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> torc
     ).to(torch.float32)
 
 
+def encoded_diffuse(encoded: torch.Tensor) -> torch.Tensor:
+    """The diffuse colour in [0, 1] back from ``encode_params``' columns: (B, 10) -> (B, 3)."""
+    return (encoded[:, DIFFUSE] + 1) / 2
+
+
 POSITION_LIMIT = 1e4  # world units: ten times the far plane; larger positions overflow the shading's squares
 SHININESS_LIMIT = 1e3
 

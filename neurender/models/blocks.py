@@ -85,6 +85,12 @@ class ParamNorm(nn.Module):
         return (params - self.mean) / self.std
 
 
+def param_embedding(width: int) -> nn.Sequential:
+    """Two-layer MLP from the parameter vector to a scene embedding: (B, 10) -> (B, width)."""
+    return nn.Sequential(nn.Linear(N_PARAMS, width), nn.LeakyReLU(0.2, inplace=True),
+                         nn.Linear(width, width), nn.LeakyReLU(0.2, inplace=True))
+
+
 class ParamsToMap(nn.Module):
     """MLP from the parameter vector to a 4x4 feature map: (B, 10) -> (B, C, 4, 4)."""
 

@@ -48,7 +48,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_towards, clamp_unit, zero_linear
-from neurender.scene import AMBIENT, DEFAULT_CAMERA, DIFFUSE, LIGHT, POSITION_SCALE, TRANSLATION, pixel_centres_ndc
+from neurender.scene import (
+    AMBIENT,
+    DEFAULT_CAMERA,
+    LIGHT,
+    POSITION_SCALE,
+    TRANSLATION,
+    encoded_diffuse,
+    pixel_centres_ndc,
+)
 
 N_FEATURES = N_PARAMS + 10  # scene_features' columns
 FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
@@ -268,7 +276,7 @@ class FieldGenerator(nn.Module):
         if self.shading == "free":
             return out
         diffuse, specular = clamp_towards(out, 0.0, 1.0).unbind(-1)
-        kd = (params[:, None, DIFFUSE] + 1) / 2  # scene.encode_params stores diffuse * 2 - 1
+        kd = encoded_diffuse(params)[:, None]
         return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0)
 
     def forward(self, params: torch.Tensor, pixels: torch.Tensor | None = None):

@@ -17,10 +17,20 @@ import torch
 from torch import nn
 
 from neurender.errors import NeurenderError
-from neurender.models.blocks import N_PARAMS, CSPUp, FiLM, ParamNorm, ParamsToMap, clamp_unit, conv_block, norm_layer
+from neurender.models.blocks import (
+    N_PARAMS,
+    CSPUp,
+    FiLM,
+    ParamNorm,
+    ParamsToMap,
+    clamp_unit,
+    conv_block,
+    norm_layer,
+    param_embedding,
+)
 from neurender.models.conv_field import conv_field
 from neurender.models.field import field, phong_field
-from neurender.scene import AMBIENT, DEFAULT_CAMERA, DIFFUSE, ray_directions
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, ray_directions
 
 
 def stage_channels(resolution: int, width: int, minimum: int = 16) -> list[int]:
@@ -72,8 +82,7 @@ class _Upsampling(nn.Module):
         self.to_rgb = nn.Sequential(AddCoords(), nn.Conv2d(channels[-1] + extra, 3, 3, padding=1)) if coords \
             else nn.Conv2d(channels[-1], 3, 3, padding=1)
         if film:
-            self.embed = nn.Sequential(nn.Linear(N_PARAMS, FILM_EMBEDDING), nn.LeakyReLU(0.2, inplace=True),
-                                       nn.Linear(FILM_EMBEDDING, FILM_EMBEDDING), nn.LeakyReLU(0.2, inplace=True))
+            self.embed = param_embedding(FILM_EMBEDDING)
             self.films = nn.ModuleList(FiLM(FILM_EMBEDDING, c) for c in channels[1:])
         self.to(memory_format=torch.channels_last)
 
@@ -89,7 +98,7 @@ class _Upsampling(nn.Module):
         out = self.to_rgb(x)
         if self.shading == "phong":
             ambient, diffuse, specular = out.unsqueeze(2).unbind(1)  # each (B, 1, H, W)
-            kd = (params[:, DIFFUSE, None, None] + 1) / 2  # (B, 3, 1, 1); scene.encode_params stores diffuse * 2 - 1
+            kd = encoded_diffuse(params)[:, :, None, None]  # (B, 3, 1, 1)
             out = AMBIENT * ambient + kd * diffuse + specular
         return clamp_unit(out)
 
@@ -149,8 +158,7 @@ class CoordGenerator(nn.Module):
         rays = ray_directions(DEFAULT_CAMERA, resolution).view(3, resolution, resolution)
         bands = [rays] + [f(rays * math.pi * 2 ** k) for k in range(frequencies) for f in (torch.sin, torch.cos)]
         self.register_buffer("coords", torch.cat(bands)[None], persistent=False)
-        self.embed = nn.Sequential(nn.Linear(N_PARAMS, embedding), nn.LeakyReLU(0.2, inplace=True),
-                                   nn.Linear(embedding, embedding), nn.LeakyReLU(0.2, inplace=True))
+        self.embed = param_embedding(embedding)
         c_in = self.coords.shape[1] + N_PARAMS
         self.layers = nn.ModuleList(nn.Conv2d(c_in if i == 0 else width, width, 1) for i in range(depth))
         self.films = nn.ModuleList(FiLM(embedding, width) for _ in range(depth))
