@@ -7,7 +7,7 @@ Score the exports with `neurender results --presets easy --checkpoint NAME=RUN/r
 seeds). Appends one line per run to RUN/../report_recipes.jsonl: recipe, arch, device, wall seconds, images.
 
     python benchmarks/report_recipes.py --recipe hybrid --arch hybrid_coord --seconds 3600 --out RUN [--device cuda]
-        [--shading phong] [--film]   (the report networks' options, docs/generators.md)
+        [--shading phong] [--film] [--frame]   (the report networks' options, docs/generators.md)
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--lr-decay", choices=("none", "cosine"), help="the recipe's learning-rate decay, changed")
     parser.add_argument("--shading", choices=SHADINGS, default="free", help="the last convolution's channels")
     parser.add_argument("--film", action="store_true", help="FiLM on each stage from the parameters")
+    parser.add_argument("--frame", action="store_true", help="coordinates in a frame that follows the sphere")
     args = parser.parse_args()
     if args.out.exists():
         parser.error(f"{args.out} exists")
@@ -89,7 +90,7 @@ def main() -> None:
                "lr_decay": args.lr_decay}
     record = train(args.recipe, args.arch or args.recipe, args.seconds, args.out, args.device, args.threads,
                    args.workers, {k: v for k, v in changes.items() if v is not None},
-                   {"shading": args.shading, "film": args.film})
+                   {"shading": args.shading, "film": args.film, "frame": args.frame})
     print(json.dumps(record))
 
 

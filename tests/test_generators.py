@@ -1,10 +1,14 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from neurender.errors import NeurenderError
-from neurender.models.generators import AddCoords, build_generator, stage_channels
-from neurender.scene import AMBIENT
+from neurender.models.field import sphere_projection
+from neurender.models.generators import AddCoords, add_sphere_frame, build_generator, stage_channels
+from neurender.presets import load_preset, sample_scenes
+from neurender.raster import render_spheres
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, encode_params
 
 
 def test_coordinate_channels_are_the_pixel_centres():
@@ -63,3 +67,37 @@ def test_film_starts_as_a_no_op_and_learns_from_the_parameters(arch):
     assert torch.equal(modulated(params), plain(params))  # the same network until FiLM's zero-initialised layers move
     modulated(params).sum().backward()
     assert all(film.affine.weight.grad.abs().sum() > 0 for film in modulated.films)
+
+
+def test_the_sphere_frame_is_its_projection_in_units_of_its_apparent_radius():
+    centre, radius = torch.tensor([[0.25, -0.5]]), torch.tensor([[0.5]])
+    out = add_sphere_frame(torch.ones(1, 1, 4, 4), centre, radius)
+    assert out.shape == (1, 4, 4, 4) and torch.equal(out[:, 0], torch.ones(1, 4, 4))
+    qx, qy, r2 = out[0, 1], out[0, 2], out[0, 3]
+    ndc = torch.tensor([-0.75, -0.25, 0.25, 0.75])
+    assert torch.allclose(qx[0], (ndc - 0.25) / 0.5) and (qx == qx[0]).all()  # columns left to right
+    assert torch.allclose(qy[:, 0], (ndc.flip(0) + 0.5) / 0.5) and (qy.T == qy[:, 0]).all()  # rows: y up
+    assert torch.allclose(r2, qx ** 2 + qy ** 2)
+
+
+def test_the_sphere_frames_unit_disc_is_the_rasterized_silhouette_on_easy_scenes():
+    params = torch.from_numpy(sample_scenes(load_preset("easy"), 1, np.arange(100)))
+    centre, radius = sphere_projection(encode_params(params), DEFAULT_CAMERA.tan_half_fov)
+    inside = add_sphere_frame(torch.zeros(100, 0, 128, 128), centre, radius)[:, 2] < 1
+    mask = render_spheres(params)[..., 3] > 0
+    iou = (inside & mask).sum((1, 2)) / (inside | mask).sum((1, 2)).clamp(min=1)
+    assert iou.median() > 0.9  # a perspective stretches the off-axis outlines: the convolutions learn the rest
+
+
+@pytest.mark.parametrize("arch", ["upsample", "deconv_coord", "hybrid", "cspup_coord"])
+def test_the_frame_option_gives_every_stage_and_the_rgb_convolution_three_more_inputs(arch):
+    plain = build_generator(arch, 32, {"width": 32}).eval()
+    framed = build_generator(arch, 32, {"width": 32, "frame": True}).eval()
+    n_stages = len(stage_channels(32, 32)) - 1
+    extra = [b - a for a, b in zip(first_convolution_inputs(plain), first_convolution_inputs(framed))]
+    assert sum(extra) == 3 * (n_stages + 1) and set(extra) <= {0, 1, 2, 3}
+    params = encode_params(torch.from_numpy(sample_scenes(load_preset("easy"), 1, np.arange(2))))
+    images = framed(params)
+    assert images.shape == (2, 3, 32, 32) and 0 <= images.min() <= images.max() <= 1
+    images.sum().backward()
+    assert all(p.grad is not None for p in framed.parameters() if p.requires_grad)

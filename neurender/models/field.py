@@ -71,18 +71,27 @@ CUT_SLOPE = 4.0  # the near-plane cut's coverage logit per pixel from its outlin
 SHADINGS = {"free": 3, "phong": 2}  # output layers and the values per pixel they read
 
 
-def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
-    """Fixed functions of the scene parameters alone. (B, 10) ``encode_params`` output -> (B, 20) float32.
-
-    Columns: the 10 encoded parameters; the projection of the sphere centre in NDC ``u`` (2, clamped to
-    +-FRAME_LIMIT); log of the apparent radius ``rho = 1 / (sqrt(|c|^2 - 1) tan(fov / 2))`` (1, the tangent
-    of the sphere's angular radius in NDC units); the unit direction from the sphere centre to the light (3) and
-    to the camera (3); 1 if the sphere lies wholly in front of the camera, else 0 (1).
-    """
-    c, light = encoded[:, TRANSLATION] * POSITION_SCALE, encoded[:, LIGHT] * POSITION_SCALE
+def sphere_projection(encoded: torch.Tensor, tan_half_fov: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the sphere lands: (B, 10) ``encode_params`` output -> the projection of its centre ``u`` (B, 2) in NDC
+    (x right, y up; clamped to +-FRAME_LIMIT) and its apparent radius ``rho = 1 / (sqrt(|c|^2 - 1) tan(fov / 2))``
+    (B, 1), the tangent of its angular radius in NDC units (clamped to RADIUS_LIMIT). Fixed functions of the
+    parameters alone."""
+    c = encoded[:, TRANSLATION] * POSITION_SCALE
     depth = (-c[:, 2:3]).clamp(min=1e-3)
     u = (c[:, :2] / depth / tan_half_fov).clamp(-FRAME_LIMIT, FRAME_LIMIT)
     rho = (1 / ((c * c).sum(1, keepdim=True) - 1).clamp(min=1e-3).sqrt() / tan_half_fov).clamp(max=RADIUS_LIMIT)
+    return u, rho
+
+
+def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
+    """Fixed functions of the scene parameters alone. (B, 10) ``encode_params`` output -> (B, 20) float32.
+
+    Columns: the 10 encoded parameters; the projection of the sphere centre in NDC ``u`` (2) and log of the
+    apparent radius ``rho`` (1), both from ``sphere_projection``; the unit direction from the sphere centre to the
+    light (3) and to the camera (3); 1 if the sphere lies wholly in front of the camera, else 0 (1).
+    """
+    c, light = encoded[:, TRANSLATION] * POSITION_SCALE, encoded[:, LIGHT] * POSITION_SCALE
+    u, rho = sphere_projection(encoded, tan_half_fov)
     in_front = (c[:, 2:3] < -1).float()
     return torch.cat([encoded, u, rho.log(), F.normalize(light - c, dim=1), F.normalize(-c, dim=1), in_front], 1)
 

@@ -29,7 +29,7 @@ from neurender.models.blocks import (
     param_embedding,
 )
 from neurender.models.conv_field import conv_field
-from neurender.models.field import field, phong_field
+from neurender.models.field import Q_LIMIT, R2_LIMIT, field, phong_field, sphere_projection
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, ray_directions
 
 
@@ -53,14 +53,36 @@ class AddCoords(nn.Module):
         return torch.cat([x, grid.expand(b, -1, -1, -1)], dim=1)
 
 
+def add_sphere_frame(x: torch.Tensor, centre: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """A frame that follows the sphere, as three more channels: (B, C, H, W) -> (B, C + 3, H, W), each pixel
+    centre's NDC coordinates p (x right, y up) relative to the projection of the sphere's centre in units of its
+    apparent radius, ``q = (p - centre) / radius`` (clamped to +-Q_LIMIT), and ``|q|^2`` (clamped to R2_LIMIT).
+    centre (B, 2) and radius (B, 1) are ``field.sphere_projection``'s, fixed functions of the parameters: the
+    field's frame before its learned corrections. The outline of a sphere near the optical axis is close to
+    ``|q|^2 = 1``, the rest of the frame a perspective's stretch of it, which the convolutions learn."""
+    b, _, h, w = x.shape
+    cols = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) * (2 / w) - 1
+    rows = 1 - (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) * (2 / h)
+    qx = ((cols[None, :] - centre[:, :1]) / radius)[:, None, None, :].expand(b, 1, h, w)  # (B, 1, H, W)
+    qy = ((rows[None, :] - centre[:, 1:]) / radius)[:, None, :, None].expand(b, 1, h, w)
+    r2 = (qx * qx + qy * qy).clamp(max=R2_LIMIT)
+    return torch.cat([x, qx.clamp(-Q_LIMIT, Q_LIMIT), qy.clamp(-Q_LIMIT, Q_LIMIT), r2], dim=1)
+
+
+def extra_channels(coords: bool, frame: bool) -> int:
+    """Input channels a stage gets beyond the last one's output: 2 image coordinates, 3 of the sphere's frame."""
+    return 2 * coords + 3 * frame
+
+
 SHADINGS = ("free", "phong")  # what the last convolution's three channels are: RGB, or Phong's three terms
 FILM_EMBEDDING = 128  # width of the parameter embedding that FiLM reads
 
 
 class _Upsampling(nn.Module):
     """MLP to a 4x4 map, a list of x2 stages, then a 3x3 convolution to three channels, clamped to [0, 1]. With
-    `coords`, every stage and the last convolution also see the pixel coordinates (``AddCoords``; the stages were
-    built for 2 more input channels).
+    `coords`, every stage and the last convolution also see the pixel coordinates (``AddCoords``); with `frame`,
+    the coordinates in a frame that follows the sphere (``add_sphere_frame``, before ``AddCoords``' two); the
+    stages were built for those 2 and 3 more input channels.
 
     `shading`: "free" reads the three channels as RGB; "phong" reads them as an ambient weight w, a diffuse factor
     a and a specular term s and composes them the way the scene's shading does, ``AMBIENT w + kd a + s`` with kd
@@ -70,17 +92,17 @@ class _Upsampling(nn.Module):
     Weights are kept channels-last (about 20% faster convolutions on the CPU)."""
 
     def __init__(self, channels: list[int], stages: list[nn.Module], coords: bool = False, shading: str = "free",
-                 film: bool = False):
+                 film: bool = False, frame: bool = False):
         super().__init__()
         if shading not in SHADINGS:
             raise ValueError(f"shading must be one of {', '.join(SHADINGS)}, got {shading!r}")
-        extra = 2 if coords else 0
-        self.shading, self.film = shading, film
+        extra = extra_channels(coords, frame)
+        self.shading, self.film, self.frame = shading, film, frame
         self.param_norm = ParamNorm()
         self.start = ParamsToMap(channels[0])
         self.stages = nn.Sequential(*[nn.Sequential(AddCoords(), s) if coords else s for s in stages])
         self.to_rgb = nn.Sequential(AddCoords(), nn.Conv2d(channels[-1] + extra, 3, 3, padding=1)) if coords \
-            else nn.Conv2d(channels[-1], 3, 3, padding=1)
+            else nn.Conv2d(channels[-1] + extra, 3, 3, padding=1)
         if film:
             self.embed = param_embedding(FILM_EMBEDDING)
             self.films = nn.ModuleList(FiLM(FILM_EMBEDDING, c) for c in channels[1:])
@@ -89,13 +111,13 @@ class _Upsampling(nn.Module):
     def forward(self, params: torch.Tensor) -> torch.Tensor:
         params_n = self.param_norm(params)
         x = self.start(params_n)
-        if self.film:
-            e = self.embed(params_n)
-            for stage, modulate in zip(self.stages, self.films):
-                x = modulate(stage(x), e)
-        else:
-            x = self.stages(x)
-        out = self.to_rgb(x)
+        sphere = sphere_projection(params, DEFAULT_CAMERA.tan_half_fov) if self.frame else None
+        e = self.embed(params_n) if self.film else None
+        for i, stage in enumerate(self.stages):
+            x = stage(x if sphere is None else add_sphere_frame(x, *sphere))
+            if e is not None:
+                x = self.films[i](x, e)
+        out = self.to_rgb(x if sphere is None else add_sphere_frame(x, *sphere))
         if self.shading == "phong":
             ambient, diffuse, specular = out.unsqueeze(2).unbind(1)  # each (B, 1, H, W)
             kd = encoded_diffuse(params)[:, :, None, None]  # (B, 3, 1, 1)
@@ -103,41 +125,45 @@ class _Upsampling(nn.Module):
         return clamp_unit(out)
 
 
-def upsample(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool) -> nn.Module:
+def upsample(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
+             frame: bool) -> nn.Module:
     """The report's baseline: nearest-neighbour upsampling + one 3x3 convolution per stage."""
-    ch, extra = stage_channels(resolution, width), 2 if coords else 0
+    ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
     return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv_block(a + extra, b, norm))
-                            for a, b in zip(ch, ch[1:])], coords, shading, film)
+                            for a, b in zip(ch, ch[1:])], coords, shading, film, frame)
 
 
-def deconv(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool) -> nn.Module:
+def deconv(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
+           frame: bool) -> nn.Module:
     """The report's model 2: transposed convolutions (kernel 4, stride 2) with normalisation."""
-    ch, extra = stage_channels(resolution, width), 2 if coords else 0
+    ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
     return _Upsampling(ch, [nn.Sequential(nn.ConvTranspose2d(a + extra, b, 4, stride=2, padding=1, bias=norm == "none"),
                                           norm_layer(norm, b), nn.LeakyReLU(0.2, inplace=True))
-                            for a, b in zip(ch, ch[1:])], coords, shading, film)
+                            for a, b in zip(ch, ch[1:])], coords, shading, film, frame)
 
 
-def hybrid(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool) -> nn.Module:
+def hybrid(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
+           frame: bool) -> nn.Module:
     """The report's best: bilinear upsampling + two 3x3 convolutions per stage."""
-    ch, extra = stage_channels(resolution, width), 2 if coords else 0
+    ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
     return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
                                           conv_block(a + extra, b, norm), conv_block(b, b, norm))
-                            for a, b in zip(ch, ch[1:])], coords, shading, film)
+                            for a, b in zip(ch, ch[1:])], coords, shading, film, frame)
 
 
-def cspup(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool) -> nn.Module:
+def cspup(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
+          frame: bool) -> nn.Module:
     """A stack of CSPup blocks (two other reports' generator)."""
-    ch, extra = stage_channels(resolution, width), 2 if coords else 0
-    return _Upsampling(ch, [CSPUp(a + extra, b, norm) for a, b in zip(ch, ch[1:])], coords, shading, film)
+    ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
+    return _Upsampling(ch, [CSPUp(a + extra, b, norm) for a, b in zip(ch, ch[1:])], coords, shading, film, frame)
 
 
 def _report(factory, coords: bool):
     """The report's generator as the report built it, or with CoordConv added (``AddCoords`` before every stage
     and the RGB convolution: the smallest change that lets a stage know where it draws)."""
     def build(resolution: int, width: int = 256, norm: str = "batch", shading: str = "free",
-              film: bool = False) -> nn.Module:
-        return factory(resolution, width, norm, coords, shading, film)
+              film: bool = False, frame: bool = False) -> nn.Module:
+        return factory(resolution, width, norm, coords, shading, film, frame)
     build.__name__ = f"{factory.__name__}_coord" if coords else factory.__name__
     build.__doc__ = f"{factory.__doc__}{' With coordinate channels at every stage (CoordConv).' if coords else ''}"
     return build
