@@ -66,7 +66,7 @@ def test_options_come_from_the_config_and_unknown_ones_are_refused():
     assert generator_options("field", 96, "batch", {"depth": 6}) == {"width": 96, "depth": 6, "embedding": 128,
                                                                      "frequencies": 4}  # field takes no norm
     assert generator_options("hybrid", None, "instance") == {"width": 256, "norm": "instance", "shading": "free",
-                                                                   "film": False}
+                                                                   "film": False, "frame": False}
     with pytest.raises(NeurenderError, match="has no option depht; its options: width, depth"):
         generator_options("field", options={"depht": 6})
     g = build_generator("field", 32, generator_options("field", 16, None, {"depth": 2, "frequencies": 2}))
