@@ -30,7 +30,7 @@ from neurender.models.blocks import (
 )
 from neurender.models.conv_field import conv_field
 from neurender.models.field import Q_LIMIT, R2_LIMIT, field, phong_field, sphere_projection
-from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, ray_directions
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, pixel_centres_ndc, ray_directions
 
 
 def stage_channels(resolution: int, width: int, minimum: int = 16) -> list[int]:
@@ -61,8 +61,8 @@ def add_sphere_frame(x: torch.Tensor, centre: torch.Tensor, radius: torch.Tensor
     field's frame before its learned corrections. The outline of a sphere near the optical axis is close to
     ``|q|^2 = 1``, the rest of the frame a perspective's stretch of it, which the convolutions learn."""
     b, _, h, w = x.shape
-    cols = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) * (2 / w) - 1
-    rows = 1 - (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) * (2 / h)
+    cols = pixel_centres_ndc(w).to(x.device, x.dtype)
+    rows = -pixel_centres_ndc(h).to(x.device, x.dtype)  # row 0 is the top: y up
     qx = ((cols[None, :] - centre[:, :1]) / radius)[:, None, None, :].expand(b, 1, h, w)  # (B, 1, H, W)
     qy = ((rows[None, :] - centre[:, 1:]) / radius)[:, None, :, None].expand(b, 1, h, w)
     r2 = (qx * qx + qy * qy).clamp(max=R2_LIMIT)
