@@ -190,12 +190,16 @@ def test_evaluations_of_a_run_build_its_history(setup, tmp_path):
     assert result.exit_code == 0 and (tmp_path / "run" / "plots" / "evaluations.png").is_file()
 
 
-@pytest.mark.parametrize("recipe", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.toml")))
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+@pytest.mark.parametrize("recipe", sorted(str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob("*.toml")))
 def test_every_shipped_recipe_resolves(recipe, tmp_path):
-    configs = Path(__file__).parent.parent / "configs"
-    result = run("train", "--config", configs / recipe, "--out", tmp_path / "run", "--dry-run")
+    """Every recipe, the stages and ablation arms in configs/'s folders too."""
+    result = run("train", "--config", CONFIGS / recipe, "--out", tmp_path / "run", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["schedule"]["warmup_images"] > 0
+    schedule = json.loads(result.output)["schedule"]
+    assert schedule["warmup_images"] + schedule["adversarial_images"] + schedule["finetune_images"] > 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a machine without CUDA")
