@@ -51,11 +51,13 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _quiet_unraisable(info) -> None:
-    """Python prints an interrupt raised inside a finaliser as 'Exception ignored' with a traceback, and runs on:
-    say nothing (the timer raises it again); anything else is printed as usual."""
-    if not issubclass(info.exc_type, KeyboardInterrupt):
-        sys.__unraisablehook__(info)
+def _quiet_unraisable(hook):
+    """sys.unraisablehook ``hook`` that says nothing of an interrupt: Python prints one raised inside a finaliser
+    as 'Exception ignored' with a traceback, and runs on (the timer raises it again)."""
+    def unraisable(info) -> None:
+        if not issubclass(info.exc_type, KeyboardInterrupt):
+            hook(info)
+    return unraisable
 
 
 def _exit_interrupted() -> None:
@@ -75,7 +77,7 @@ class _Group(click.Group):
         global _deferred, _waiting, _raised
         _deferred, _waiting, _raised = 0, False, False
         previous = {s: signal.signal(s, _terminate) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
-        previous_unraisable, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable
+        previous_unraisable, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable(sys.unraisablehook)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (click.ClickException, NeurenderError) as e:
