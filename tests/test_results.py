@@ -42,7 +42,8 @@ def test_results_table_with_the_all_black_row(tmp_path, lpips_net):
 
 
 def test_results_command_bad_input(tmp_path):
-    assert_user_error(run("results", "--out", tmp_path / "r", "--seeds", "1,x"), "--seeds")
+    for seeds in ("1,x", "1,,2", "1,2,", "", "1,1", "-1"):
+        assert_user_error(run("results", "--out", tmp_path / "r", "--seeds", seeds), "--seeds")
     assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", "nonsense"), "NAME=PATH")
     assert_user_error(run("results", "--out", tmp_path / "r", "--checkpoint", f"a={tmp_path / 'no.pt'}"),
                       "no such file")

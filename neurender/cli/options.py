@@ -97,13 +97,14 @@ SEED = click.IntRange(0, MAX_SEED)  # every command's --seed
 
 
 def seed_list(value: str, option: str = "--seeds") -> list[int]:
-    """A comma-separated list of distinct seeds, each in SEED's range; a click.BadParameter otherwise."""
+    """A comma-separated list of distinct seeds, each in SEED's range (no empty items: '1,,2' is a seed left out);
+    a click.BadParameter otherwise."""
     try:
-        seeds = [int(s) for s in value.split(",") if s.strip()]
+        seeds = [int(s) for s in value.split(",")]
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a comma-separated list of integers", param_hint=option) \
             from None
-    if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED or len(set(seeds)) != len(seeds):
+    if min(seeds) < 0 or max(seeds) > MAX_SEED or len(set(seeds)) != len(seeds):
         raise click.BadParameter(f"give distinct seeds from 0 to {MAX_SEED}, e.g. 1,2,3", param_hint=option)
     return seeds
 

@@ -93,7 +93,8 @@ def _config(dataset, preset, out, init_from, config_file, options):
               help="start from another run's checkpoint (fine-tuning, e.g. easy then default)")
 @click.option("--resume", default=None,
               help="'latest' (in --out) or a checkpoint path: continue exactly; phase lengths may be extended")
-@click.option("--dry-run", is_flag=True, help="print the resolved config as JSON and stop")
+@click.option("--dry-run", is_flag=True,
+              help="print the resolved config as JSON and stop (the dataset and init_from are not opened)")
 @click.option("--overwrite", is_flag=True, help="replace an existing run directory")
 def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, overwrite, **options):
     """Train a conditional renderer: masked-L1 warm-up, adversarial phase with balancing, fine-tuning."""
