@@ -141,8 +141,8 @@ def staging(out: Path, overwrite: bool, inputs: Iterable[Path] = ()) -> Iterator
         remove_stale(out.parent, out.name)
         stage = out.parent / f".{out.name}.partial-{os.getpid()}"
         shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir()
         try:
+            stage.mkdir()  # inside: an interrupt just after it still removes the folder
             yield stage
             if out.exists() and not overwrite and any(out.iterdir()):
                 raise NeurenderError(f"output {out} appeared while this run wrote it; nothing was replaced")

@@ -244,7 +244,10 @@ def test_sigterm_leaves_no_staging_or_lock_and_keeps_the_old_output(world, tmp_p
     deadline = time.time() + 120
     while not list(tmp_path.glob(".ds.partial-*")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
-    assert list(tmp_path.glob(".ds.partial-*")), "the run never started staging"
+    if not list(tmp_path.glob(".ds.partial-*")):
+        proc.kill()
+        output = proc.communicate()[0]
+        pytest.fail(f"the run never started staging (exit {proc.returncode}):\n{output[-3000:]}")
     proc.send_signal(signal.SIGTERM)
     try:
         output, _ = proc.communicate(timeout=120)
@@ -253,8 +256,8 @@ def test_sigterm_leaves_no_staging_or_lock_and_keeps_the_old_output(world, tmp_p
         output = proc.communicate()[0]  # its head shows an interrupt swallowed ('Exception ignored ...')
         pytest.fail(f"still running 120 s after SIGTERM:\n{output[:2000]}\n...\n{output[-4000:]}")
     assert proc.returncode == 130 and "Traceback" not in output, output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no .ds.partial-PID, no .ds.lock
-    assert fingerprint(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"], output  # no .ds.partial-PID, no .ds.lock
+    assert fingerprint(out) == before, output
 
 
 def test_ctrl_c_to_the_process_group_during_evaluate_is_one_line(tmp_path):
