@@ -1,6 +1,13 @@
-# Helpers for the GPU session scripts (sourced; needs OUT, PY and log; train, finish and pack also RUNS and EXTRA):
-# the session log's header, CUDA MPS, the CUDA tests, and runs stopped by a timer, exported where they stopped and
-# packed into $OUT without their training checkpoints.
+# Helpers for the GPU session scripts (sourced; needs OUT, then gpu_session sets PY, RUNS and log; train also needs
+# EXTRA): the session's settings and the log's header, CUDA MPS, the CUDA tests, and runs stopped by a timer,
+# exported where they stopped and packed into $OUT without their training checkpoints.
+
+gpu_session() {  # the session's settings (PY, RUNS: kept where set), this checkout on PYTHONPATH, the log's header
+  PY=${PY:-python3} RUNS=${RUNS:-checkpoints/runs} log="$OUT/session.log"
+  export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+  mkdir -p "$RUNS"
+  session_header
+}
 
 stamp() { echo "$(date -u +%T) $*" >>"$log"; }
 

@@ -8,12 +8,8 @@
 set -u
 OUT=${OUT:?set OUT to the folder for the results}
 ARM_S=${ARM_S:-200} EXTRA=${EXTRA:-}
-PY=${PY:-python3}
-RUNS=checkpoints/runs
-export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-log="$OUT/session.log"
 . benchmarks/gpu_runs.sh
-session_header
+gpu_session
 has_cuda && start_mps
 
 long=1000000  # longer than ARM_S allows: the timer ends every arm

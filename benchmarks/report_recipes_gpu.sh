@@ -9,13 +9,9 @@ OUT=${OUT:?set OUT to the folder for the results}
 SECONDS_EACH=${1:-400}
 DEVICE=${2:-cuda}
 shift 2 2>/dev/null || shift $#  # the rest goes to every benchmarks/report_recipes.py run
-PY=${PY:-python3}
 RUNS=${RUNS:-/tmp/report-runs}
-export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-mkdir -p "$RUNS"
-log="$OUT/session.log"
 . benchmarks/gpu_runs.sh
-session_header
+gpu_session
 [ "$DEVICE" = cuda ] && start_mps
 for recipe in upsample deconv hybrid cspup; do
   for arch in "$recipe" "${recipe}_coord"; do

@@ -12,13 +12,8 @@
 set -u
 OUT=${OUT:?set OUT to the folder for the results}
 UNIVERSAL_S=${UNIVERSAL_S:-470} WARMUP_S=${WARMUP_S:-290} ARM_S=${ARM_S:-170} EXTRA=${EXTRA:-}
-PY=${PY:-python3}
-RUNS=checkpoints/runs
-export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-mkdir -p "$RUNS"
-log="$OUT/session.log"
 . benchmarks/gpu_runs.sh
-session_header
+gpu_session
 has_cuda && start_mps
 
 train configs/universal-gpu.toml universal-gpu "$UNIVERSAL_S" &

@@ -11,13 +11,8 @@
 set -u
 OUT=${OUT:?set OUT to the folder for the results}
 ARM_S=${ARM_S:-470} EXTRA=${EXTRA:-}
-PY=${PY:-python3}
-RUNS=checkpoints/runs
-export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-mkdir -p "$RUNS"
-log="$OUT/session.log"
 . benchmarks/gpu_runs.sh
-session_header
+gpu_session
 has_cuda && start_mps
 
 train configs/universal-stage4-gpu.toml universal-stage4 "$ARM_S" &

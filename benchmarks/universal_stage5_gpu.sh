@@ -7,13 +7,8 @@
 set -u
 OUT=${OUT:?set OUT to the folder for the results}
 RUN_S=${RUN_S:-330} EXTRA=${EXTRA:-}
-PY=${PY:-python3}
-RUNS=checkpoints/runs
-export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-mkdir -p "$RUNS"
-log="$OUT/session.log"
 . benchmarks/gpu_runs.sh
-session_header
+gpu_session
 train configs/universal-stage5-gpu.toml universal-stage5 "$RUN_S"
 pack universal-stage5 2>>"$log"
 stamp done
