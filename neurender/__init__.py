@@ -30,8 +30,9 @@ _PUBLIC = {  # name -> the module that defines it
     "NeurenderError": "neurender.errors",
 }
 _RENAMED = {"evaluate": ("neurender.report.evaluation", "evaluate_images")}
-__all__ = ["__version__", "load_renderer", "Renderer", "SHIPPED", "render_spheres", "sample_scenes", "load_preset",
-           "PRESETS", "Camera", "DEFAULT_CAMERA", "PARAM_NAMES", "METRICS", "NeurenderError", "evaluate"]
+__all__ = [  # noqa: RUF022 (in the pipeline's order, not sorted)
+    "__version__", "load_renderer", "Renderer", "SHIPPED", "render_spheres", "sample_scenes", "load_preset", "PRESETS",
+    "Camera", "DEFAULT_CAMERA", "PARAM_NAMES", "METRICS", "NeurenderError", "evaluate"]
 
 
 def __getattr__(name: str):

@@ -105,7 +105,7 @@ def test_evaluate_bad_input(reference, tmp_path):
     (existing / "keep.txt").write_text("mine")
     assert_user_error(run(*args, "--out", existing), "already exists")
     assert (existing / "keep.txt").read_text() == "mine"
-    sorted(preds.iterdir())[0].unlink()
+    min(preds.iterdir()).unlink()
     assert_user_error(run(*args, "--out", tmp_path / "o"), "have no prediction")
     assert_user_error(run("evaluate", "--reference", reference, "--predictions", tmp_path / "none",
                           "--out", tmp_path / "o"), "does not exist")

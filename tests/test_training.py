@@ -46,8 +46,8 @@ def config(dataset, out, **sections):
 
 def assert_same_weights(a: dict, b: dict):
     assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key
 
 
 @pytest.mark.parametrize("arch", list(GENERATORS))

@@ -68,7 +68,7 @@ def write_animation(frames: np.ndarray, path: Path, fps: float, kind: str) -> No
     command = [shutil.which("ffmpeg") or "ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
                "-pix_fmt", "yuv420p", "-f", "mp4", str(path)]
-    result = subprocess.run(command, input=frames.tobytes(), capture_output=True)
+    result = subprocess.run(command, input=frames.tobytes(), capture_output=True, check=False)
     if result.returncode:
         raise NeurenderError(f"ffmpeg could not write the video: {result.stderr.decode().strip()[:200]}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ def split_sizes(count: int, val: float, test: float) -> dict[str, list[int]]:
             raise NeurenderError(f"--{name} must be a fraction in [0, 1) or a whole count, got {x:g}")
         if x > count:
             raise NeurenderError(f"--{name} {x:g} is more images than the dataset's {count}")
-        return int(x) if x >= 1 else int(round(x * count))
+        return int(x) if x >= 1 else round(x * count)
 
     n_val, n_test = size(val, "val"), size(test, "test")
     n_train = count - n_val - n_test
@@ -53,8 +54,8 @@ def write_params_csv(path: Path, frames: np.ndarray, params: np.ndarray, header:
     with open(path, "w", newline="") as f:
         if header:
             f.write(",".join(CSV_COLUMNS) + "\n")
-        for frame, row in zip(frames.tolist(), params.tolist()):
-            f.write(f"{frame}," + ",".join(map(repr, row)) + "\n")
+        f.writelines(f"{frame}," + ",".join(map(repr, row)) + "\n"
+                     for frame, row in zip(frames.tolist(), params.tolist()))
 
 
 MAX_FRAME = 2**31 - 1  # frame numbers name files (image_XXXX.png) and index int64 arrays
@@ -141,7 +142,7 @@ def _meta_problem(meta: dict) -> str | None:
     ranges = sorted(tuple(v) for v in splits.values())
     if any(stop > count for _, stop in ranges):
         return f"a split reaches past the {count} images"
-    if any(a[1] > b[0] for a, b in zip(ranges, ranges[1:])):
+    if any(a[1] > b[0] for a, b in itertools.pairwise(ranges)):
         return "splits overlap"
     digests = meta.get("sha256")
     if not isinstance(digests, dict) or set(digests) != {IMAGES, PARAMS} or not all(

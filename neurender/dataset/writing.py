@@ -61,7 +61,7 @@ class _NpyStream:
     PAGE = 4096
 
     def __init__(self, path: Path, shape: tuple[int, ...]):
-        self._file = open(path, "wb")
+        self._file = open(path, "wb")  # noqa: SIM115 (open across write() calls until close())
         self._digest = hashlib.sha256()
         self._pool = ThreadPoolExecutor(2)  # writing and hashing run side by side
         self._pending = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 import math
 import types
 import typing
@@ -130,7 +131,7 @@ def upsample(resolution: int, width: int, norm: str, coords: bool, shading: str,
     """The report's baseline: nearest-neighbour upsampling + one 3x3 convolution per stage."""
     ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
     return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv_block(a + extra, b, norm))
-                            for a, b in zip(ch, ch[1:])], coords, shading, film, frame)
+                            for a, b in itertools.pairwise(ch)], coords, shading, film, frame)
 
 
 def deconv(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
@@ -139,7 +140,7 @@ def deconv(resolution: int, width: int, norm: str, coords: bool, shading: str, f
     ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
     return _Upsampling(ch, [nn.Sequential(nn.ConvTranspose2d(a + extra, b, 4, stride=2, padding=1, bias=norm == "none"),
                                           norm_layer(norm, b), nn.LeakyReLU(0.2, inplace=True))
-                            for a, b in zip(ch, ch[1:])], coords, shading, film, frame)
+                            for a, b in itertools.pairwise(ch)], coords, shading, film, frame)
 
 
 def hybrid(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
@@ -148,14 +149,14 @@ def hybrid(resolution: int, width: int, norm: str, coords: bool, shading: str, f
     ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
     return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
                                           conv_block(a + extra, b, norm), conv_block(b, b, norm))
-                            for a, b in zip(ch, ch[1:])], coords, shading, film, frame)
+                            for a, b in itertools.pairwise(ch)], coords, shading, film, frame)
 
 
 def cspup(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
           frame: bool) -> nn.Module:
     """A stack of CSPup blocks (two other reports' generator)."""
     ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
-    return _Upsampling(ch, [CSPUp(a + extra, b, norm) for a, b in zip(ch, ch[1:])], coords, shading, film, frame)
+    return _Upsampling(ch, [CSPUp(a + extra, b, norm) for a, b in itertools.pairwise(ch)], coords, shading, film, frame)
 
 
 def _report(factory, coords: bool):

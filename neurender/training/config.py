@@ -257,8 +257,8 @@ def validate(c: TrainConfig) -> TrainConfig:
         (s.batch * c.resolution ** 2 <= MAX_BATCH_PIXELS,
          f"schedule.batch x resolution^2 must be at most {MAX_BATCH_PIXELS:,} pixels (a step's images in memory)"),
         (s.batch * max(p.pixels_per_image, p.crops_per_image * (p.crop_size + 4) ** 2) <= MAX_STEP_SAMPLES,
-         f"schedule.batch x pixels_per_image (or x crops_per_image x crop pixels) must be at most "
-         f"{MAX_STEP_SAMPLES:,} (the network's activations per step)"),
+         (f"schedule.batch x pixels_per_image (or x crops_per_image x crop pixels) must be at most "
+          f"{MAX_STEP_SAMPLES:,} (the network's activations per step)")),
         (min(p.silhouette_share, p.object_share, p.detail_share) >= 0
          and p.silhouette_share + p.object_share + p.detail_share <= 1,
          "sampling.silhouette_share, object_share and detail_share must be >= 0 with a sum <= 1"),
