@@ -11,6 +11,11 @@ gpu_session() {  # the session's settings (PY, RUNS: kept where set), this check
 
 stamp() { echo "$(date -u +%T) $*" >>"$log"; }
 
+session_done() {  # the log's last lines: the time, and what $OUT holds to come back
+  stamp done
+  ls -la "$OUT" >>"$log"
+}
+
 session_header() {  # the machine, the GPU and torch's version, at the top of the session log
   { date -u; nvidia-smi -L 2>&1; $PY -c "import torch; print('torch', torch.__version__)"; } >"$log" 2>&1
 }

@@ -23,5 +23,4 @@ wait
 for run in hybrid-coord-gpu-adversarial-2 hybrid-coord-gpu-fixed-2 hybrid-coord-gpu-l1-2; do
   pack "$run" 2>>"$log"
 done
-stamp done
-ls -la "$OUT" >>"$log"
+session_done

@@ -29,5 +29,4 @@ wait
 for run in universal-gpu hybrid-coord-gpu-{warmup,adversarial,fixed,l1}; do
   pack "$run" 2>>"$log"
 done
-stamp done
-ls -la "$OUT" >>"$log"
+session_done

@@ -22,5 +22,4 @@ wait
 for run in universal-stage4 universal-stage4-2048px; do
   pack "$run" 2>>"$log"
 done
-stamp done
-ls -la "$OUT" >>"$log"
+session_done
