@@ -53,16 +53,22 @@ def test_frames_equal_every_pixel_bit_for_bit(preset):
     assert 0 < evaluated.mean() < 0.9 * RESOLUTION**2  # it skips pixels, and not by drawing nothing
 
 
+@pytest.mark.parametrize("margin", [0.0, 16.0, 32.0])
 @torch.no_grad()
-def test_no_pixel_outside_the_spans_can_be_covered():
+def test_no_pixel_outside_the_spans_can_be_covered(margin):
     g = small_capped_field(1)
     params = torch.cat([encoded("easy", 64), encoded("default", 64)])
     _, logit = g.pixel_outputs(params)
-    spans = g.coverage_spans(params)
+    spans = g.coverage_spans(params, margin)
     columns = torch.arange(RESOLUTION)
     inside = (columns >= spans[..., :1]) & (columns < spans[..., 1:])  # (B, R, R)
-    assert (logit.view(-1, RESOLUTION, RESOLUTION)[~inside] <= 0).all()
-    assert inside.any()
+    logit = logit.view(-1, RESOLUTION, RESOLUTION)
+    assert (logit[~inside] <= -margin).all()
+    assert inside.any() and (~inside).any()
+    assert (logit[~inside] > -margin - 8).any()  # the bound is not loose by far
+    pixels = g.coverable_pixels(params, margin)
+    assert [len(p) for p in pixels] == inside.sum((1, 2)).tolist()
+    assert all(torch.equal(p, inside[i].flatten().nonzero()[:, 0]) for i, p in enumerate(pixels))
 
 
 @torch.no_grad()

@@ -10,11 +10,23 @@ from cli_helpers import assert_user_error, run
 from PIL import Image
 
 from neurender.inference import load_renderer
-from neurender.inversion.fit import InversionConfig, analytic_backend, estimate_positions, invert, neural_backend
+from neurender.inversion.fit import (
+    COVERED,
+    NEGLIGIBLE_LOGIT,
+    InversionConfig,
+    analytic_backend,
+    descent_loss,
+    estimate_positions,
+    invert,
+    neural_backend,
+    starting_scenes,
+)
 from neurender.inversion.soft import render_soft
+from neurender.models.field import phong_field
 from neurender.presets import PRESETS, sample_scenes
 from neurender.raster import render_spheres, render_spheres_uint8
-from neurender.scene import DEFAULT_CAMERA, PARAM_NAMES
+from neurender.scene import DEFAULT_CAMERA, PARAM_NAMES, encode_params
+from neurender.shipped import SHIPPED
 
 
 @pytest.mark.parametrize("preset", ["easy", "default"])
@@ -73,6 +85,55 @@ def test_neural_backend_descends(tiny_renderer):
     found, loss = invert(targets, render, "neural", PRESETS["easy"], DEFAULT_CAMERA, config)
     _, first_loss = invert(targets, render, "neural", PRESETS["easy"], DEFAULT_CAMERA, replace(config, steps=1))
     assert np.all(np.isfinite(found)) and loss.mean() < first_loss.mean()
+
+
+def _backend_outputs(render, scenes, target, temperature):
+    """(image, coverage, loss, d loss / d scene) of one backend at one temperature."""
+    params = scenes.clone().requires_grad_(True)
+    image, coverage = render(params, temperature)
+    loss = descent_loss(image, coverage, target, (target.amax(-1) > COVERED).float())
+    loss.sum().backward()
+    return image.detach(), coverage.detach(), loss.detach(), params.grad
+
+
+def _capped_field(resolution):
+    """A small phong_field with a coverage cap whose zero-started heads have random weights (moved, sheared
+    frames; slopes from a few to hundreds; a learned near-plane cut)."""
+    torch.manual_seed(0)
+    g = phong_field(resolution, width=16, depth=1, embedding=16, frequencies=2, coverage_cap=8.0)
+    with torch.no_grad():
+        for p in g.parameters():
+            if not p.abs().sum():
+                p.normal_(0, 0.3)
+    return g.eval()
+
+
+CAPPED = {"small capped field": lambda: _capped_field(64)}
+if SHIPPED["universal"].is_file():
+    CAPPED["universal.pt"] = lambda: load_renderer("universal").generator
+
+
+@pytest.mark.parametrize("generator", CAPPED)
+@pytest.mark.parametrize("preset", ["easy", "default"])
+def test_neural_backend_on_coverable_pixels_matches_every_pixel(generator, preset):
+    """The pixels it leaves out are those whose softened coverage is negligible: images, loss and gradients
+    agree with evaluating every pixel, through the annealed temperatures, from the starts the descent uses."""
+    g = CAPPED[generator]()
+    r = g.resolution
+    truth = sample_scenes(PRESETS[preset], 6, np.arange(3), r)
+    targets = render_spheres_uint8(torch.from_numpy(truth), r).numpy()[..., :3].astype(np.float32) / 255
+    starts = starting_scenes(targets, PRESETS[preset], InversionConfig(starts=3), DEFAULT_CAMERA)
+    scenes = torch.from_numpy(starts.reshape(-1, 10)).float()
+    target = torch.from_numpy(np.repeat(targets, 3, 0))
+    fast, full = neural_backend(g, r, DEFAULT_CAMERA), neural_backend(g, r, DEFAULT_CAMERA, every_pixel=True)
+    for temperature in (2.0, 1.0):  # the annealing's ends
+        a, b = _backend_outputs(fast, scenes, target, temperature), _backend_outputs(full, scenes, target, temperature)
+        assert (a[0] - b[0]).abs().max() < 1e-6 and (a[1] - b[1]).abs().max() < 1e-6
+        assert torch.allclose(a[2], b[2], rtol=1e-5, atol=1e-8)
+        assert torch.allclose(a[3], b[3], rtol=1e-4, atol=1e-6 * b[3].abs().max())
+    encoded = encode_params(scenes, DEFAULT_CAMERA)
+    evaluated = sum(map(len, g.coverable_pixels(encoded, 2.0 * NEGLIGIBLE_LOGIT)))
+    assert evaluated < 0.9 * len(scenes) * r * r  # and it leaves pixels out
 
 
 def _dataset(tmp_path, resolution=32, count=20):

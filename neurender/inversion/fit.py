@@ -11,8 +11,9 @@ Backends render (N, 10) world-space scenes to RGB (N, R, R, 3) and coverage (N, 
 - ``analytic``: ``inversion.soft.render_soft``, its coverage temperature annealed from ``temperature_start``
   pixels to 0 over the run (the ground truth for the method);
 - ``neural``: a trained generator; a pixel generator's coverage logit is divided by a factor annealed from
-  ``temperature_start`` to 1 (its trained sigmoid); other generators' coverage is their brightness over the
-  ambient term's (0.03), clipped to 1.
+  ``temperature_start`` to 1 (its trained sigmoid), and a field with a coverage cap evaluates only the pixels
+  whose coverage can be more than negligible (``neural_backend``); other generators' coverage is their
+  brightness over the ambient term's (0.03), clipped to 1.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from neurender.inversion.soft import render_soft
 from neurender.models.blocks import clamp_unit
@@ -44,6 +46,8 @@ BACKENDS = ("analytic", "neural")
 COVERED = 4 / 255  # a target pixel counts as covered above this (the template's darkest lit value is 0.03)
 COVERAGE_WEIGHT = 0.1  # of the coverage error beside the image error
 JITTER = 0.15  # relative jitter of the estimated camera distance for starts after the first
+NEGLIGIBLE_LOGIT = 16.0  # the neural backend leaves out pixels whose coverage is below sigmoid(-16) = 1.1e-7
+GROUP_SCENES = 4  # scenes evaluated together by the neural backend, sorted by their count of pixels
 
 
 @dataclass(frozen=True)
@@ -74,16 +78,43 @@ def analytic_backend(resolution: int, camera: Camera) -> Render:
     return render
 
 
-def neural_backend(generator: torch.nn.Module, resolution: int, camera: Camera) -> Render:
+def neural_backend(generator: torch.nn.Module, resolution: int, camera: Camera, every_pixel: bool = False) -> Render:
+    """A trained generator as a differentiable renderer. A pixel generator's coverage is sigmoid(logit / T), T
+    the temperature (at least 1). A field with a coverage cap (universal.pt) evaluates only the pixels where that
+    can exceed sigmoid(-NEGLIGIBLE_LOGIT), its ``coverable_pixels`` with a margin of T x NEGLIGIBLE_LOGIT, and
+    leaves the rest at exactly 0, so images, loss and gradients differ from evaluating every pixel by under 1.2e-7
+    a pixel. every_pixel: evaluate them all anyway (the reference the tests and benchmarks/inversion.py compare)."""
     generator.requires_grad_(False)  # the descent moves the scene, never the weights
+    pixels = getattr(generator, "samples_pixels", False)
+    coverable = pixels and getattr(generator, "coverage_cap", None) is not None and not every_pixel
+    n = resolution * resolution
+
     def render(params: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = encode_params(params, camera)
-        if getattr(generator, "samples_pixels", False):
+        if not pixels:
+            image = generator(encoded).permute(0, 2, 3, 1)
+            return image, (image.amax(-1) / AMBIENT).clamp(max=1)
+        t = max(temperature, 1.0)
+        if not coverable:
             colour, logit = generator.pixel_outputs(encoded)
-            coverage = torch.sigmoid(logit / max(temperature, 1.0)).view(-1, resolution, resolution)
+            coverage = torch.sigmoid(logit / t).view(-1, resolution, resolution)
             return clamp_unit(colour).view(-1, resolution, resolution, 3) * coverage[..., None], coverage
-        image = generator(encoded).permute(0, 2, 3, 1)
-        return image, (image.amax(-1) / AMBIENT).clamp(max=1)
+        per_scene = generator.coverable_pixels(encoded, t * NEGLIGIBLE_LOGIT)
+        order = sorted(range(len(params)), key=lambda i: len(per_scene[i]))  # groups of similar pixel counts
+        frames = []
+        for lo in range(0, len(order), GROUP_SCENES):
+            group = order[lo:lo + GROUP_SCENES]
+            k = max(1, len(per_scene[group[-1]]))
+            # padding: evaluated at pixel 0, written to a slot past the image and dropped (so it adds no gradient)
+            chosen = torch.stack([F.pad(per_scene[i], (0, k - len(per_scene[i]))) for i in group])
+            slots = torch.stack([F.pad(per_scene[i], (0, k - len(per_scene[i])), value=n) for i in group])
+            colour, logit = generator.pixel_outputs(encoded[group], chosen.to(encoded.device))
+            coverage = torch.sigmoid(logit / t)[..., None]
+            values = torch.cat([clamp_unit(colour) * coverage, coverage], -1)  # (G, K, 4)
+            index = slots.to(encoded.device)[..., None].expand(-1, -1, 4)
+            frames.append(values.new_zeros(len(group), n + 1, 4).scatter(1, index, values)[:, :n])
+        frame = torch.cat(frames)[torch.tensor(order).argsort()].view(-1, resolution, resolution, 4)
+        return frame[..., :3], frame[..., 3]
     return render
 
 
@@ -170,14 +201,15 @@ def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, ca
                                       {"params": free[3:], "lr": 4 * config.lr}])  # light
         decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps, eta_min=0.1 * config.lr)
         for step in range(config.steps):
-            loss = _loss(*render(_from_free(free, shininess), config.temperature(step, backend)), target, covered)
+            image, coverage = render(_from_free(free, shininess), config.temperature(step, backend))
+            loss = descent_loss(image, coverage, target, covered)
             optimiser.zero_grad()
             loss.sum().backward()
             optimiser.step()
             decay.step()
         with torch.no_grad():
             scenes = _from_free(free, shininess)
-            final = _loss(*render(scenes, 0.0), target, covered).view(hi - lo, -1)
+            final = descent_loss(*render(scenes, 0.0), target, covered).view(hi - lo, -1)
         pick = final.argmin(1)
         best[lo:hi] = scenes.view(hi - lo, config.starts, N_PARAMS)[torch.arange(hi - lo), pick].double().numpy()
         errors[lo:hi] = final[torch.arange(hi - lo), pick].numpy()
@@ -186,6 +218,8 @@ def invert(targets: np.ndarray, render: Render, backend: str, preset: Preset, ca
     return best, errors
 
 
-def _loss(image: torch.Tensor, coverage: torch.Tensor, target: torch.Tensor, covered: torch.Tensor) -> torch.Tensor:
-    """(N,) L1 image error + COVERAGE_WEIGHT x L1 coverage error."""
+def descent_loss(image: torch.Tensor, coverage: torch.Tensor, target: torch.Tensor, covered: torch.Tensor
+                 ) -> torch.Tensor:
+    """image, target (N, R, R, 3); coverage, covered (N, R, R) -> (N,) L1 image error + COVERAGE_WEIGHT x L1
+    coverage error."""
     return (image - target).abs().mean((1, 2, 3)) + COVERAGE_WEIGHT * (coverage - covered).abs().mean((1, 2))

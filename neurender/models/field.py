@@ -199,19 +199,21 @@ class FieldGenerator(nn.Module):
         w = self.colour(e).view(-1, SHADINGS[self.shading], self.width + 1)[:rows]
         return SceneTerms(e[:rows], centre[:rows], matrix[:rows], films, slope[:rows], cut, w)
 
-    def coverage_spans(self, params: torch.Tensor) -> torch.Tensor:
+    def coverage_spans(self, params: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
         """params (B, 10) -> (B, R, 2) int64: per row of the image the columns [left, right) outside which every
-        pixel's coverage logit is provably <= 0 (needs ``coverage_cap``; see the module's docstring).
+        pixel's coverage logit is provably <= -margin (needs ``coverage_cap``; see the module's docstring; margin
+        >= 0, in logit units). No gradients.
 
-        The covered pixels lie in the ellipse |q|^2 < b = 1 + coverage_cap / slope; the spans are the pixel
-        centres inside that ellipse grown by a pixel (in q units: a pixel times the frame matrix's largest
-        singular value), so rounding in the network's own arithmetic cannot reach past them. The whole frame
-        where b reaches the clamp of r2 (R2_LIMIT: only for caps of SLOPE_FLOOR (R2_LIMIT - 1) or more) or the
-        frame is degenerate; empty rows where the ellipse misses them."""
-        terms = self.scene_terms(params)
+        The logit is at most ``cap + slope (1 - |q|^2)``, so the pixels whose logit can exceed -margin lie in the
+        ellipse |q|^2 < b = 1 + (coverage_cap + margin) / slope; the spans are the pixel centres inside that
+        ellipse grown by a pixel (in q units: a pixel times the frame matrix's largest singular value), so
+        rounding in the network's own arithmetic cannot reach past them. The whole frame where b reaches the
+        clamp of r2 (R2_LIMIT) or the frame is degenerate; empty rows where the ellipse misses them."""
+        with torch.no_grad():
+            terms = self.scene_terms(params)
         r, pixel = self.resolution, 2 / self.resolution
         matrix, centre = terms.matrix.double(), terms.centre.double()
-        bound = 1 + self.coverage_cap / terms.slope.double()[:, 0]  # (B,)
+        bound = 1 + (self.coverage_cap + margin) / terms.slope.double()[:, 0]  # (B,)
         grown = (bound.sqrt() + pixel * torch.linalg.matrix_norm(matrix, ord=2)) ** 2
         quad = matrix.transpose(1, 2) @ matrix  # |q|^2 = d^T quad d, d = p - centre
         a, b, c = quad[:, 0, 0, None], quad[:, 0, 1, None], quad[:, 1, 1, None]
@@ -227,19 +229,25 @@ class FieldGenerator(nn.Module):
         spans[whole] = torch.tensor([0.0, r], dtype=spans.dtype, device=spans.device)
         return spans.long()
 
-    def render_frames(self, params: torch.Tensor) -> torch.Tensor:
-        """Whole frames through ``coverage_spans``: (B, 10) -> (B, 3, R, R), equal to ``gated_image`` of every
-        pixel. Scenes are packed by pixel count into groups of at most INFERENCE_IMAGES frames' worth; each
-        scene's pixels are padded to its group's largest count, rounded up to a multiple of SCENE_ROWS (so every
-        matrix product has a row count that keeps its rounding), by repeating its first pixel."""
+    def coverable_pixels(self, params: torch.Tensor, margin: float = 0.0) -> list[torch.Tensor]:
+        """params (B, 10) -> per scene the flat indices (K_b,) int64, on the CPU, of the pixels inside its
+        ``coverage_spans``: every pixel whose coverage logit can exceed -margin, row by row."""
         r = self.resolution
-        spans = self.coverage_spans(params).cpu()
+        spans = self.coverage_spans(params, margin).cpu()
         lengths = (spans[..., 1] - spans[..., 0]).clamp(min=0)  # (B, R)
         starts = torch.arange(r)[None] * r + spans[..., 0]
         flat = lengths.flatten()
         offsets = torch.repeat_interleave(flat.cumsum(0) - flat, flat)
         pixels = (torch.arange(int(flat.sum())) - offsets + torch.repeat_interleave(starts.flatten(), flat))
-        per_scene = pixels.split(lengths.sum(1).tolist())
+        return list(pixels.split(lengths.sum(1).tolist()))
+
+    def render_frames(self, params: torch.Tensor) -> torch.Tensor:
+        """Whole frames through ``coverable_pixels``: (B, 10) -> (B, 3, R, R), equal to ``gated_image`` of every
+        pixel. Scenes are packed by pixel count into groups of at most INFERENCE_IMAGES frames' worth; each
+        scene's pixels are padded to its group's largest count, rounded up to a multiple of SCENE_ROWS (so every
+        matrix product has a row count that keeps its rounding), by repeating its first pixel."""
+        r = self.resolution
+        per_scene = self.coverable_pixels(params)
         counts = [-SCENE_ROWS * (-len(p) // SCENE_ROWS) for p in per_scene]
         image = torch.zeros(len(params), r * r, 3, device=params.device)
         order = sorted((i for i in range(len(params)) if counts[i]), key=counts.__getitem__)
