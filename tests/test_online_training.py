@@ -279,12 +279,3 @@ def test_near_cut_is_the_outline_of_what_the_near_plane_removes():
         assert radius[k, 0] > 0 and np.array_equal(mask[k], meets & outside)
         removed += (meets & ~outside).sum()
     assert removed > 1000  # the cuts are in the frame
-
-
-def test_the_edge_term_trains_beside_the_sampled_pixels(tmp_path):
-    """loss.edge_weight: each step also renders a window at every scene's strongest exact edge, and its term is
-    logged beside the pixel losses."""
-    config = online_config(tmp_path / "edge", loss={"edge_weight": 2.0}, schedule={"adversarial_images": 0})
-    Trainer(config).run(progress=False)
-    ticks = [json.loads(line) for line in (tmp_path / "edge" / "log.jsonl").read_text().splitlines()]
-    assert all(t["g_edge"] > 0 and math.isfinite(t["g_edge"]) and "g_l1" in t for t in ticks)

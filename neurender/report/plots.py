@@ -59,7 +59,7 @@ def plot_run(run: Path, out: Path | None = None) -> list[Path]:
         raise NeurenderError(f"{run} has no log.jsonl records to plot")
     out = out or run / "plots"
     out.mkdir(parents=True, exist_ok=True)
-    _figure(_series(log, ["g_l1", "g_coverage", "g_edge", "g_gan", "g_lpips", "d"]), f"{run.name}: losses (tick means)", "loss",
+    _figure(_series(log, ["g_l1", "g_coverage", "g_gan", "g_lpips", "d"]), f"{run.name}: losses (tick means)", "loss",
             out / "losses", log=True)
     balance = [{"images": r["images"], "D steps skipped": r["balance"].get("d_skipped"),
                 "G extra steps": r["balance"].get("g_extra_steps"), "D extra steps": r["balance"].get("d_extra_steps")}

@@ -39,7 +39,6 @@ class LossConfig:
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this (bce, lsgan)
     lpips_weight: float = 0.0  # perceptual term on G (needs `neurender weights fetch`)
     coverage_weight: float = 1.0  # sampled-pixel training: weight of the coverage logits' cross-entropy vs the mask
-    edge_weight: float = 0.0  # sampled-pixel training: L1 of Canny's gradient magnitude at each scene's strongest edge
 
 
 @dataclass
@@ -240,10 +239,8 @@ def validate(c: TrainConfig) -> TrainConfig:
         (bool(c.dataset) != bool(c.preset), "give exactly one of dataset and preset"),
         (8 <= c.resolution <= 1024, "resolution must be in [8, 1024]"),
         (loss.gan in GAN_LOSSES, f"loss.gan must be one of {', '.join(GAN_LOSSES)}"),
-        (min(loss.l1_object, loss.l1_background, loss.gan_weight, loss.lpips_weight, loss.coverage_weight,
-             loss.edge_weight) >= 0, "loss weights must be >= 0"),
-        (loss.edge_weight == 0 or p.pixels_per_image > 0,
-         "loss.edge_weight needs sampled-pixel training (sampling.pixels_per_image > 0)"),
+        (min(loss.l1_object, loss.l1_background, loss.gan_weight, loss.lpips_weight, loss.coverage_weight) >= 0,
+         "loss weights must be >= 0"),
         (0 <= loss.label_smoothing < 0.5, "loss.label_smoothing must be in [0, 0.5)"),
         (0 < b.low < b.high < 1, "balance needs 0 < low < high < 1"),
         (0 <= b.decay < 1, "balance.decay must be in [0, 1)"),

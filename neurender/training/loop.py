@@ -36,7 +36,7 @@ from neurender.training.checkpoint import (
 )
 from neurender.training.config import TrainConfig, to_dict, upgrade_layout
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
-from neurender.training.objectives import Adversarial, EdgeGradient, MaskedL1, Perceptual, PixelL1
+from neurender.training.objectives import Adversarial, MaskedL1, Perceptual, PixelL1
 from neurender.training.sources import open_source, stream
 from neurender.training.state import Counters, check_compatible, load_shared, resumed_config, stage_record
 from neurender.training.validation import SAMPLE_SCENES, VALIDATION_METRICS, save_sample_grid, validation_scores
@@ -122,7 +122,6 @@ class Trainer:
         self.masked_l1, self.pixel_l1 = MaskedL1(config.loss), PixelL1(config.loss)
         self.adversarial = None if self.d is None else Adversarial(config.loss, self.d)
         self.perceptual = Perceptual(config.loss, load_lpips(self.device)) if config.loss.lpips_weight > 0 else None
-        self.edge = EdgeGradient(config.loss) if config.loss.edge_weight > 0 else None
 
         # written to config-history.jsonl by run(): phase lengths changed on resume, tensors init_from left fresh
         self.changes: dict = {}
@@ -322,24 +321,13 @@ class Trainer:
     def _pixel_step(self, params: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> None:
         """A G step on sampled pixels of each scene (silhouette, object, detail and uniform pixels in the
         sampling shares, see ``losses.sample_pixels``): coverage cross-entropy against the mask plus L1 of the
-        colour on the object; with loss.edge_weight, ``objectives.EdgeGradient`` on a window per scene."""
+        colour on the object."""
         s = self.config.sampling
         pixels = losses.sample_pixels(mask, s.pixels_per_image, s.silhouette_share, s.object_share, s.detail_share,
                                       image)
-        if self.edge is not None:  # and the window of the edge term, rendered in the same pass
-            pixels = torch.cat([pixels, losses.strongest_edge_crops(image)], 1)
-        target = torch.cat([image, mask], 1).flatten(2).gather(2, pixels[:, None].expand(-1, 4, -1)).transpose(1, 2)
+        target = torch.cat([image, mask], 1).flatten(2).gather(2, pixels[:, None].expand(-1, 4, -1))
         colour, logit = self.g_train(params, pixels)
-        k = s.pixels_per_image
-        loss, parts = self.pixel_l1(colour[:, :k], logit[:, :k], target[:, :k])
-        if self.edge is not None:
-            side = losses.EDGE_CROP
-            fake = gated_image(colour[:, k:], logit[:, k:]).transpose(1, 2).reshape(-1, 3, side, side)
-            real = target[:, k:, :3].transpose(1, 2).reshape(-1, 3, side, side)
-            term, logged = self.edge(fake, real)
-            loss = loss + term
-            parts.update(logged)
-        self._g_update(loss, parts)
+        self._g_update(*self.pixel_l1(colour, logit, target.transpose(1, 2)))
 
     def _crops(self, batch) -> Crops:
         """Windows of ``sampling.crop_size`` pixels around pixels drawn per scene as the sampled-pixel shares

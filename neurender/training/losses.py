@@ -1,17 +1,9 @@
-"""Losses: masked L1, sampled-pixel losses, the edge term and the GAN objectives (non-saturating BCE, least squares,
-hinge, paired relativistic)."""
+"""Losses: masked L1 and the GAN objectives (non-saturating BCE, least squares, hinge, paired relativistic)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-LUMA = (0.2125, 0.7154, 0.0721)  # skimage's rgb2gray, which the Hausdorff metric's Canny reads
-EDGE_SIGMA, EDGE_TRUNCATE = 1.0, 4.0  # the metric's Canny smoothing: a Gaussian of sigma 1, cut at 4 sigma
-EDGE_REACH = int(EDGE_TRUNCATE * EDGE_SIGMA + 0.5) + 1  # pixels a gradient magnitude sees each side (+1: Sobel)
-EDGE_WINDOW = 5  # gradient magnitudes compared per scene: a 5 x 5 window at the exact image's strongest edge
-EDGE_CROP = EDGE_WINDOW + 2 * EDGE_REACH  # the pixels G renders for it, a side
-EDGE_THRESHOLD = 0.2  # Canny's high threshold on that magnitude (skimage's default for float images)
 
 
 def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
@@ -111,45 +103,3 @@ def pixel_losses(colour: torch.Tensor, logit: torch.Tensor, target: torch.Tensor
     coverage = F.binary_cross_entropy_with_logits(logit, (mask > 0.5).float())
     l1 = ((colour - target[..., :3]).abs().mean(-1) * mask).sum() / mask.sum().clamp(min=1)
     return coverage, l1
-
-
-def _edge_kernels(device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The Gaussian (1, 1, K) and the Sobel pair (2, 1, 3, 3) of ``gradient_magnitude``."""
-    radius = EDGE_REACH - 1
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
-    gauss = torch.exp(-0.5 * (x / EDGE_SIGMA) ** 2)
-    gauss = (gauss / gauss.sum()).view(1, 1, -1)
-    diff = torch.tensor([-1.0, 0.0, 1.0], device=device)
-    smooth = torch.tensor([1.0, 2.0, 1.0], device=device)
-    sobel = torch.stack([torch.outer(smooth, diff), torch.outer(diff, smooth)])[:, None]  # d/dx, d/dy
-    return gauss[:, :, None, :], gauss[:, :, :, None], sobel
-
-
-def gradient_magnitude(rgb: torch.Tensor) -> torch.Tensor:
-    """What the metric's Canny thresholds, without padding: the luma (rgb2gray) smoothed by a Gaussian of
-    sigma 1 (cut at 4 sigma) and the magnitude of scipy's Sobel pair on it (ndimage.sobel, unnormalised).
-    rgb (B, 3, H, W) -> (B, H - 2 EDGE_REACH, W - 2 EDGE_REACH), the pixels whose filters stay inside."""
-    luma = (rgb * torch.tensor(LUMA, device=rgb.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    gauss_x, gauss_y, sobel = _edge_kernels(rgb.device)
-    gradient = F.conv2d(F.conv2d(F.conv2d(luma, gauss_x), gauss_y), sobel)
-    return gradient.pow(2).sum(1).add(1e-12).sqrt()
-
-
-def strongest_edge_crops(image: torch.Tensor) -> torch.Tensor:
-    """Per scene, the EDGE_CROP x EDGE_CROP window of pixels centred (where the frame allows) on the exact image's
-    largest gradient magnitude. image (B, 3, H, W) -> (B, EDGE_CROP^2) int64 flat pixel indices, row by row."""
-    h, w = image.shape[2:]
-    magnitude = gradient_magnitude(F.pad(image, (EDGE_REACH,) * 4, mode="replicate"))  # (B, H, W)
-    peak = magnitude.flatten(1).argmax(1)
-    top = (peak // w - EDGE_CROP // 2).clamp(0, h - EDGE_CROP)
-    left = (peak % w - EDGE_CROP // 2).clamp(0, w - EDGE_CROP)
-    span = torch.arange(EDGE_CROP, device=image.device)
-    return ((top[:, None, None] + span[:, None]) * w + left[:, None, None] + span).flatten(1)
-
-
-def edge_l1(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Mean |difference| over the window of ``gradient_magnitude`` compressed as g / (g + EDGE_THRESHOLD), so
-    that errors count most where Canny decides (its slope is 1.25 at the threshold, 0.04 at ten times it):
-    fake, real (B, 3, EDGE_CROP, EDGE_CROP)."""
-    f, r = gradient_magnitude(fake), gradient_magnitude(real)
-    return (f / (f + EDGE_THRESHOLD) - r / (r + EDGE_THRESHOLD)).abs().mean()

@@ -38,20 +38,6 @@ class PixelL1:
         return loss, {"g_l1": l1.item(), "g_coverage": coverage.item()}
 
 
-class EdgeGradient:
-    """Sampled-pixel fields: the metric's Canny input (``losses.gradient_magnitude``: luma smoothed with sigma 1,
-    Sobel magnitude) of G's gated image against the reference's, on a window at each scene's strongest exact edge
-    (``losses.strongest_edge_crops``), x edge_weight. Where a dim sphere's only edge is a faint rim, Canny's
-    threshold decides from one or two pixels whether the image has edges at all. fake, real (B, 3, S, S)."""
-
-    def __init__(self, loss: LossConfig):
-        self.weight = loss.edge_weight
-
-    def __call__(self, fake: torch.Tensor, real: torch.Tensor) -> Term:
-        edge = losses.edge_l1(fake, real)
-        return self.weight * edge, {"g_edge": edge.item()}
-
-
 class Adversarial:
     """D's verdict on G's images or crops: the GAN loss (gan: bce, lsgan, hinge, rpgan) x gan_weight, and D's
     accuracy on them. D passes gradients to G only: its own weight gradients (and their all-reduce) are skipped.
