@@ -86,7 +86,8 @@ def neural_backend(generator: torch.nn.Module, resolution: int, camera: Camera, 
     a pixel. every_pixel: evaluate them all anyway (the reference the tests and benchmarks/inversion.py compare)."""
     generator.requires_grad_(False)  # the descent moves the scene, never the weights
     pixels = getattr(generator, "samples_pixels", False)
-    coverable = pixels and getattr(generator, "coverage_cap", None) is not None and not every_pixel
+    coverable = (pixels and not every_pixel and hasattr(generator, "coverable_pixels")  # a field, or a subclass
+                 and getattr(generator, "coverage_cap", None) is not None)
     n = resolution * resolution
 
     def render(params: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
