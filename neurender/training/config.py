@@ -87,7 +87,6 @@ class SamplingConfig:
     silhouette_share: float = 0.5  # of the sampled pixels: drawn on the silhouette ...
     object_share: float = 0.25  # ... on the object ...
     detail_share: float = 0.0  # ... where the shading changes fast (highlights); the rest uniform over the frame
-    outer_share: float = 0.0  # ... on the silhouette outside the frame's inscribed circle (probe)
     crop_size: int = 0  # > 0: G trains on crops this many pixels wide in every phase, and D judges crops
     crops_per_image: int = 1  # crops per scene, centred on pixels drawn with the shares above
 
@@ -260,8 +259,8 @@ def validate(c: TrainConfig) -> TrainConfig:
         (s.batch * max(p.pixels_per_image, p.crops_per_image * (p.crop_size + 4) ** 2) <= MAX_STEP_SAMPLES,
          (f"schedule.batch x pixels_per_image (or x crops_per_image x crop pixels) must be at most "
           f"{MAX_STEP_SAMPLES:,} (the network's activations per step)")),
-        (min(p.silhouette_share, p.object_share, p.detail_share, p.outer_share) >= 0
-         and p.silhouette_share + p.object_share + p.detail_share + p.outer_share <= 1,
+        (min(p.silhouette_share, p.object_share, p.detail_share) >= 0
+         and p.silhouette_share + p.object_share + p.detail_share <= 1,
          "sampling.silhouette_share, object_share and detail_share must be >= 0 with a sum <= 1"),
         (p.pixels_per_image == 0 or spec.samples_pixels,
          f"sampling.pixels_per_image needs a generator that renders single pixels (samples_pixels), not {m.arch}"),

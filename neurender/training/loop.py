@@ -324,7 +324,7 @@ class Trainer:
         colour on the object."""
         s = self.config.sampling
         pixels = losses.sample_pixels(mask, s.pixels_per_image, s.silhouette_share, s.object_share, s.detail_share,
-                                      image, s.outer_share)
+                                      image)
         target = torch.cat([image, mask], 1).flatten(2).gather(2, pixels[:, None].expand(-1, 4, -1))
         colour, logit = self.g_train(params, pixels)
         self._g_update(*self.pixel_l1(colour, logit, target.transpose(1, 2)))

@@ -72,8 +72,7 @@ def detail(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def sample_pixels(mask: torch.Tensor, count: int, silhouette_share: float = 0.5, object_share: float = 0.25,
-                  detail_share: float = 0.0, image: torch.Tensor | None = None, outer_share: float = 0.0
-                  ) -> torch.Tensor:
+                  detail_share: float = 0.0, image: torch.Tensor | None = None) -> torch.Tensor:
     """Pixels to train on, per scene: a share on the silhouette (pixels whose 3x3 neighbourhood is mixed), a
     share on the object, a share on the object's shading detail (drawn in proportion to ``detail``: highlights and
     terminators), the rest uniform over the frame; drawn with replacement from torch's generator.
@@ -90,15 +89,10 @@ def sample_pixels(mask: torch.Tensor, count: int, silhouette_share: float = 0.5,
         total = x.sum((1, 2), keepdim=True)
         return torch.where(total > 0, weight * x / total.clamp(min=1e-12), weight / (h * w))
 
-    uniform = 1 - silhouette_share - object_share - detail_share - outer_share
+    uniform = 1 - silhouette_share - object_share - detail_share
     weights = share(edge, silhouette_share) + share(m, object_share) + uniform / (h * w)
     if detail_share:
         weights = weights + share(detail(image, mask), detail_share)
-    if outer_share:  # silhouette pixels outside the frame's inscribed circle, where perspective stretches most
-        ys = (torch.arange(h, device=mask.device) + 0.5) / h * 2 - 1
-        xs = (torch.arange(w, device=mask.device) + 0.5) / w * 2 - 1
-        outer = (ys[:, None] ** 2 + xs[None] ** 2 >= 1).float()
-        weights = weights + share(edge * outer, outer_share)
     return torch.multinomial(weights.view(b, -1), count, replacement=True)
 
 
