@@ -53,12 +53,13 @@ def main() -> None:
         coverage, lit = image_facts(targets)
         results["presets"][name] = {"coverage": coverage.tolist(), "lit": lit.tolist(), "backends": {}}
         found_by = {}
-        for backend, render in (("analytic", analytic_backend(128, renderer.camera)),
-                                ("neural", neural_backend(renderer.generator, 128, renderer.camera)),
-                                ("neural_every_pixel",
-                                 neural_backend(renderer.generator, 128, renderer.camera, every_pixel=True))):
+        for backend, kind, render in (
+                ("analytic", "analytic", analytic_backend(128, renderer.camera)),
+                ("neural", "neural", neural_backend(renderer.generator, 128, renderer.camera)),
+                ("neural_every_pixel", "neural",
+                 neural_backend(renderer.generator, 128, renderer.camera, every_pixel=True))):
             start = time.perf_counter()
-            found, _ = invert(targets, render, backend.split("_")[0], load_preset(name), renderer.camera, config)
+            found, _ = invert(targets, render, kind, load_preset(name), renderer.camera, config)
             found_by[backend] = found
             seconds = (time.perf_counter() - start) / args.count
             with torch.no_grad():

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from neurender.inversion.soft import render_soft
 from neurender.models.blocks import clamp_unit
@@ -47,7 +46,6 @@ COVERED = 4 / 255  # a target pixel counts as covered above this (the template's
 COVERAGE_WEIGHT = 0.1  # of the coverage error beside the image error
 JITTER = 0.15  # relative jitter of the estimated camera distance for starts after the first
 NEGLIGIBLE_LOGIT = 16.0  # the neural backend leaves out pixels whose coverage is below sigmoid(-16) = 1.1e-7
-GROUP_SCENES = 4  # scenes evaluated together by the neural backend, sorted by their count of pixels
 
 
 @dataclass(frozen=True)
@@ -81,12 +79,12 @@ def analytic_backend(resolution: int, camera: Camera) -> Render:
 def neural_backend(generator: torch.nn.Module, resolution: int, camera: Camera, every_pixel: bool = False) -> Render:
     """A trained generator as a differentiable renderer. A pixel generator's coverage is sigmoid(logit / T), T
     the temperature (at least 1). A field with a coverage cap (universal.pt) evaluates only the pixels where that
-    can exceed sigmoid(-NEGLIGIBLE_LOGIT), its ``coverable_pixels`` with a margin of T x NEGLIGIBLE_LOGIT, and
+    can exceed sigmoid(-NEGLIGIBLE_LOGIT), its ``pixel_groups`` with a margin of T x NEGLIGIBLE_LOGIT, and
     leaves the rest at exactly 0, so images, loss and gradients differ from evaluating every pixel by under 1.2e-7
     a pixel. every_pixel: evaluate them all anyway (the reference the tests and benchmarks/inversion.py compare)."""
     generator.requires_grad_(False)  # the descent moves the scene, never the weights
     pixels = getattr(generator, "samples_pixels", False)
-    coverable = (pixels and not every_pixel and hasattr(generator, "coverable_pixels")  # a field, or a subclass
+    coverable = (pixels and not every_pixel and hasattr(generator, "pixel_groups")  # a field, or a subclass
                  and getattr(generator, "coverage_cap", None) is not None)
     n = resolution * resolution
 
@@ -100,21 +98,12 @@ def neural_backend(generator: torch.nn.Module, resolution: int, camera: Camera, 
             colour, logit = generator.pixel_outputs(encoded)
             coverage = torch.sigmoid(logit / t).view(-1, resolution, resolution)
             return clamp_unit(colour).view(-1, resolution, resolution, 3) * coverage[..., None], coverage
-        per_scene = generator.coverable_pixels(encoded, t * NEGLIGIBLE_LOGIT)
-        order = sorted(range(len(params)), key=lambda i: len(per_scene[i]))  # groups of similar pixel counts
-        frames = []
-        for lo in range(0, len(order), GROUP_SCENES):
-            group = order[lo:lo + GROUP_SCENES]
-            k = max(1, len(per_scene[group[-1]]))
-            # padding: evaluated at pixel 0, written to a slot past the image and dropped (so it adds no gradient)
-            chosen = torch.stack([F.pad(per_scene[i], (0, k - len(per_scene[i]))) for i in group])
-            slots = torch.stack([F.pad(per_scene[i], (0, k - len(per_scene[i])), value=n) for i in group])
-            colour, logit = generator.pixel_outputs(encoded[group], chosen.to(encoded.device))
+        frame = torch.zeros(len(params), n + 1, 4, device=encoded.device)  # the last slot: padding (pixel_groups)
+        for scenes, chosen, slots in generator.pixel_groups(encoded, t * NEGLIGIBLE_LOGIT):
+            colour, logit = generator.pixel_outputs(encoded[scenes], chosen)
             coverage = torch.sigmoid(logit / t)[..., None]
-            values = torch.cat([clamp_unit(colour) * coverage, coverage], -1)  # (G, K, 4)
-            index = slots.to(encoded.device)[..., None].expand(-1, -1, 4)
-            frames.append(values.new_zeros(len(group), n + 1, 4).scatter(1, index, values)[:, :n])
-        frame = torch.cat(frames)[torch.tensor(order).argsort()].view(-1, resolution, resolution, 4)
+            frame[scenes[:, None], slots] = torch.cat([clamp_unit(colour) * coverage, coverage], -1)
+        frame = frame[:, :n].view(-1, resolution, resolution, 4)
         return frame[..., :3], frame[..., 3]
     return render
 

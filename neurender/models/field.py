@@ -41,6 +41,7 @@ evaluating them would give: the same images, several times faster (``render_fram
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -241,29 +242,38 @@ class FieldGenerator(nn.Module):
         pixels = (torch.arange(int(flat.sum())) - offsets + torch.repeat_interleave(starts.flatten(), flat))
         return list(pixels.split(lengths.sum(1).tolist()))
 
-    def render_frames(self, params: torch.Tensor) -> torch.Tensor:
-        """Whole frames through ``coverable_pixels``: (B, 10) -> (B, 3, R, R), equal to ``gated_image`` of every
-        pixel. Scenes are packed by pixel count into groups of at most INFERENCE_IMAGES frames' worth; each
-        scene's pixels are padded to its group's largest count, rounded up to a multiple of SCENE_ROWS (so every
-        matrix product has a row count that keeps its rounding), by repeating its first pixel."""
-        r = self.resolution
-        per_scene = self.coverable_pixels(params)
+    def pixel_groups(self, params: torch.Tensor, margin: float = 0.0
+                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The ``coverable_pixels`` of B scenes, packed for evaluation: yields (scenes (G,), pixels (G, K), slots
+        (G, K)), int64 on the scenes' device. Scenes are packed by pixel count into groups of at most
+        INFERENCE_IMAGES frames' worth; each scene's pixels are padded to its group's largest count, rounded up to
+        a multiple of SCENE_ROWS (so every matrix product has a row count that keeps its rounding), by repeating
+        its first pixel. ``slots`` are where each value goes in a flat (R * R + 1) frame: the pixel itself, and
+        R * R (a slot to drop) for the padding, so that padding neither writes a pixel twice nor adds a gradient.
+        Scenes with no such pixel are in no group."""
+        per_scene, n = self.coverable_pixels(params, margin), self.resolution ** 2
         counts = [-SCENE_ROWS * (-len(p) // SCENE_ROWS) for p in per_scene]
-        image = torch.zeros(len(params), r * r, 3, device=params.device)
         order = sorted((i for i in range(len(params)) if counts[i]), key=counts.__getitem__)
-        budget = INFERENCE_IMAGES * r * r
+        budget = INFERENCE_IMAGES * n
         while order:
             size = 1
             while size < len(order) and (size + 1) * counts[order[size]] <= budget:
                 size += 1
             group, order = order[:size], order[size:]
             k = counts[group[-1]]
-            indices = torch.stack([torch.cat([per_scene[i], per_scene[i][:1].expand(k - len(per_scene[i]))])
-                                   for i in group]).to(params.device)
-            scenes = torch.tensor(group, device=params.device)
-            colour, logit = self.pixel_outputs(params[scenes], indices)
-            image[scenes[:, None], indices] = gated_image(colour, logit)
-        return image.view(-1, r, r, 3).permute(0, 3, 1, 2)
+            pixels = torch.stack([torch.cat([per_scene[i], per_scene[i][:1].expand(k - len(per_scene[i]))])
+                                  for i in group])
+            slots = torch.stack([F.pad(per_scene[i], (0, k - len(per_scene[i])), value=n) for i in group])
+            yield (torch.tensor(group, device=params.device), pixels.to(params.device), slots.to(params.device))
+
+    def render_frames(self, params: torch.Tensor) -> torch.Tensor:
+        """Whole frames through ``pixel_groups``: (B, 10) -> (B, 3, R, R), equal to ``gated_image`` of every
+        pixel."""
+        r = self.resolution
+        image = torch.zeros(len(params), r * r + 1, 3, device=params.device)
+        for scenes, pixels, slots in self.pixel_groups(params):
+            image[scenes[:, None], slots] = gated_image(*self.pixel_outputs(params[scenes], pixels))
+        return image[:, :-1].reshape(-1, r, r, 3).permute(0, 3, 1, 2)
 
     def trunk(self, params: torch.Tensor, p: torch.Tensor) -> Trunk:
         """The per-pixel network at NDC points p (B or 1, K, 2), which may lie outside the frame: see ``Trunk``."""
