@@ -116,7 +116,7 @@ class OnlineSource:
         pool = os.environ.get("NEURENDER_PROBE_POOL")  # probe: every third scene from a pool of hard scenes
         if pool:
             hard = np.load(pool)
-            rows = np.arange(0, size, 3)
+            rows = np.arange(0, size, int(os.environ.get("NEURENDER_PROBE_EVERY", "3")))
             scenes[rows] = hard[(number * size + rows) * 7919 % len(hard)]
         return (torch.from_numpy(scenes[rank::world]),)
 
