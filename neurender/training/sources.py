@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,13 +111,7 @@ class OnlineSource:
 
     def load(self, number: int, size: int, rank: int, world: int) -> tuple[torch.Tensor]:
         """Batch `number`, this process's share, on the CPU: world-space scene parameters (b, 10) float64."""
-        scenes = self._scenes(TRAIN_INDEX + number * size, size)
-        pool = os.environ.get("NEURENDER_PROBE_POOL")  # probe: every third scene from a pool of hard scenes
-        if pool:
-            hard = np.load(pool)
-            rows = np.arange(0, size, int(os.environ.get("NEURENDER_PROBE_EVERY", "3")))
-            scenes[rows] = hard[(number * size + rows) * 7919 % len(hard)]
-        return (torch.from_numpy(scenes[rank::world]),)
+        return (torch.from_numpy(self._scenes(TRAIN_INDEX + number * size, size)[rank::world]),)
 
     def finish(self, loaded: tuple[torch.Tensor], device: torch.device) -> tuple[torch.Tensor, ...]:
         """``load``'s scenes rendered on `device`: encoded params (b, 10), image (b, 3, R, R), mask (b, 1, R, R)."""
