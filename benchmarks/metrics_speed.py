@@ -96,7 +96,7 @@ def main() -> None:
           f"scoring, FLIP maps, figure; best of {args.repeats}: {', '.join(f'{t:.2f}' for t in end_to_end)})")
     ratio = seconds / results["suite"]["seconds"]
     results["end_to_end"]["overhead_ratio"] = round(ratio, 3)
-    results["end_to_end"]["turn_ratios"] = [round(e / t, 3) for e, t in zip(end_to_end, suite)]
+    results["end_to_end"]["turn_ratios"] = [round(e / t, 3) for e, t in zip(end_to_end, suite, strict=True)]
     turns = ", ".join(f"{r:.2f}" for r in results["end_to_end"]["turn_ratios"])
     print(f"end to end / suite: {ratio:.2f} (target <= 1.25: the command's start-up, reading and pictures cost at "
           f"most a quarter of the scoring; turn by turn: {turns})")

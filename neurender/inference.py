@@ -29,7 +29,8 @@ class Renderer:
     camera: Camera  # the camera of its training data
     model: dict  # the model config it was built from (arch, width, ...)
     images_seen: int  # training images behind it, earlier runs included
-    training: list[dict] = field(default_factory=list)  # how it was trained: one record per run behind it (``training.state.stage_record``)
+    # how it was trained: one record per run behind it (``training.state.stage_record``)
+    training: list[dict] = field(default_factory=list)
 
     def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "auto") -> np.ndarray:
         """(N, 10) world-space scene parameters -> (N, R, R, 3) float32 RGB in [0, 1], on the CPU.

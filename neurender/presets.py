@@ -64,7 +64,7 @@ def validate_preset(preset: Preset) -> Preset:
     """Check ranges and constraints; raise NeurenderError naming the first problem."""
     ranges = preset.ranges()
     names = ["translation"] * 3 + ["diffuse"] * 3 + ["shininess"] + ["light"] * 3
-    for (lo, hi), name in zip(ranges, names):
+    for (lo, hi), name in zip(ranges, names, strict=True):
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
             raise NeurenderError(f"preset '{preset.name}': {name} range [{lo}, {hi}] must be finite with lo <= hi")
     if ranges[DIFFUSE].min() < 0 or ranges[DIFFUSE].max() > 1:

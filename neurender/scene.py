@@ -146,7 +146,7 @@ def scene_problem(row: list[float]) -> str | None:
     """
     if not all(math.isfinite(v) for v in row):
         return "a value is not finite"
-    for name, v in zip(PARAM_NAMES, row):
+    for name, v in zip(PARAM_NAMES, row, strict=True):
         if name in ("r", "g", "b") and not 0 <= v <= 1:
             return f"diffuse {name} = {v!r} is outside [0, 1]"
         if name == "shininess" and not 0 < v <= SHININESS_LIMIT:

@@ -219,7 +219,8 @@ def test_sixteen_bit_and_palette_pngs_score_as_their_eight_bit_originals(tmp_pat
         grey = (rng.integers(0, 4, (32, 32)) * 80).astype(np.uint8)  # four grey levels
         Image.fromarray(np.stack([grey] * 3, -1)).save(refs / f"image_{k:04d}.png")
         Image.fromarray(grey.astype(np.uint16) * 257).save(wide / f"image_{k:04d}.png")  # 16-bit grayscale
-        Image.fromarray(np.stack([grey] * 3, -1)).convert("P", palette=Image.Palette.ADAPTIVE).save(palette / f"image_{k:04d}.png")
+        paletted = Image.fromarray(np.stack([grey] * 3, -1)).convert("P", palette=Image.Palette.ADAPTIVE)
+        paletted.save(palette / f"image_{k:04d}.png")
     assert Image.open(wide / "image_0000.png").mode.startswith("I")
     for copies, mode in ((wide, "16-bit grayscale"), (palette, "palette")):
         result = run("evaluate", "--reference", refs, "--predictions", copies, "--out", tmp_path / f"e-{mode}",

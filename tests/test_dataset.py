@@ -106,7 +106,8 @@ def test_import_template_folder(tmp_path, data_dir):
     data = open_dataset(out)
     assert data.images.shape == (16, 128, 128, 4) and data.meta["source"] == "template"
     ours = render_spheres_uint8(torch.from_numpy(data.params)).numpy()
-    iou = ((data.images[..., 3] > 0) & (ours[..., 3] > 0)).sum() / ((data.images[..., 3] > 0) | (ours[..., 3] > 0)).sum()
+    theirs, mine = data.images[..., 3] > 0, ours[..., 3] > 0
+    iou = (theirs & mine).sum() / (theirs | mine).sum()
     assert iou > 0.99
     small = open_dataset(import_template(data_dir / "template", tmp_path / "small", resolution=64))
     assert small.images.shape == (16, 64, 64, 4)
@@ -143,7 +144,7 @@ def test_scene_dataset_yields_encoded_params_image_and_mask(tmp_path):
     assert len(train) == 16 and len(test) == 2
     params, image, mask = test[0]
     assert params.shape == (10,) and image.shape == (3, 16, 16) and mask.shape == (1, 16, 16)
-    assert image.dtype == torch.float32 and 0 <= image.min() and image.max() <= 1
+    assert image.dtype == torch.float32 and image.min() >= 0 and image.max() <= 1
     assert mask.sum() >= 0.2 * 256
     assert (image * (1 - mask)).abs().max() == 0  # background is black
     loader = torch.utils.data.DataLoader(train, batch_size=8, num_workers=2)

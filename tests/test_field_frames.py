@@ -34,7 +34,7 @@ def small_capped_field(seed: int = 0):
     torch.manual_seed(seed)
     g = phong_field(RESOLUTION, width=16, depth=1, embedding=16, frequencies=2, coverage_cap=8.0)
     with torch.no_grad():
-        for name, p in g.named_parameters():
+        for p in g.parameters():
             if not p.abs().sum():
                 p.normal_(0, 0.3)
         g.coverage.bias.fill_(4.0)

@@ -141,7 +141,8 @@ def test_the_walked_through_commands_train_and_render_your_own_generator(tmp_pat
     render = ["render", "--checkpoint", run / "renderer.pt", "--params-csv", DATA / "template" / "params.csv",
               "--out", tmp_path / "renders"]
     subprocess.run([sys.executable, "-m", "neurender", *map(str, render)], env=env, check=True, capture_output=True)
-    assert len(list((tmp_path / "renders").glob("image_*.png"))) == len(read_params_csv(DATA / "template" / "params.csv")[0])
+    scenes = len(read_params_csv(DATA / "template" / "params.csv")[0])
+    assert len(list((tmp_path / "renders").glob("image_*.png"))) == scenes
     without = subprocess.run([sys.executable, "-m", "neurender", *map(str, render[:-1]), tmp_path / "again"],
                              check=False, capture_output=True, text=True)  # the module is not importable any more
     assert without.returncode == 2 and "cannot import 'custom_generator'" in without.stderr

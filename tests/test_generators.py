@@ -17,7 +17,7 @@ def test_coordinate_channels_are_the_pixel_centres():
     assert out.shape == (2, 5, 4, 8) and torch.equal(out[:, :3], x)
     columns, rows = out[0, 3], out[0, 4]
     assert torch.allclose(columns[0], torch.linspace(-7 / 8, 7 / 8, 8)) and (columns == columns[0]).all()
-    assert torch.allclose(rows[:, 0], torch.linspace(-3 / 4, 3 / 4, 4)) and (rows.T == rows[:, 0]).all()
+    assert torch.allclose(rows[:, 0], torch.linspace(-3 / 4, 3 / 4, 4)) and (rows[:, 0] == rows.T).all()
 
 
 def first_convolution_inputs(g: nn.Module) -> list[int]:
@@ -27,13 +27,14 @@ def first_convolution_inputs(g: nn.Module) -> list[int]:
 @pytest.mark.parametrize("arch", ["upsample", "deconv", "hybrid", "cspup"])
 def test_each_report_generator_has_a_coordconv_twin(arch):
     torch.manual_seed(0)
-    plain, twin = build_generator(arch, 32, {"width": 32}).eval(), build_generator(f"{arch}_coord", 32, {"width": 32}).eval()
+    plain = build_generator(arch, 32, {"width": 32}).eval()
+    twin = build_generator(f"{arch}_coord", 32, {"width": 32}).eval()
     n_stages = len(stage_channels(32, 32)) - 1
     coords = [m for m in twin.modules() if isinstance(m, AddCoords)]
     assert len(coords) == n_stages + 1 and not any(isinstance(m, AddCoords) for m in plain.modules())
     # the same layers with two more inputs per stage and at the RGB convolution (cspup: one in each of its
     # halves, the coordinates joining the convolved half and its shortcut the transition)
-    extra = [b - a for a, b in zip(first_convolution_inputs(plain), first_convolution_inputs(twin))]
+    extra = [b - a for a, b in zip(first_convolution_inputs(plain), first_convolution_inputs(twin), strict=True)]
     assert sum(extra) == 2 * (n_stages + 1) and set(extra) <= {0, 1, 2}
     images = twin(torch.randn(3, 10))
     assert images.shape == (3, 3, 32, 32) and 0 <= images.min() <= images.max() <= 1
@@ -76,7 +77,7 @@ def test_the_sphere_frame_is_its_projection_in_units_of_its_apparent_radius():
     qx, qy, r2 = out[0, 1], out[0, 2], out[0, 3]
     ndc = torch.tensor([-0.75, -0.25, 0.25, 0.75])
     assert torch.allclose(qx[0], (ndc - 0.25) / 0.5) and (qx == qx[0]).all()  # columns left to right
-    assert torch.allclose(qy[:, 0], (ndc.flip(0) + 0.5) / 0.5) and (qy.T == qy[:, 0]).all()  # rows: y up
+    assert torch.allclose(qy[:, 0], (ndc.flip(0) + 0.5) / 0.5) and (qy[:, 0] == qy.T).all()  # rows: y up
     assert torch.allclose(r2, qx ** 2 + qy ** 2)
 
 
@@ -94,7 +95,7 @@ def test_the_frame_option_gives_every_stage_and_the_rgb_convolution_three_more_i
     plain = build_generator(arch, 32, {"width": 32}).eval()
     framed = build_generator(arch, 32, {"width": 32, "frame": True}).eval()
     n_stages = len(stage_channels(32, 32)) - 1
-    extra = [b - a for a, b in zip(first_convolution_inputs(plain), first_convolution_inputs(framed))]
+    extra = [b - a for a, b in zip(first_convolution_inputs(plain), first_convolution_inputs(framed), strict=True)]
     assert sum(extra) == 3 * (n_stages + 1) and set(extra) <= {0, 1, 2, 3}
     params = encode_params(torch.from_numpy(sample_scenes(load_preset("easy"), 1, np.arange(2))))
     images = framed(params)

@@ -66,7 +66,7 @@ def test_ssim_equals_scikit_image_on_random_batches():
     x = rng.random((5, 40, 56, 3), dtype=np.float32)
     y = np.clip(x + 0.2 * rng.standard_normal(x.shape, dtype=np.float32), 0, 1)
     expected = [structural_similarity(a, b, channel_axis=-1, data_range=1.0, gaussian_weights=True, sigma=1.5,
-                                      use_sample_covariance=False) for a, b in zip(x, y)]
+                                      use_sample_covariance=False) for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(ssim(x, y)["ssim"], expected, atol=1e-6)
     np.testing.assert_allclose(ssim(x, x)["ssim"], 1.0, atol=1e-6)
 

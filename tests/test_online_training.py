@@ -42,7 +42,7 @@ def test_online_batches_are_fresh_renders_of_a_pure_function_of_seed_and_number(
 
     params, image, mask = batch(5)
     again = batch(5)
-    assert all(torch.equal(a, b) for a, b in zip((params, image, mask), again))
+    assert all(torch.equal(a, b) for a, b in zip((params, image, mask), again, strict=True))
     scenes = sample_scenes(PRESETS["easy"], 3, np.arange(TRAIN_INDEX + 40, TRAIN_INDEX + 48), 32)
     assert torch.equal(params, encode_params(torch.from_numpy(scenes)))
     exact = render_spheres(torch.from_numpy(scenes), 32).permute(0, 3, 1, 2)

@@ -127,7 +127,7 @@ def test_spheres_cut_by_the_near_plane_along_the_x_axis_match_reference():
     images = render_spheres(params, 64)
     images[..., :3].sum().backward()
     assert torch.isfinite(images).all() and torch.isfinite(params.grad).all()
-    for scene, ours in zip(scenes, images.detach().numpy()):
+    for scene, ours in zip(scenes, images.detach().numpy(), strict=True):
         ref = render_image(scene, 64)
         assert ((ours[..., 3] > 0) == (ref[..., 3] > 0)).all()
         assert np.abs(ours[..., :3] - ref[..., :3]).max() < 1e-4

@@ -87,7 +87,7 @@ def test_resume_equals_uninterrupted(tiny, tmp_path):
         if part in ("g", "g_ema", "d"):
             assert_same_weights(a, b)
         elif part == "opt_g":
-            for sa, sb in zip(a["state"].values(), b["state"].values()):
+            for sa, sb in zip(a["state"].values(), b["state"].values(), strict=True):
                 assert torch.equal(sa["exp_avg"], sb["exp_avg"])
         else:
             a.pop("tick_sums", None), b.pop("tick_sums", None)

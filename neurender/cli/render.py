@@ -51,11 +51,11 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
         raise NeurenderError(f"no scenes to render in {params_csv or f'split {split} of {dataset}'}")
     images = renderer.render(params, device=select_device(device))
     out.mkdir(parents=True, exist_ok=True)
-    for frame, image in zip(frames.tolist(), images):
+    for frame, image in zip(frames.tolist(), images, strict=True):
         Image.fromarray(to_uint8(image)).save(out / template_image_name(frame))
     if analytic:
         (out / "analytic").mkdir(exist_ok=True)
         exact = render_spheres_uint8(torch.from_numpy(params), renderer.resolution, renderer.camera).numpy()
-        for frame, image in zip(frames.tolist(), exact):
+        for frame, image in zip(frames.tolist(), exact, strict=True):
             Image.fromarray(image).save(out / "analytic" / template_image_name(frame))
     click.echo(f"wrote {len(frames)} images to {out}")

@@ -55,7 +55,7 @@ def write_params_csv(path: Path, frames: np.ndarray, params: np.ndarray, header:
         if header:
             f.write(",".join(CSV_COLUMNS) + "\n")
         f.writelines(f"{frame}," + ",".join(map(repr, row)) + "\n"
-                     for frame, row in zip(frames.tolist(), params.tolist()))
+                     for frame, row in zip(frames.tolist(), params.tolist(), strict=True))
 
 
 MAX_FRAME = 2**31 - 1  # frame numbers name files (image_XXXX.png) and index int64 arrays

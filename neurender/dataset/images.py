@@ -87,7 +87,7 @@ def read_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, bool, str]:
         raise NeurenderError(f"{folder} has no PNG images named like image_0000.png")
     frames = np.array(sorted(by_frame), dtype=np.int64)
     with ThreadPoolExecutor(4) as pool:  # PNG decoding runs without the GIL
-        images, modes, alphas = zip(*pool.map(_read_image, [by_frame[f] for f in frames.tolist()]))
+        images, modes, alphas = zip(*pool.map(_read_image, [by_frame[f] for f in frames.tolist()]), strict=True)
     if len({im.shape for im in images}) > 1:
         raise NeurenderError(f"{folder}: images differ in size")
     counts: dict[str, int] = {}

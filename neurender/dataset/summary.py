@@ -30,5 +30,5 @@ def summarize(data: LoadedDataset, bins: int = 10) -> dict:
         "empty_fraction": float((cov == 0).mean()),
         "coverage_mean": float(cov.mean()),
         "coverage_histogram": [{"from": float(a), "to": float(b), "count": int(c)}
-                               for a, b, c in zip(edges[:-1], edges[1:], hist)],
+                               for a, b, c in zip(edges[:-1], edges[1:], hist, strict=True)],
     }

@@ -82,7 +82,7 @@ class _NpyStream:
         pages = data[:full].view(np.uint64).reshape(-1, self.PAGE // 8)
         nonzero = np.append(pages.max(axis=1) > 0, data[full:].any())
         edges = np.flatnonzero(np.diff(nonzero, prepend=False, append=False))  # starts and ends of runs
-        for first, last in zip(edges[::2] * self.PAGE, edges[1::2] * self.PAGE):
+        for first, last in zip(edges[::2] * self.PAGE, edges[1::2] * self.PAGE, strict=True):
             os.pwrite(self._file.fileno(), data[first:last], offset + first)
 
     def write(self, block: np.ndarray) -> None:
@@ -227,12 +227,12 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
 def merge_shards(shard_dirs: list[Path], out: Path, overwrite: bool = False) -> Path:
     """Concatenate the shards of one generation into the dataset a single run would have written."""
     metas = [read_meta(d) for d in shard_dirs]
-    for d, m in zip(shard_dirs, metas):
+    for d, m in zip(shard_dirs, metas, strict=True):
         if "shard" not in m:
             raise NeurenderError(f"{d} is not a shard (generated without --shard)")
         verify_dataset(d, m)
     common = {k: v for k, v in metas[0].items() if k not in ("shard", "sha256")}
-    for d, m in zip(shard_dirs, metas):
+    for d, m in zip(shard_dirs, metas, strict=True):
         if {k: v for k, v in m.items() if k not in ("shard", "sha256")} != common:
             raise NeurenderError(f"{d} belongs to another generation than {shard_dirs[0]} (preset, seed, count...)")
     order = sorted(range(len(metas)), key=lambda k: metas[k]["shard"]["start"])

@@ -140,7 +140,7 @@ def figure(targets: np.ndarray, recovered: np.ndarray, frames: np.ndarray, path:
     for k in range(n):
         difference = np.clip(np.abs(targets[k] - recovered[k]) * 4, 0, 1)
         for ax, image, name in zip(axes[k], (targets[k], recovered[k], difference),
-                                   ("target", "recovered", "|difference| x 4")):
+                                   ("target", "recovered", "|difference| x 4"), strict=True):
             ax.imshow(image, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
@@ -165,7 +165,7 @@ def run_inversion(targets: Targets, render: Render, backend: str, preset: Preset
         table.update(parameter_errors(found, targets.truth))
     write_params_csv(out / "params.csv", targets.frames, found)
     (out / "images").mkdir()
-    for frame, image in zip(targets.frames.tolist(), recovered):
+    for frame, image in zip(targets.frames.tolist(), recovered, strict=True):
         Image.fromarray(to_uint8(image)).save(out / "images" / template_image_name(frame))
     columns = list(table)
     lines = [",".join(columns)] + [",".join(f"{table[c][i]:.6g}" if c != "frame" else str(table[c][i])

@@ -36,7 +36,7 @@ def edges(images: np.ndarray) -> np.ndarray:
 
 def _distances(a: np.ndarray, b: np.ndarray, name: str) -> dict[str, np.ndarray]:
     has_a, has_b = a.any((1, 2)), b.any((1, 2))
-    return {name: np.array([set_distance(x, y) for x, y in zip(a, b)], dtype=np.float64),
+    return {name: np.array([set_distance(x, y) for x, y in zip(a, b, strict=True)], dtype=np.float64),
             f"{name}_one_empty": has_a != has_b,
             f"{name}_both_empty": ~(has_a | has_b)}
 

@@ -48,7 +48,7 @@ class LPIPS(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         both = self.features(torch.cat([a, b]))
         n = a.shape[0]
-        return sum(lin((f[:n] - f[n:]).square()).mean((1, 2, 3)) for lin, f in zip(self.linear, both))
+        return sum(lin((f[:n] - f[n:]).square()).mean((1, 2, 3)) for lin, f in zip(self.linear, both, strict=True))
 
 
 def load_lpips(device: torch.device | str = "cpu") -> LPIPS:

@@ -30,8 +30,8 @@ class Pair:
         return len(self.reference)
 
     def slice(self, start: int, stop: int) -> Pair:
-        cut = (lambda a: None if a is None else a[start:stop])
-        return Pair(*(cut(a) for a in (self.reference, self.prediction, self.reference_mask, self.prediction_mask)))
+        parts = (self.reference, self.prediction, self.reference_mask, self.prediction_mask)
+        return Pair(*(None if a is None else a[start:stop] for a in parts))
 
 
 @dataclass(frozen=True)

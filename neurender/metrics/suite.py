@@ -38,7 +38,7 @@ def score(pair: Pair, names: list[str], workers: int = 2, progress: Callable[[in
         with scoring_pool(min(workers, len(chunks))) as own:
             return score(pair, names, progress=progress, pool=own)
     if pool is not None:
-        for chunk, part in zip(chunks, pool.map(_score, [names] * len(chunks), chunks)):
+        for chunk, part in zip(chunks, pool.map(_score, [names] * len(chunks), chunks), strict=True):
             parts.append(part)
             if progress:
                 progress(len(chunk))

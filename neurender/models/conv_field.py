@@ -66,10 +66,13 @@ class ConvFieldGenerator(FieldGenerator):
         trunk = self.trunk(params, self.window_points(origin, size))
         grid = torch.cat([trunk.x, trunk.q, trunk.r2], -1).view(len(params), n, n, -1).permute(0, 3, 1, 2)
         coords, h = grid[:, -3:], grid[:, :-3]
-        for i, (conv, film) in enumerate(zip(self.refine, self.refine_films)):
+        for i, (conv, film) in enumerate(zip(self.refine, self.refine_films, strict=True)):
             h = F.silu(film(conv(torch.cat([h, coords[..., i:n - i, i:n - i]], 1)), trunk.e))
         correction = CORRECTION_GAIN * self.correction(h).flatten(2).transpose(1, 2)  # (B, S*S, 3)
-        inner = lambda t: t.view(len(params), n, n, -1)[:, m:n - m, m:n - m].reshape(len(params), size * size, -1)
+
+        def inner(t: torch.Tensor) -> torch.Tensor:  # (B, n * n, C) -> the window's inner (B, size * size, C)
+            return t.view(len(params), n, n, -1)[:, m:n - m, m:n - m].reshape(len(params), size * size, -1)
+
         logit = inner(trunk.logit[..., None])[..., 0] + correction[..., 0]
         return self.compose(params, inner(trunk.out) + correction[..., 1:]), logit
 

@@ -282,7 +282,7 @@ class FieldGenerator(nn.Module):
         r2 = (q * q).sum(-1, keepdim=True).clamp(max=R2_LIMIT)
         x = torch.cat([q.clamp(-Q_LIMIT, Q_LIMIT), r2] + [f(q * (math.pi * 2 ** k)) for k in range(self.frequencies)
                                                          for f in (torch.sin, torch.cos)], -1)
-        for layer, (gamma, beta) in zip(self.layers, s.films):
+        for layer, (gamma, beta) in zip(self.layers, s.films, strict=True):
             x = F.silu(layer(x) * (1 + gamma) + beta)
         learned = self.coverage(x).squeeze(-1)
         if self.coverage_cap is not None:

@@ -199,7 +199,7 @@ class CoordGenerator(nn.Module):
         _, _, h, w = self.coords.shape
         x = torch.cat([self.coords.expand(b, -1, -1, -1), params[:, :, None, None].expand(-1, -1, h, w)], dim=1)
         e = self.embed(params)
-        for layer, film in zip(self.layers, self.films):
+        for layer, film in zip(self.layers, self.films, strict=True):
             x = nn.functional.leaky_relu(film(layer(x), e), 0.2)
         return clamp_unit(self.smooth(x))
 

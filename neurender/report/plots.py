@@ -48,7 +48,7 @@ def _series(records: list[dict], keys: list[str]) -> dict[str, tuple[list, list]
         points = [(r["images"], r[key]) for r in records
                   if isinstance(r.get(key), int | float) and not isinstance(r.get(key), bool)]
         if points:
-            out[key] = tuple(map(list, zip(*points)))
+            out[key] = tuple(map(list, zip(*points, strict=True)))
     return out
 
 

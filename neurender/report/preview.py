@@ -28,7 +28,7 @@ def preview_grid(data: LoadedDataset, out: Path, indices: list[int], columns: in
     fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.45 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, i in zip(axes.flat, indices):
+    for ax, i in zip(axes.flat, indices, strict=False):
         rgba = np.asarray(data.images[i])
         ax.imshow(_over_checkerboard(rgba), interpolation="nearest")
         ax.set_title(f"#{i} frame {data.frames[i]}\ncoverage {(rgba[..., 3] > 0).mean():.1%}", fontsize=8)

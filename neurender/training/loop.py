@@ -396,9 +396,9 @@ class Trainer:
     def _update_ema(self) -> None:
         beta = schedule.ema_beta(self.config.schedule, self.counters.images)
         with torch.no_grad():
-            for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters()):
+            for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters(), strict=True):
                 p_ema.lerp_(p, 1 - beta)
-            for b_ema, b in zip(self.g_ema.buffers(), self.g.buffers()):
+            for b_ema, b in zip(self.g_ema.buffers(), self.g.buffers(), strict=True):
                 b_ema.copy_(b)
 
     def iteration(self) -> None:

@@ -3,6 +3,7 @@ checkpoint fits the run that loads it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -71,10 +72,10 @@ def edited_settings(path: Path, config: dict) -> list[str]:
         return []
     if not isinstance(written, dict):
         return ["the whole file"]
-    try:  # an older layout (sampling settings in [schedule], no model.options) reads as today's
+    # an older layout (sampling settings in [schedule], no model.options) reads as today's; an invalid edit is
+    # compared as written
+    with contextlib.suppress(NeurenderError):
         written = to_dict(from_dict(written))
-    except NeurenderError:
-        pass  # an invalid edit: compared as written
     changed = []
     for key in sorted(set(written) | set(config)):
         mine, theirs = config.get(key), written.get(key)
