@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from skimage.color import rgb2gray
 
+from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.metrics.hausdorff import edges, set_distance
 from neurender.metrics.images import quantize_8bit, to_float
@@ -37,11 +40,29 @@ COUNT = 600  # test images per seed, as neurender results draws them
 
 
 def seed_range(text: str) -> list[int]:
-    """"101-130" -> [101, ..., 130]; "1,2,3" -> [1, 2, 3]."""
-    if "-" in text:
-        first, last = (int(x) for x in text.split("-"))
-        return list(range(first, last + 1))
-    return [int(x) for x in text.split(",")]
+    """--seeds: "101-130" -> [101, ..., 130]; "1,2,3" -> [1, 2, 3]."""
+    try:
+        if "-" in text:
+            first, last = (int(x) for x in text.split("-"))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"expected FIRST-LAST or a comma-separated list of seeds, got {text!r}")
+    return seeds
+
+
+def shrink_fraction(text: str) -> float:
+    """--shrink: EPS in [0, 1), so that the radius 1 - EPS is positive."""
+    try:
+        eps = float(text)
+    except ValueError:
+        eps = math.nan
+    if not 0 <= eps < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return eps
 
 
 def smaller_sphere(params: np.ndarray, eps: float) -> np.ndarray:
@@ -53,28 +74,37 @@ def smaller_sphere(params: np.ndarray, eps: float) -> np.ndarray:
     return scaled
 
 
-def count_one_sided(label: str, render, seeds: list[int], max_luma: float, every_image: bool) -> dict:
-    """Per renderer (render: (n, 10) scenes -> (n, R, R, 3) 8-bit float images): dim scenes, one-sided Canny maps
-    among them, and those with edges in the exact image only; with every_image, the mean Hausdorff over all."""
-    dim_scenes = one_sided = exact_only = 0
-    distances = []
+def count_one_sided(renderers: list[tuple[str, Callable, bool]], seeds: list[int], max_luma: float) -> list[dict]:
+    """Per renderer (label; render: (n, 10) scenes -> (n, R, R, 3) 8-bit float images; every_image): dim scenes,
+    one-sided Canny maps among them, and those with edges in the exact image only; with every_image, the mean
+    Hausdorff over all the seeds' images too. Each seed's exact images and their edges are computed once."""
+    tallies = [{"dim_scenes": 0, "one_sided": 0, "edges_in_exact_only": 0, "distances": []} for _ in renderers]
+    any_every_image = any(every_image for _, _, every_image in renderers)
     for seed in seeds:
         params, reference = fresh_test_set("easy", seed, COUNT)
         exact = to_float(reference[..., :3])
         dim = rgb2gray(exact).max((1, 2)) < max_luma  # the luma the Hausdorff metric's Canny reads
-        chosen = np.ones(len(params), bool) if every_image else dim
-        exact_edges, predicted_edges = edges(exact[chosen]), edges(render(params[chosen]))
+        everything = np.ones(len(params), bool)
+        exact_edges = edges(exact[everything if any_every_image else dim])
+        dim_edges = exact_edges[dim] if any_every_image else exact_edges
+        for (_, render, every_image), tally in zip(renderers, tallies, strict=True):
+            predicted_edges = edges(render(params[everything if every_image else dim]))
+            if every_image:
+                tally["distances"] += [set_distance(a, b) for a, b in zip(exact_edges, predicted_edges, strict=True)]
+                predicted_edges = predicted_edges[dim]
+            in_exact, in_predicted = dim_edges.any((1, 2)), predicted_edges.any((1, 2))
+            tally["dim_scenes"] += int(dim.sum())
+            tally["one_sided"] += int((in_exact != in_predicted).sum())
+            tally["edges_in_exact_only"] += int((in_exact & ~in_predicted).sum())
+    rows = []
+    for (label, _, every_image), tally in zip(renderers, tallies, strict=True):
+        distances = tally.pop("distances")
+        row = {"renderer": label, **tally,  # per_600_images: of a 600-image easy test set, from its dim scenes
+               "per_600_images": round(tally["one_sided"] / len(seeds), 2)}
         if every_image:
-            distances += [set_distance(a, b) for a, b in zip(exact_edges, predicted_edges, strict=True)]
-        in_exact, in_predicted = exact_edges.any((1, 2))[dim[chosen]], predicted_edges.any((1, 2))[dim[chosen]]
-        dim_scenes += int(dim.sum())
-        one_sided += int((in_exact != in_predicted).sum())
-        exact_only += int((in_exact & ~in_predicted).sum())
-    row = {"renderer": label, "dim_scenes": dim_scenes, "one_sided": one_sided, "edges_in_exact_only": exact_only,
-           "per_600_images": round(one_sided / len(seeds), 2)}  # of a 600-image easy test set, from its dim scenes
-    if every_image:
-        row["hausdorff_every_image"] = round(float(np.mean(distances)), 3)
-    return row
+            row["hausdorff_every_image"] = round(float(np.mean(distances)), 3)
+        rows.append(row)
+    return rows
 
 
 def network(name: str):
@@ -89,23 +119,27 @@ def shrunk(eps: float):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", action="append", help="shipped name or path (repeatable; default universal)")
-    parser.add_argument("--shrink", type=float, action="append", default=[],
+    parser.add_argument("--shrink", type=shrink_fraction, action="append", default=[],
                         help="add the exact renderer with the sphere's radius 1 - EPS (repeatable)")
-    parser.add_argument("--seeds", default="101-130", help="test seeds: FIRST-LAST or a comma-separated list")
+    parser.add_argument("--seeds", type=seed_range, default="101-130",
+                        help="test seeds: FIRST-LAST or a comma-separated list")
     parser.add_argument("--max-luma", type=float, default=0.4, help="a scene is dim below this brightest luma")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "dim_rims.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    seeds = seed_range(args.seeds)
-    rows = []
-    renderers = [(name, network(name), False) for name in args.checkpoint or ([] if args.shrink else ["universal"])]
+    seeds = args.seeds
+    try:
+        renderers = [(name, network(name), False)
+                     for name in args.checkpoint or ([] if args.shrink else ["universal"])]
+    except NeurenderError as e:
+        parser.error(str(e))
     renderers += [(f"exact, sphere radius 1 - {eps}", shrunk(eps), True) for eps in args.shrink]
-    for label, render, every_image in renderers:
-        row = count_one_sided(label, render, seeds, args.max_luma, every_image)
-        rows.append(row)
-        extra = f"; mean Hausdorff of every image {row['hausdorff_every_image']} px" if every_image else ""
-        print(f"{label}: {row['one_sided']} one-sided of {row['dim_scenes']} dim scenes "
+    rows = count_one_sided(renderers, seeds, args.max_luma)
+    for row in rows:
+        every = row.get("hausdorff_every_image")
+        extra = "" if every is None else f"; mean Hausdorff of every image {every} px"
+        print(f"{row['renderer']}: {row['one_sided']} one-sided of {row['dim_scenes']} dim scenes "
               f"({row['edges_in_exact_only']} with edges in the exact image only){extra}")
     results = {"preset": "easy", "seeds": seeds, "count_per_seed": COUNT, "max_luma": args.max_luma, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
