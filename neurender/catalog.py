@@ -8,9 +8,10 @@ import math
 
 from neurender.errors import NeurenderError
 
-PRESET_NAMES = ("default", "easy")  # presets.PRESETS
+PRESET_NAMES = ("default", "easy", "visible")  # presets.PRESETS
 GENERATOR_NAMES = ("upsample", "deconv", "hybrid", "cspup", "upsample_coord", "deconv_coord", "hybrid_coord",
-                   "cspup_coord", "coord", "field", "phong_field", "conv_field")  # models.generators.GENERATORS
+                   "cspup_coord", "coord", "field", "phong_field", "conv_field",
+                   "window")  # models.generators.GENERATORS
 METRIC_NAMES = ("flip", "lpips", "ssim", "hausdorff", "silhouette_hausdorff", "psnr", "l1",
                 "masked_l1")  # metrics.registry.METRICS, in table order
 GAN_LOSSES = ("bce", "lsgan", "hinge", "rpgan")  # training.losses

@@ -44,6 +44,18 @@ def test_default_preset_keeps_empty_images_at_most_five_percent():
     assert abs(scenes[:, 6].mean() - 11.5) < 0.4 and abs(scenes[:, 3:6].mean() - 0.5) < 0.03
 
 
+def test_visible_preset_is_the_default_distribution_without_its_empty_frames():
+    indices = np.arange(2000)
+    visible = sample_scenes(PRESETS["visible"], 0, indices)
+    assert (covered_pixels(torch.from_numpy(visible)).numpy() > 0).all()
+    # an image that default may not leave empty is drawn by the same candidates: the same scene
+    kept = ~empty_allowed(indices, PRESETS["default"].max_empty_fraction)
+    assert np.array_equal(visible[kept], sample_scenes(PRESETS["default"], 0, indices)[kept])
+    # the others are the first non-empty candidate, as a report's filter keeps the template's non-empty frames
+    assert load_preset("visible") is PRESETS["visible"] and np.array_equal(PRESETS["visible"].ranges(),
+                                                                           PRESETS["default"].ranges())
+
+
 def test_sampling_is_deterministic_per_index():
     whole = sample_scenes(PRESETS["easy"], 3, np.arange(64))
     part = sample_scenes(PRESETS["easy"], 3, np.arange(40, 64))

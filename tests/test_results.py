@@ -55,3 +55,30 @@ def test_results_command_bad_input(tmp_path):
     (tmp_path / "ds").mkdir()
     assert_user_error(run("dataset", "preview", tmp_path / "ds", "--out", tmp_path / "grid.xyz"), "not a .png file")
     assert not (tmp_path / "r").exists() and not (tmp_path / "grid.xyz").exists()
+
+
+def test_sphere_crop_holds_the_sphere_with_a_margin_inside_the_frame():
+    from neurender.report.figures import sphere_crop
+
+    mask = np.zeros((128, 128), bool)
+    mask[10:15, 120:126] = True  # a small sphere at the right edge
+    rows, cols = sphere_crop(mask)
+    assert (rows.stop - rows.start, cols.stop - cols.start) == (32, 32) and cols.stop == 128
+    assert mask[rows, cols].sum() == mask.sum()
+    mask[:] = False
+    mask[20:100, 30:90] = True  # larger than the least size: the sphere plus 8 pixels each side
+    rows, cols = sphere_crop(mask)
+    assert rows.stop - rows.start == 96 and mask[rows, cols].sum() == mask.sum()
+    assert sphere_crop(np.zeros((16, 16), bool)) == (slice(0, 16), slice(0, 16))
+
+
+def test_comparison_grid_draws_one_row_per_case(tmp_path):
+    from PIL import Image
+
+    from neurender.report.figures import comparison_grid
+
+    images = [np.full((8, 8, 3), v, np.float32) for v in (0.0, 0.5, 1.0)]
+    out = comparison_grid([("a", images), ("b", images)], ["exact", "x", "y"], tmp_path / "g.png", "t", cell=20)
+    picture = np.asarray(Image.open(out))
+    assert picture.shape == (46 + 2 * 26, 150 + 3 * 26 + 6, 3)
+    assert (picture[46 + 5, 150 + 6 + 2 * 26 + 5] == 255).all()  # row 1, column y: white

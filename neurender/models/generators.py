@@ -31,6 +31,7 @@ from neurender.models.blocks import (
 )
 from neurender.models.conv_field import conv_field
 from neurender.models.field import Q_LIMIT, R2_LIMIT, field, phong_field, sphere_projection
+from neurender.models.window import window
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, pixel_centres_ndc, ray_directions
 
 
@@ -257,6 +258,7 @@ GENERATORS: dict[str, GeneratorSpec] = {
     "field": GeneratorSpec(field, samples_pixels=True, trunk="field"),
     "phong_field": GeneratorSpec(phong_field, samples_pixels=True, trunk="field"),
     "conv_field": GeneratorSpec(conv_field, renders_crops=True, trunk="field"),
+    "window": GeneratorSpec(window),
 }
 
 

@@ -62,3 +62,38 @@ def side_by_side(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], out
                          (label + gap + c * (tw + gap), y))
     canvas.save(out)
     return out
+
+
+def sphere_crop(mask: np.ndarray, least: int = 32, margin: int = 8) -> tuple[slice, slice]:
+    """The square of the frame around a sphere's pixels: mask (H, W) bool -> (rows, columns) slices, at least
+    `least` pixels wide and `margin` beyond the sphere each side, moved inside the frame; the whole frame if the
+    mask is empty."""
+    h, w = mask.shape
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return slice(0, h), slice(0, w)
+    size = min(max(least, rows[-1] - rows[0] + 1 + 2 * margin, cols[-1] - cols[0] + 1 + 2 * margin), h, w)
+    top = int(np.clip((rows[0] + rows[-1] + 1 - size) // 2, 0, h - size))
+    left = int(np.clip((cols[0] + cols[-1] + 1 - size) // 2, 0, w - size))
+    return slice(top, top + size), slice(left, left + size)
+
+
+def comparison_grid(rows: list[tuple[str, list[np.ndarray]]], columns: list[str], out: Path, title: str,
+                    cell: int = 160) -> Path:
+    """One row per case: (label, images (H, W, 3) floats in [0, 1], one per column), each scaled to `cell` pixels
+    with sharp pixels under its column's name. Drawn with Pillow."""
+    font = ImageFont.load_default(size=13)
+    label, top, gap = 150, 46, 6
+    canvas = Image.new("RGB", (label + len(columns) * (cell + gap) + gap, top + len(rows) * (cell + gap)), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((canvas.width // 2, 8), title, fill="black", font=font, anchor="mt")
+    for c, name in enumerate(columns):
+        draw.text((label + gap + c * (cell + gap) + cell // 2, top - 8), name, fill="black", font=font, anchor="ms")
+    for r, (text, images) in enumerate(rows):
+        y = top + r * (cell + gap)
+        draw.multiline_text((label - 4, y + cell // 2), text, fill="black", font=font, anchor="rm", align="right")
+        for c, image in enumerate(images):
+            canvas.paste(Image.fromarray(to_uint8(image)).resize((cell, cell), Image.Resampling.NEAREST),
+                         (label + gap + c * (cell + gap), y))
+    canvas.save(out)
+    return out
