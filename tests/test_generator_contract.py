@@ -111,6 +111,9 @@ def test_an_unknown_or_unimportable_architecture_is_one_clear_error():
         generator_spec("no_such_module:Generator")
     with pytest.raises(NeurenderError, match="has no 'Nope'"):
         generator_spec("neurender.models.generators:Nope")
+    for not_a_class in ("os:_exit", "builtins:print", "signal:raise_signal", "torch:manual_seed", "math:pi"):
+        with pytest.raises(NeurenderError, match="not a generator class"):
+            generator_spec(not_a_class)  # never called: a checkpoint's arch cannot run a function
 
 
 def test_your_own_generator_trains_exports_loads_and_renders(tmp_path, monkeypatch):

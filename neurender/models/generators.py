@@ -264,8 +264,8 @@ GENERATORS: dict[str, GeneratorSpec] = {
 
 def generator_spec(arch: str) -> GeneratorSpec:
     """A registered architecture's spec, or for "package.module:Class" (importable, e.g. with its folder on
-    PYTHONPATH) one read from the class: its constructor, and its ``samples_pixels`` / ``renders_crops``
-    attributes where it has them."""
+    PYTHONPATH; an ``nn.Module`` subclass, refused before it is called otherwise) one read from the class: its
+    constructor, and its ``samples_pixels`` / ``renders_crops`` attributes where it has them."""
     if arch in GENERATORS:
         return GENERATORS[arch]
     module, sep, name = arch.partition(":")
@@ -279,8 +279,9 @@ def generator_spec(arch: str) -> GeneratorSpec:
             from None
     except AttributeError:
         raise NeurenderError(f"{module!r} has no {name!r} (--arch {arch})") from None
-    if not callable(factory):
-        raise NeurenderError(f"{arch} is not a class or function that builds a generator")
+    if not (inspect.isclass(factory) and issubclass(factory, nn.Module)):  # checked before anything is called:
+        # a checkpoint names its arch, and a name like os:_exit must never run
+        raise NeurenderError(f"{arch} is not a generator class (a torch.nn.Module subclass, docs/generators.md)")
     return GeneratorSpec(factory, bool(getattr(factory, "samples_pixels", False)),
                          bool(getattr(factory, "renders_crops", False)))
 
