@@ -61,6 +61,21 @@ def test_weak_discriminator_gets_extra_steps_up_to_the_bound_then_relaxes():
     assert c.decision == Decision(1, 1) and c.lean == 0
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_default_controller_never_starves_the_generator(seed):
+    """Weak, dominating and noisy discriminators: G steps in every decision and D never more often than G."""
+    g = torch.Generator().manual_seed(seed)
+    streams = [[(0.0, 0.0)] * 30, [(1.0, 1.0)] * 30, [(0.5, 0.55)] * 30,
+               [tuple(torch.rand(2, generator=g).tolist()) for _ in range(200)]]
+    for stream in streams:
+        c = BalanceController(decay=0.5)
+        decisions = [c.update(*acc) for acc in stream]
+        assert all(d.g_steps >= 1 and d.d_steps <= 1 and d.d_steps <= d.g_steps for d in decisions)
+        assert c.counts["d_extra_steps"] == 0
+    weak = BalanceController()
+    assert all(weak.update(0.52, 0.55) == Decision(1, 1) for _ in range(50))  # D near chance: fixed 1:1 steps
+
+
 def test_disabled_controller_always_balanced():
     c = BalanceController(enabled=False)
     assert all(c.update(1.0, 1.0) == Decision(1, 1) for _ in range(5))

@@ -94,6 +94,19 @@ def test_resume_equals_uninterrupted(tiny, tmp_path):
             assert a == b, part
 
 
+def test_default_balancing_trains_as_fixed_steps_while_d_does_not_dominate(tiny, tmp_path):
+    """The default controller only ever takes steps from D: with D's moving accuracy under `balance.high` it
+    steps 1:1, bit for bit the run with balancing off."""
+    adaptive = Trainer(config(tiny, tmp_path / "adaptive", balance={"high": 0.99}))
+    adaptive.run(progress=False)
+    fixed = Trainer(config(tiny, tmp_path / "fixed", balance={"enabled": False}))
+    fixed.run(progress=False)
+    assert adaptive.controller.counts["balanced"] > 0 and adaptive.controller.lean == 0
+    assert adaptive.controller.counts["d_extra_steps"] == adaptive.controller.counts["d_skipped"] == 0
+    for part in ("g", "g_ema", "d"):
+        assert_same_weights(adaptive.state_dict()[part], fixed.state_dict()[part])
+
+
 def test_init_from_for_fine_tuning(tiny, tmp_path):
     first = Trainer(config(tiny, tmp_path / "first"))
     first.run(progress=False)

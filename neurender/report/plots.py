@@ -64,7 +64,9 @@ def plot_run(run: Path, out: Path | None = None) -> list[Path]:
     balance = [{"images": r["images"], "D steps skipped": r["balance"].get("d_skipped"),
                 "G extra steps": r["balance"].get("g_extra_steps"), "D extra steps": r["balance"].get("d_extra_steps")}
                for r in log if isinstance(r.get("balance"), dict)]
-    fig_acc = _series(log, ["d_acc_real", "d_acc_fake"])
+    smoothed = [{"images": r["images"], "controller's moving average": r["balance"].get("accuracy_ema")}
+                for r in log if isinstance(r.get("balance"), dict) and r.get("phase") not in (None, "warmup")]
+    fig_acc = {**_series(log, ["d_acc_real", "d_acc_fake"]), **_series(smoothed, ["controller's moving average"])}
     _figure(fig_acc, f"{run.name}: discriminator accuracy", "accuracy", out / "accuracy")
     _figure(_series(balance, ["D steps skipped", "G extra steps", "D extra steps"]),
             f"{run.name}: balancing decisions (cumulative)", "count", out / "balance")

@@ -48,7 +48,7 @@ class BalanceConfig:
     high: float = 0.85  # above this: D dominates, its updates are skipped and G gets extra steps
     decay: float = 0.9  # moving-average decay per step of the accuracies
     max_g_steps: int = 4  # bound on G steps per iteration while D dominates
-    max_d_steps: int = 3  # bound on D steps per iteration while D is behind
+    max_d_steps: int = 1  # bound on D steps per iteration while D is behind; 1: D never outpaces G (G not starved)
 
 
 @dataclass
