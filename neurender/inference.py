@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neurender.dataset.images import MAX_SIDE
 from neurender.errors import NeurenderError
-from neurender.models.generators import build_generator, generator_options, predict_images
+from neurender.models.generators import build_generator, generator_options, generator_spec, predict_images
 from neurender.scene import Camera, encode_params
 from neurender.shipped import renderer_path
 from neurender.training.checkpoint import load_checkpoint
@@ -32,19 +33,45 @@ class Renderer:
     # how it was trained: one record per run behind it (``training.state.stage_record``)
     training: list[dict] = field(default_factory=list)
 
-    def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "auto") -> np.ndarray:
-        """(N, 10) world-space scene parameters -> (N, R, R, 3) float32 RGB in [0, 1], on the CPU.
+    _sizes: dict = field(default_factory=dict, repr=False, compare=False)  # generators rebuilt at other sizes
+
+    def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "auto",
+               resolution: int | None = None) -> np.ndarray:
+        """(N, 10) world-space scene parameters -> (N, S, S, 3) float32 RGB in [0, 1], on the CPU; S is
+        `resolution`, by default the renderer's own R (another size: ``generator_at``).
         device: "auto" (CUDA when present), "cpu", "cuda" or a torch.device; batch: scenes per forward pass."""
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        size = self.resolution if resolution is None else resolution
         encoded = encode_params(torch.from_numpy(np.asarray(params, np.float64)), self.camera)
-        return predict_images(self.generator.to(device), encoded, self.resolution, batch, device)
+        return predict_images(self.generator_at(size).to(device), encoded, size, batch, device)
+
+    def generator_at(self, resolution: int) -> torch.nn.Module:
+        """The generator drawing `resolution` x `resolution` images: its own at R; for one whose contract says it
+        can (``GeneratorSpec.any_resolution``: the fields, ``window``), the same weights built at that size
+        (kept for the next call); one NeurenderError for a size out of [8, MAX_SIDE] or a generator with a
+        fixed grid (the report's convolutional decoders, ``conv_field``)."""
+        if resolution == self.resolution:
+            return self.generator
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or not 8 <= resolution <= MAX_SIDE:
+            raise NeurenderError(f"resolution must be an integer from 8 to {MAX_SIDE} px, got {resolution!r}")
+        arch = self.model["arch"]
+        if not generator_spec(arch).any_resolution:
+            raise NeurenderError(f"{arch} draws only the {self.resolution} px grid it was trained on (a "
+                                 f"convolutional decoder with a fixed grid); the fields and window draw any size")
+        if resolution not in self._sizes:
+            options = generator_options(arch, self.model.get("width"), self.model.get("norm"),
+                                        self.model.get("options"))
+            generator = build_generator(arch, resolution, options)
+            generator.load_state_dict(self.generator.state_dict())
+            self._sizes[resolution] = generator.eval()
+        return self._sizes[resolution]
 
 
 def load_renderer(name_or_path: str | Path) -> Renderer:
-    """A shipped renderer by name ("universal", "easy", "default", "gan"), or G_ema of a training checkpoint (latest.pt,
-    best.pt, ...) or of an export (renderer.pt). A file whose checksum holds but whose description does not (a
-    hand-made one) is one NeurenderError."""
+    """A shipped renderer by name ("universal", "easy", "default", "gan", "conv"), or G_ema of a training checkpoint
+    (latest.pt, best.pt, ...) or of an export (renderer.pt). A file whose checksum holds but whose description does
+    not (a hand-made one) is one NeurenderError."""
     path = renderer_path(name_or_path)
     state = load_checkpoint(path)
     try:
@@ -70,9 +97,7 @@ def load_renderer(name_or_path: str | Path) -> Renderer:
     return Renderer(generator.eval(), resolution, camera, model, images, training)
 
 
-def check_matches(renderer: Renderer, resolution: int, camera: Camera, what: str) -> None:
-    """A clear error when a checkpoint and a dataset disagree on resolution or camera."""
-    if renderer.resolution != resolution:
-        raise NeurenderError(f"the checkpoint renders {renderer.resolution} px but {what} is {resolution} px")
+def check_matches(renderer: Renderer, camera: Camera, what: str) -> None:
+    """A clear error when a checkpoint and a dataset disagree on the camera (sizes: ``Renderer.generator_at``)."""
     if renderer.camera != camera:
         raise NeurenderError(f"the checkpoint was trained with another camera than {what}'s")

@@ -51,6 +51,11 @@ def test_animate_writes_a_gif_of_neural_analytic_and_flip_panels(tmp_path, tiny_
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "orbit.gif") as gif:
         assert gif.n_frames == 3 and gif.size == (2 * 32 + 4, 32)
+    result = run("animate", "--checkpoint", tiny_renderer, "--path", "orbit-light", "--frames", 2,
+                 "--resolution", 48, "--out", tmp_path / "orbit48.gif")  # a field draws any size
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "orbit48.gif") as gif:
+        assert gif.size == (2 * 48 + 4, 48)
 
 
 def test_animate_bad_input(tmp_path, tiny_renderer):
@@ -67,6 +72,8 @@ def test_animate_bad_input(tmp_path, tiny_renderer):
                       "use a .gif or .mp4")
     assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--from", ok, "--to",
                           "0,0,0,1.5,0.2,0.2,10,10,10,10", "--out", out), "diffuse r")
+    assert_user_error(run("animate", "--checkpoint", "gan", "--path", "circle", "--resolution", 64, "--out", out),
+                      "--resolution 64: conv_field draws only the 128 px grid")
     out.write_bytes(b"mine")
     assert_user_error(run("animate", "--checkpoint", tiny_renderer, "--path", "circle", "--out", out),
                       "already exists")

@@ -86,3 +86,23 @@ def test_the_commands_use_the_universal_renderer_unasked(tmp_path):
         text = " ".join(run(command, "--help").output.split())
         said = "[default without --predictions: universal]" if command == "evaluate" else "[default: universal]"
         assert text.count(said) == 1 and text.count("universal]") == 1, text
+
+
+def test_a_field_renders_any_resolution_and_a_fixed_grid_says_it_cannot(tmp_path):
+    renderer = nr.load_renderer("universal")
+    scenes = nr.sample_scenes(nr.PRESETS["easy"], 3, np.arange(2))
+    base, fine = renderer.render(scenes), renderer.render(scenes, resolution=256)
+    assert fine.shape == (2, 256, 256, 3) and renderer.generator_at(256) is renderer.generator_at(256)
+    box = fine.reshape(2, 128, 2, 128, 2, 3).mean((2, 4))  # the same frame: 2x2 boxes agree with the 128 image
+    assert np.abs(box - base).mean() < 0.003
+    for bad in (4, 4096, 1.5, True):
+        with pytest.raises(NeurenderError, match="resolution must be an integer from 8 to 2048"):
+            renderer.render(scenes, resolution=bad)
+    with pytest.raises(NeurenderError, match="conv_field draws only the 128 px grid"):
+        nr.load_renderer("gan").render(scenes, resolution=256)
+    csv = tmp_path / "params.csv"
+    write_params_csv(csv, np.arange(2), scenes)
+    result = run("render", "--params-csv", csv, "--resolution", "64", "--analytic", "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    for path in (tmp_path / "r" / "image_0000.png", tmp_path / "r" / "analytic" / "image_0001.png"):
+        assert Image.open(path).size == (64, 64)

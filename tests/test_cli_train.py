@@ -88,9 +88,13 @@ def test_user_errors(setup, tmp_path):
                       "does not exist")
     assert_user_error(run("train", "--resume", tmp_path / "missing.pt"), "no such checkpoint")
     assert_user_error(run("render", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy16",
-                          "--out", tmp_path / "x"), "renders 32 px but")
+                          "--out", tmp_path / "x"), "16 px: hybrid draws only the 32 px grid")
     assert_user_error(run("evaluate", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy16",
-                          "--out", tmp_path / "x"), "renders 32 px but")
+                          "--out", tmp_path / "x"), "is 16 px: hybrid draws only the 32 px grid")
+    assert_user_error(run("render", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy32",
+                          "--resolution", "64", "--out", tmp_path / "x"), "64 px: hybrid draws only the 32 px grid")
+    assert_user_error(run("render", "--checkpoint", setup / "run" / "renderer.pt", "--dataset", setup / "easy32",
+                          "--resolution", "4096", "--out", tmp_path / "x"), "--resolution")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes((setup / "run" / "renderer.pt").read_bytes()[:1000])
     assert_user_error(run("render", "--checkpoint", corrupt, "--dataset", setup / "easy32", "--out", tmp_path / "x"),

@@ -49,6 +49,15 @@ def test_every_registered_generator_keeps_the_contract(arch):
     assert 0 <= image.min() <= image.max() <= 1
     assert getattr(g, "samples_pixels", False) == spec.samples_pixels
     assert getattr(g, "renders_crops", False) == spec.renders_crops
+    assert getattr(g, "any_resolution", False) == spec.any_resolution
+    if spec.any_resolution:  # built at 96, the same weights draw 96 x 96; every third pixel has 32's pixel centres
+        big = build_generator(arch, 96, generator_options(arch, SMALL.get(arch, 32))).eval()
+        big.load_state_dict(g.state_dict())
+        with torch.no_grad():
+            fine = big(params)
+        assert fine.shape == (3, 3, 96, 96)
+        if arch != "phong_field":  # its near-plane cut is sharpened per pixel of the frame
+            assert torch.allclose(fine[:, :, 1::3, 1::3], image, atol=1e-4)
     if spec.samples_pixels:  # sampled pixels are those pixels of the whole frame
         pixels = torch.randint(0, 32 * 32, (3, 40))
         with torch.no_grad():

@@ -82,3 +82,19 @@ def test_comparison_grid_draws_one_row_per_case(tmp_path):
     picture = np.asarray(Image.open(out))
     assert picture.shape == (46 + 2 * 26, 150 + 3 * 26 + 6, 3)
     assert (picture[46 + 5, 150 + 6 + 2 * 26 + 5] == 255).all()  # row 1, column y: white
+
+
+def test_results_at_another_resolution(tmp_path, lpips_net):
+    torch.manual_seed(0)
+    renderer = Renderer(FieldGenerator(32, width=8).eval(), 32, DEFAULT_CAMERA, {"arch": "field", "width": 8}, 5)
+    report = results({"f": renderer}, ["visible"], [1], 3, tmp_path, workers=1, log=lambda _: None, resolution=64)
+    assert report["resolution"] == 64 and set(report["presets"]["visible"]) == {"f", BLACK}
+    markdown = (tmp_path / "results.md").read_text()
+    assert "at 64x64" in markdown and "FiLM + CoordConv blocks" in markdown and "template camera" in markdown
+    assert "seed report, model 3" not in markdown  # an easy-preset figure
+
+
+def test_results_refuses_a_size_a_renderer_cannot_draw(tmp_path):
+    result = run("results", "--out", tmp_path / "r", "--checkpoint", "gan", "--resolution", "256")
+    assert_user_error(result, "--resolution 256: gan: conv_field draws only the 128 px grid")
+    assert not (tmp_path / "r").exists()

@@ -39,6 +39,13 @@ def test_page_info_random_and_render(viewer):
     exact = np.asarray(Image.open(io.BytesIO(__import__("base64").b64decode(answer["analytic"].split(",")[1]))))
     expected = render_spheres_uint8(torch.tensor([scene], dtype=torch.float64), 32).numpy()[0, ..., :3]
     assert np.array_equal(exact[..., :3], expected)
+    assert info["sizes"] == [32, 128, 256, 512] and info["size"] == 32  # a field draws any size
+    status, body = get(viewer + "/api/render?size=128&scene=" + ",".join(map(str, scene)))
+    neural = json.loads(body)["neural"].split(",")[1]
+    neural = np.asarray(Image.open(io.BytesIO(__import__("base64").b64decode(neural))))
+    assert status == 200 and neural.shape[:2] == (128, 128)
+    status, body = get(viewer + "/api/render?size=64&scene=" + ",".join(map(str, scene)))
+    assert status == 400 and b"size must be one of 32, 128, 256, 512" in body
 
 
 def test_inversion_upload(viewer):
@@ -82,6 +89,9 @@ def test_view_on_a_port_in_use_is_one_line(tiny_renderer):
         assert_user_error(run("view", "--checkpoint", tiny_renderer, "--port", port),
                           f"cannot serve on 127.0.0.1:{port}")
     assert_user_error(run("view", "--checkpoint", tiny_renderer.parent / "missing.pt"), "no such file")
+    assert_user_error(run("view", "--checkpoint", "gan", "--resolution", 256),
+                      "--resolution 256: conv_field draws only the 128 px grid")
+    assert_user_error(run("view", "--checkpoint", tiny_renderer, "--resolution", 4), "--resolution")
 
 
 def raw(viewer: str, request: bytes, wait: float = 30) -> tuple[int, dict]:

@@ -22,12 +22,15 @@ from neurender.report.figures import magma
 GAP = 4  # pixels between panels
 
 
-def compare(renderer: Renderer, scenes: np.ndarray, names: tuple[str, ...] = ("flip",)) -> dict[str, np.ndarray]:
+def compare(renderer: Renderer, scenes: np.ndarray, names: tuple[str, ...] = ("flip",),
+            resolution: int | None = None) -> dict[str, np.ndarray]:
     """(N, 10) world-space scenes -> {"neural", "analytic": (N, R, R, 3) float32, and the named metrics' values
     (``metrics.registry``: e.g. "flip" (N,) and "flip_map" (N, R, R))} between the two, both 8-bit quantized as
-    they are scored everywhere else; the exact image's alpha is the reference mask."""
-    exact = render_spheres_uint8(torch.from_numpy(scenes), renderer.resolution, renderer.camera).numpy()
-    pair = Pair(to_float(exact[..., :3]), quantize_8bit(renderer.render(scenes)), exact[..., 3] > 0)
+    they are scored everywhere else; the exact image's alpha is the reference mask. R: `resolution`, by default
+    the renderer's own."""
+    size = resolution or renderer.resolution
+    exact = render_spheres_uint8(torch.from_numpy(scenes), size, renderer.camera).numpy()
+    pair = Pair(to_float(exact[..., :3]), quantize_8bit(renderer.render(scenes, resolution=size)), exact[..., 3] > 0)
     return {"neural": pair.prediction, "analytic": pair.reference, **score(pair, list(names), workers=1)}
 
 
@@ -45,11 +48,13 @@ def compose(images: dict[str, np.ndarray], with_flip: bool) -> np.ndarray:
 
 
 def render_frames(renderer: Renderer, scenes: np.ndarray, with_flip: bool, batch: int = 16,
-                  progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(F, 10) scenes -> composed frames (F, H, W, 3) uint8 and each frame's FLIP (F,), in batches."""
+                  progress: Callable[[int], None] | None = None, resolution: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 10) scenes -> composed frames (F, H, W, 3) uint8 and each frame's FLIP (F,), in batches; panels of
+    `resolution` pixels (by default the renderer's own)."""
     frames, scores = [], []
     for lo in range(0, len(scenes), batch):
-        images = compare(renderer, scenes[lo:lo + batch])
+        images = compare(renderer, scenes[lo:lo + batch], resolution=resolution)
         frames.append(compose(images, with_flip))
         scores.append(images["flip"])
         if progress:

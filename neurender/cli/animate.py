@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import PRESET, RENDERER, RENDERER_HELP, SEED, FiniteFloat
+from neurender.cli.options import PRESET, RENDERER, RENDERER_HELP, RESOLUTION, SEED, FiniteFloat
 from neurender.outputs import check_output
 from neurender.shipped import DEFAULT_RENDERER
 
@@ -32,9 +32,11 @@ PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.P
 @click.option("--preset", type=PRESET, default="easy",
               help="where a random --from is drawn: easy, default or a TOML file")
 @click.option("--seed", type=SEED, default=0, help="seed of a random --from")
+@click.option("--resolution", type=RESOLUTION, default=None,
+              help="panel side in pixels [default: the renderer's own]; the fields and window draw any size")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="an .gif (or .mp4 with ffmpeg) file")
 @click.option("--overwrite", is_flag=True, help="replace an existing file")
-def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, out, overwrite):
+def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, resolution, out, overwrite):
     """Animate a scene path: neural | analytic [| FLIP] frames, rendered in batches, written as GIF or MP4."""
     if kind == "line" and end is None:
         raise click.UsageError("--path line needs --to (or choose another --path)")
@@ -59,6 +61,11 @@ def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, 
     if problem:
         raise NeurenderError(problem)
     renderer = load_renderer(checkpoint)
+    size = resolution or renderer.resolution
+    try:
+        renderer.generator_at(size)
+    except NeurenderError as e:
+        raise NeurenderError(f"--resolution {size}: {e}") from None
     if first is None:
         first = sample_scenes(load_preset(preset), seed, np.arange(1), renderer.resolution)[0]
     scenes = scene_path(kind, first, last, frames)
@@ -67,7 +74,7 @@ def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, 
         if problem:
             raise NeurenderError(f"the path leaves the scenes the renderer can draw: {problem}")
     with tqdm(total=frames, unit="frame", disable=None) as bar:
-        composed, scores = render_frames(renderer, scenes, with_flip, progress=bar.update)
+        composed, scores = render_frames(renderer, scenes, with_flip, progress=bar.update, resolution=size)
     with staging_file(out, overwrite, [checkpoint]) as partial:
         write_animation(composed, partial, fps, out.suffix.lower())
     click.echo(f"wrote {frames} frames to {out} (neural | analytic{' | FLIP' if with_flip else ''}; "

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import EXISTING, PRESET, SEED, FiniteFloat
+from neurender.cli.options import EXISTING, PRESET, RESOLUTION, SEED, FiniteFloat
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
 
-RESOLUTION = click.IntRange(8, 2048)
 SPLIT_HELP = "fraction of the images (< 1) or a count"
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from neurender.catalog import METRIC_NAMES
-from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP, preset_list, seed_list
+from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP, RESOLUTION, preset_list, seed_list
+from neurender.errors import NeurenderError
 from neurender.outputs import check_output, staging
 from neurender.shipped import DEFAULT_RENDERER, SHIPPED, renderer_path
 
@@ -132,13 +133,17 @@ def _named_checkpoints(values: tuple[str, ...]) -> dict[str, Path]:
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for the tables and figures")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
-              help="renderers to score (repeatable) [default: the shipped universal, easy, default and gan renderers]")
-@click.option("--presets", default="easy,default", help="comma-separated presets (names or .toml files)")
+              help="renderers to score (repeatable) [default: the shipped universal, easy, default, gan and conv "
+                   "renderers]")
+@click.option("--presets", default="easy,default,visible",
+              help="comma-separated presets (names or .toml files)")
 @click.option("--seeds", default="1,2,3", help="comma-separated seeds, one fresh test set each")
 @click.option("--count", type=click.IntRange(1, 100_000), default=600, help="test images per preset and seed")
+@click.option("--resolution", type=RESOLUTION, default=128,
+              help="image side of the test sets and renders (the fields and window draw any size)")
 @click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8), help="scoring processes")
 @click.option("--overwrite", is_flag=True, help="replace an existing output directory")
-def results(out, checkpoints, presets, seeds, count, workers, overwrite):
+def results(out, checkpoints, presets, seeds, count, resolution, workers, overwrite):
     """The results table: renderers on fresh test sets of each preset, the all-black row, published figures."""
     seeds = seed_list(seeds)
     named = _named_checkpoints(checkpoints) or {name: renderer_path(name) for name in SHIPPED}
@@ -148,8 +153,13 @@ def results(out, checkpoints, presets, seeds, count, workers, overwrite):
     from neurender.report.results import results as run_results
 
     renderers = {name: load_renderer(path) for name, path in named.items()}
+    for name, renderer in renderers.items():
+        try:
+            renderer.generator_at(resolution)
+        except NeurenderError as e:
+            raise NeurenderError(f"--resolution {resolution}: {name}: {e}") from None
     with staging(out, overwrite, inputs=list(named.values())) as stage:
-        run_results(renderers, preset_names, seeds, count, stage, workers, log=click.echo)
+        run_results(renderers, preset_names, seeds, count, stage, workers, log=click.echo, resolution=resolution)
     click.echo((out / "results.md").read_text(), nl=False)
     click.echo(f"wrote {out}")
 

@@ -92,6 +92,7 @@ def preset_list(value: str, option: str = "--presets") -> list[str]:
     return names
 
 
+RESOLUTION = click.IntRange(8, 2048)  # image sides: dataset.images.MAX_SIDE, the largest the readers take
 MAX_SEED = 2**63 - 1  # numpy's and torch's generators take seeds up to here
 SEED = click.IntRange(0, MAX_SEED)  # every command's --seed
 
@@ -110,7 +111,7 @@ def seed_list(value: str, option: str = "--seeds") -> list[int]:
 
 
 class RendererFile(click.ParamType):
-    """--checkpoint: a shipped renderer's name (universal, easy, default, gan) or a renderer file (renderer.pt, a
+    """--checkpoint: a shipped renderer's name (universal, easy, default, gan, conv) or a renderer file (renderer.pt, a
     training checkpoint); converted to the file's path, which must exist (checked before torch is imported)."""
 
     name = "renderer"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP
+from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP, RESOLUTION
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
 from neurender.shipped import DEFAULT_RENDERER
@@ -23,9 +23,12 @@ from neurender.shipped import DEFAULT_RENDERER
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for image_XXXX.png files")
 @click.option("--analytic", is_flag=True, help="also write the exact renders, in OUT/analytic/")
+@click.option("--resolution", type=RESOLUTION, default=None,
+              help="image side in pixels [default: the dataset's, else the renderer's own]; the fields and window "
+                   "draw any size")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--overwrite", is_flag=True, help="write into an existing folder")
-def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwrite):
+def render(checkpoint, params_csv, dataset, split, out, analytic, resolution, device, overwrite):
     """Render scenes with a trained renderer (template-style PNG names)."""
     if (params_csv is None) == (dataset is None):
         raise click.UsageError("give exactly one of --params-csv and --dataset")
@@ -40,22 +43,28 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, device, overwr
     from neurender.training.loop import select_device
 
     renderer = load_renderer(checkpoint)
+    size = resolution or renderer.resolution
     if dataset is not None:
         data = open_dataset(dataset)
-        check_matches(renderer, data.meta["resolution"], data.camera, str(dataset))
+        check_matches(renderer, data.camera, str(dataset))
+        size = resolution or data.meta["resolution"]  # a dataset's scenes at its own size unless asked otherwise
+    try:
+        renderer.generator_at(size)  # a size it cannot draw is refused before anything is drawn
+    except NeurenderError as e:
+        raise NeurenderError(f"{size} px: {e}") from None
         indices = data.split(split)
         frames, params = data.frames[indices.start:indices.stop], data.params[indices.start:indices.stop]
     else:
         frames, params = read_params_csv(params_csv)
     if not len(frames):
         raise NeurenderError(f"no scenes to render in {params_csv or f'split {split} of {dataset}'}")
-    images = renderer.render(params, device=select_device(device))
+    images = renderer.render(params, device=select_device(device), resolution=size)
     out.mkdir(parents=True, exist_ok=True)
     for frame, image in zip(frames.tolist(), images, strict=True):
         Image.fromarray(to_uint8(image)).save(out / template_image_name(frame))
     if analytic:
         (out / "analytic").mkdir(exist_ok=True)
-        exact = render_spheres_uint8(torch.from_numpy(params), renderer.resolution, renderer.camera).numpy()
+        exact = render_spheres_uint8(torch.from_numpy(params), size, renderer.camera).numpy()
         for frame, image in zip(frames.tolist(), exact, strict=True):
             Image.fromarray(image).save(out / "analytic" / template_image_name(frame))
     click.echo(f"wrote {len(frames)} images to {out}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from neurender.cli.options import RENDERER, RENDERER_HELP
+from neurender.cli.options import RENDERER, RENDERER_HELP, RESOLUTION
 from neurender.shipped import DEFAULT_RENDERER
 
 
@@ -15,7 +15,10 @@ from neurender.shipped import DEFAULT_RENDERER
 @click.option("--checkpoint", type=RENDERER, default=DEFAULT_RENDERER,
               help=RENDERER_HELP)
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, help="port on 127.0.0.1 (0: any free one)")
-def view(checkpoint, port):
+@click.option("--resolution", type=RESOLUTION, default=None,
+              help="image size shown first [default: the renderer's own]; the page offers 128, 256 and 512 too "
+                   "for the fields and window")
+def view(checkpoint, port, resolution):
     """Serve the live viewer on http://127.0.0.1:PORT/ until interrupted (Ctrl-C)."""
     from neurender.errors import NeurenderError
     from neurender.inference import load_renderer
@@ -23,7 +26,11 @@ def view(checkpoint, port):
 
     renderer = load_renderer(checkpoint)
     try:
-        server = serve(renderer, port)
+        renderer.generator_at(resolution or renderer.resolution)
+    except NeurenderError as e:
+        raise NeurenderError(f"--resolution {resolution}: {e}") from None
+    try:
+        server = serve(renderer, port, resolution)
     except OSError as e:
         raise NeurenderError(f"cannot serve on 127.0.0.1:{port}: {e.strerror or e}") from None
     click.echo(f"neurender viewer on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)")

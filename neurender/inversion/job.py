@@ -52,7 +52,10 @@ def load_targets(image: Path | None, dataset: Path | None, split: str, renderer:
     if dataset is not None:
         data = open_dataset(dataset)
         if renderer is not None:
-            check_matches(renderer, data.meta["resolution"], data.camera, str(dataset))
+            check_matches(renderer, data.camera, str(dataset))
+            if data.meta["resolution"] != renderer.resolution:
+                raise NeurenderError(f"the checkpoint renders {renderer.resolution} px but {dataset} is "
+                                     f"{data.meta['resolution']} px")
         chosen = data.split(split)
         chosen = range(chosen.start, min(chosen.stop, chosen.start + limit)) if limit else chosen
         if not len(chosen):

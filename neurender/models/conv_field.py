@@ -34,6 +34,7 @@ class ConvFieldGenerator(FieldGenerator):
 
     samples_pixels = False  # it renders windows, not single pixels
     renders_crops = True  # the trainer may train it on crops
+    any_resolution = False  # its 3x3 convolutions read neighbours one pixel of the trained grid apart
 
     def __init__(self, resolution: int, width: int = 64, refine_width: int = 32, layers: int = 2,
                  embedding: int = 128, coverage_cap: float | None = None, freeze_trunk: bool = False):

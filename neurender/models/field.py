@@ -135,6 +135,7 @@ class FieldGenerator(nn.Module):
     K pixels (flat indices row * R + column) chosen per scene."""
 
     samples_pixels = True  # the trainer may train it on sampled pixels
+    any_resolution = True  # every pixel is computed from its own coordinates: built at any R, the weights draw R x R
 
     def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
                  shading: str = "free", cut: bool = False, coverage_cap: float | None = None):

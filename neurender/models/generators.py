@@ -219,6 +219,7 @@ class GeneratorSpec:
     samples_pixels: bool = False  # forward(params, pixels): (B, P) pixel indices -> colour (B, P, 3), logit (B, P)
     renders_crops: bool = False  # forward(params, origin, size): a window's colour (B, S*S, 3) and logit (B, S*S)
     trunk: str | None = None  # specs with the same trunk: init_from may start one from the other
+    any_resolution: bool = False  # its weights draw any R x R when built at R (per-pixel coordinates, no fixed grid)
 
     @property
     def options(self) -> dict:
@@ -255,17 +256,18 @@ REPORT_GENERATORS = {**{name: _report(f, False) for name, f in _REPORT.items()},
 GENERATORS: dict[str, GeneratorSpec] = {
     **{name: GeneratorSpec(factory) for name, factory in REPORT_GENERATORS.items()},
     "coord": GeneratorSpec(CoordGenerator),
-    "field": GeneratorSpec(field, samples_pixels=True, trunk="field"),
-    "phong_field": GeneratorSpec(phong_field, samples_pixels=True, trunk="field"),
+    "field": GeneratorSpec(field, samples_pixels=True, trunk="field", any_resolution=True),
+    "phong_field": GeneratorSpec(phong_field, samples_pixels=True, trunk="field", any_resolution=True),
     "conv_field": GeneratorSpec(conv_field, renders_crops=True, trunk="field"),
-    "window": GeneratorSpec(window),
+    "window": GeneratorSpec(window, any_resolution=True),
 }
 
 
 def generator_spec(arch: str) -> GeneratorSpec:
     """A registered architecture's spec, or for "package.module:Class" (importable, e.g. with its folder on
     PYTHONPATH; an ``nn.Module`` subclass, refused before it is called otherwise) one read from the class: its
-    constructor, and its ``samples_pixels`` / ``renders_crops`` attributes where it has them."""
+    constructor, and its ``samples_pixels`` / ``renders_crops`` / ``any_resolution`` attributes where it has
+    them."""
     if arch in GENERATORS:
         return GENERATORS[arch]
     module, sep, name = arch.partition(":")
@@ -283,7 +285,8 @@ def generator_spec(arch: str) -> GeneratorSpec:
         # a checkpoint names its arch, and a name like os:_exit must never run
         raise NeurenderError(f"{arch} is not a generator class (a torch.nn.Module subclass, docs/generators.md)")
     return GeneratorSpec(factory, bool(getattr(factory, "samples_pixels", False)),
-                         bool(getattr(factory, "renders_crops", False)))
+                         bool(getattr(factory, "renders_crops", False)),
+                         any_resolution=bool(getattr(factory, "any_resolution", False)))
 
 
 def _check_option_type(arch: str, name: str, value, accepted: tuple[type, ...] | None) -> None:

@@ -61,6 +61,8 @@ class WindowDecoder(nn.Module):
     ``place_window`` onto the frame. A sphere whose centre lies behind the camera
     (view-space ``c_z >= 0``; its projection is undefined) is black."""
 
+    any_resolution = True  # the window does not depend on the frame's grid: built at any R, it draws R x R
+
     def __init__(self, resolution: int, window: int = 64, width: int = 256, norm: str = "batch", span: float = 2.0,
                  embedding: int = 128):
         super().__init__()

@@ -77,9 +77,14 @@ def rendered_predictions(checkpoint: Path, reference: Path, split: str) -> Image
 
     renderer = load_renderer(checkpoint)
     data = open_dataset(reference)
-    check_matches(renderer, data.meta["resolution"], data.camera, str(reference))
+    check_matches(renderer, data.camera, str(reference))
+    size = data.meta["resolution"]  # drawn at the references' size: any size for the fields and window
+    try:
+        renderer.generator_at(size)
+    except NeurenderError as e:
+        raise NeurenderError(f"{reference} is {size} px: {e}") from None
     indices = data.split(split)
-    rgb = renderer.render(data.params[indices.start:indices.stop])
+    rgb = renderer.render(data.params[indices.start:indices.stop], resolution=size)
     rgba = np.concatenate([to_uint8(rgb), np.full((*rgb.shape[:3], 1), 255, np.uint8)], -1)
     return Images(data.frames[indices.start:indices.stop], rgba, False,
                   f"{checkpoint} (checkpoint, {renderer.model['arch']}, {renderer.images_seen} images seen)",

@@ -90,31 +90,36 @@ def score_images(reference: np.ndarray, prediction: np.ndarray, pool) -> tuple[d
 
 
 def results(renderers: dict[str, Renderer], presets: list[str], seeds: list[int], count: int, out: Path,
-            workers: int = 2, log=print) -> dict:
+            workers: int = 2, log=print, resolution: int = 128) -> dict:
     """Score every renderer and the all-black baseline on `count` fresh images of each preset and seed.
 
     Writes results.json (per preset, method and seed: each metric's mean; edge cases), results.md and, per
     preset, side_by_side-PRESET.png (best, median and worst by FLIP of the renderer named like the preset, else
     the first one, on the first seed).
+    At another `resolution` than 128 the test sets are rasterized at that size and each renderer draws it
+    (``Renderer.generator_at``).
     Returns the results.json contents.
     """
-    report = {"count": count, "seeds": seeds, "metrics": list(RESULT_METRICS), "presets": {}}
+    for renderer in renderers.values():
+        renderer.generator_at(resolution)  # one that cannot draw this size says so before any work
+    report = {"count": count, "seeds": seeds, "resolution": resolution, "metrics": list(RESULT_METRICS),
+              "presets": {}}
     with scoring_pool(workers) as pool:
         for preset in presets:
-            report["presets"][preset] = _preset_table(renderers, preset, seeds, count, out, pool, log)
+            report["presets"][preset] = _preset_table(renderers, preset, seeds, count, out, pool, log, resolution)
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "results.md").write_text(results_markdown(report, renderers))
     return report
 
 
 def _preset_table(renderers: dict[str, Renderer], preset: str, seeds: list[int], count: int, out: Path, pool,
-                  log) -> dict:
+                  log, resolution: int) -> dict:
     """One preset's rows: per method, each seed's metric means, their mean and spread."""
     table: dict[str, dict] = {}
     shown = preset if preset in renderers else next(iter(renderers), None)  # in the side-by-side figure
     for seed in seeds:
-        params, reference = fresh_test_set(preset, seed, count)
-        methods = {name: r.render(params) for name, r in renderers.items()}
+        params, reference = fresh_test_set(preset, seed, count, resolution)
+        methods = {name: r.render(params, resolution=resolution) for name, r in renderers.items()}
         methods[BLACK] = np.zeros((*reference.shape[:3], 3), np.float32)
         for name, prediction in methods.items():
             values, pair = score_images(reference, prediction, pool)
@@ -141,7 +146,9 @@ def results_markdown(report: dict, renderers: dict[str, Renderer]) -> str:
     lines = []
     for preset, table in report["presets"].items():
         over = "; mean ± std over the seeds" if len(report["seeds"]) > 1 else ""
-        lines += [(f"**{preset}** preset: {report['count']} fresh test images for each seed "
+        size = report.get("resolution", 128)
+        at = f" at {size}x{size} (Hausdorff in pixels of that size)" if size != 128 else ""
+        lines += [(f"**{preset}** preset: {report['count']} fresh test images{at} for each seed "
                    f"({', '.join(map(str, report['seeds']))}){over}"), "",
                   OUR_PROTOCOL, "", head + " |", "|---|" + "---:|" * len(RESULT_METRICS)]
         for name, entry in table.items():

@@ -1,9 +1,10 @@
 """``neurender view``'s server: Python's own ``http.server`` on 127.0.0.1, no web framework.
 
 The page (``page.html``) asks for JSON:
-- ``GET /api/info``: parameter names, each preset's ranges, the checkpoint's resolution;
-- ``GET /api/render?scene=tx,ty,...``: the neural and the exact image, the FLIP map (PNG data URLs), FLIP /
-  SSIM / masked L1 of the neural image, and the milliseconds it took;
+- ``GET /api/info``: parameter names, each preset's ranges, the checkpoint's resolution, the image sizes it can
+  draw and the one shown first;
+- ``GET /api/render?scene=tx,ty,...&size=N``: the neural and the exact image (N x N, one of the sizes), the
+  FLIP map (PNG data URLs), FLIP / SSIM / masked L1 of the neural image, and the milliseconds it took;
 - ``GET /api/random?preset=easy&seed=N``: a scene of the preset;
 - ``POST /api/invert`` (an image file as the body, at most MAX_UPLOAD bytes): the scene recovered from it by
   the analytic inversion, and its final loss.
@@ -32,6 +33,7 @@ from neurender.errors import NeurenderError
 from neurender.inference import Renderer
 from neurender.inversion.fit import InversionConfig, analytic_backend, invert
 from neurender.metrics.images import to_uint8
+from neurender.models.generators import generator_spec
 from neurender.presets import PRESETS, sample_scenes
 from neurender.report.figures import magma
 from neurender.scene import PARAM_NAMES, scene_problem
@@ -44,6 +46,7 @@ MAX_CONNECTIONS = 32  # open connections at once; more are closed at once
 IDLE_SECONDS = 20  # a connection that sends nothing for this long is closed
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # the only Host names answered (DNS rebinding)
 MAX_SEED = 2**63 - 1
+VIEW_SIZES = (128, 256, 512)  # offered beside the renderer's own by a generator that draws any size
 
 
 class BadRequest(Exception):
@@ -61,22 +64,31 @@ def _png(image: np.ndarray) -> str:
 class Viewer:
     """What the handlers answer; one lock keeps torch calls one at a time."""
 
-    def __init__(self, renderer: Renderer):
+    def __init__(self, renderer: Renderer, size: int | None = None):
+        """size: the image size shown first (the renderer's own by default; ``Renderer.generator_at`` checks it)."""
         self.renderer = renderer
+        self.size = size or renderer.resolution
+        renderer.generator_at(self.size)
+        own = {renderer.resolution, self.size}
+        self.sizes = sorted(own | set(VIEW_SIZES)) if generator_spec(renderer.model["arch"]).any_resolution \
+            else sorted(own)
         self.lock = threading.Lock()
 
     def info(self) -> dict:
-        return {"names": list(PARAM_NAMES), "resolution": self.renderer.resolution,
-                "presets": {name: p.ranges().tolist() for name, p in PRESETS.items()}}
+        return {"names": list(PARAM_NAMES), "resolution": self.renderer.resolution, "sizes": self.sizes,
+                "size": self.size, "presets": {name: p.ranges().tolist() for name, p in PRESETS.items()}}
 
     def render(self, query: dict) -> dict:
         scene = parse_scene(_one(query, "scene"), "scene")  # ValueError -> 400
         problem = scene_problem(scene.tolist())
         if problem:
             raise BadRequest(problem)
+        size = _one(query, "size", str(self.size))
+        if size not in map(str, self.sizes):
+            raise BadRequest(f"size must be one of {', '.join(map(str, self.sizes))}, got {size!r}")
         start = time.perf_counter()
         with self.lock:
-            images = compare(self.renderer, scene[None], METRICS)
+            images = compare(self.renderer, scene[None], METRICS, resolution=int(size))
         metrics = {k: float(images[k][0]) if np.isfinite(images[k][0]) else None for k in METRICS}  # NaN: no sphere
         return {"neural": _png(to_uint8(images["neural"][0])), "analytic": _png(to_uint8(images["analytic"][0])),
                 "flip_map": _png(magma(images["flip_map"][0])), "metrics": metrics,
@@ -228,6 +240,7 @@ class _Server(ThreadingHTTPServer):
             self.slots.release()
 
 
-def serve(renderer: Renderer, port: int) -> ThreadingHTTPServer:
-    """A server on 127.0.0.1:port (0: any free port) for ``renderer``; call serve_forever() on it."""
-    return _Server(("127.0.0.1", port), make_handler(Viewer(renderer)))
+def serve(renderer: Renderer, port: int, size: int | None = None) -> ThreadingHTTPServer:
+    """A server on 127.0.0.1:port (0: any free port) for ``renderer``, showing `size` px images first (``Viewer``);
+    call serve_forever() on it."""
+    return _Server(("127.0.0.1", port), make_handler(Viewer(renderer, size)))
