@@ -48,14 +48,14 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, resolution, de
         data = open_dataset(dataset)
         check_matches(renderer, data.camera, str(dataset))
         size = resolution or data.meta["resolution"]  # a dataset's scenes at its own size unless asked otherwise
-    try:
-        renderer.generator_at(size)  # a size it cannot draw is refused before anything is drawn
-    except NeurenderError as e:
-        raise NeurenderError(f"{size} px: {e}") from None
         indices = data.split(split)
         frames, params = data.frames[indices.start:indices.stop], data.params[indices.start:indices.stop]
     else:
         frames, params = read_params_csv(params_csv)
+    try:
+        renderer.generator_at(size)  # a size it cannot draw is refused before anything is drawn
+    except NeurenderError as e:
+        raise NeurenderError(f"{size} px: {e}") from None
     if not len(frames):
         raise NeurenderError(f"no scenes to render in {params_csv or f'split {split} of {dataset}'}")
     images = renderer.render(params, device=select_device(device), resolution=size)
