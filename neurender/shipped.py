@@ -10,12 +10,12 @@ from neurender.errors import NeurenderError
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED = {"universal": CHECKPOINTS / "universal.pt", "easy": CHECKPOINTS / "easy.pt",
-           "default": CHECKPOINTS / "default.pt", "gan": CHECKPOINTS / "gan.pt"}
+           "default": CHECKPOINTS / "default.pt", "gan": CHECKPOINTS / "gan.pt", "conv": CHECKPOINTS / "conv.pt"}
 DEFAULT_RENDERER = "universal"  # what render, evaluate, invert --renderer neural, animate and view use unasked
 
 
 def renderer_path(name_or_path: str | Path) -> Path:
-    """A shipped renderer's file for its name (universal, easy, default, gan); any other value is a path."""
+    """A shipped renderer's file for its name (universal, easy, default, gan, conv); any other value is a path."""
     if str(name_or_path) in SHIPPED:
         path = SHIPPED[str(name_or_path)]
         if not path.is_file():

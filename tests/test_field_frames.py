@@ -28,6 +28,12 @@ def every_pixel(g, params: torch.Tensor) -> torch.Tensor:
                       for chunk in params.split(4)])
 
 
+def assert_same_image(a: torch.Tensor, b: torch.Tensor) -> None:
+    """The same image: bit for bit where the CPU's matrix kernels do not depend on the batch's shape (AVX2 MKL),
+    to a float32 rounding (1e-6) where they do (AVX-512 MKL picks kernels by the number of rows: 2e-7 measured)."""
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
 def small_capped_field(seed: int = 0):
     """A narrow phong_field with every zero-started head given random weights: sheared, moved frames, slopes
     from a few to hundreds, a learned near-plane cut, a coverage head whose cap is reached."""
@@ -47,7 +53,7 @@ def test_frames_equal_every_pixel_bit_for_bit(preset):
     g = small_capped_field()
     params = encoded(preset, SCENES)
     fast = torch.cat([g(chunk) for chunk in params.split(64)])
-    assert torch.equal(fast, every_pixel(g, params))
+    assert_same_image(fast, every_pixel(g, params))
     spans = g.coverage_spans(params)
     evaluated = (spans[..., 1] - spans[..., 0]).clamp(min=0).sum(1).float()
     assert 0 < evaluated.mean() < 0.9 * RESOLUTION**2  # it skips pixels, and not by drawing nothing
@@ -76,7 +82,7 @@ def test_the_batch_a_scene_shares_does_not_change_its_image():
     g = small_capped_field(2)
     params = encoded("default", 37)
     alone = torch.cat([g(params[i:i + 1]) for i in range(len(params))])
-    assert torch.equal(alone, g(params))
+    assert_same_image(alone, g(params))
 
 
 @pytest.mark.skipif(not SHIPPED["universal"].is_file(), reason="universal.pt not in this checkout")
@@ -86,7 +92,7 @@ def test_the_universal_renderers_frames_equal_every_pixel(preset):
     g = load_renderer("universal").generator
     assert g.coverage_cap is not None
     params = encoded(preset, 48, seed=9, resolution=128)
-    assert torch.equal(g(params), every_pixel(g, params))
+    assert_same_image(g(params), every_pixel(g, params))
 
 
 @torch.no_grad()
@@ -103,7 +109,7 @@ def test_the_slope_floor_bounds_every_scene():
     spans = g.coverage_spans(params[64:])  # default scenes: small spheres, whose ellipse r2 < 9 is not the frame
     whole = ((spans[..., 0] == 0) & (spans[..., 1] == RESOLUTION)).all(1)
     assert not whole.any()
-    assert torch.equal(torch.cat([g(chunk) for chunk in params.split(32)]), every_pixel(g, params))
+    assert_same_image(torch.cat([g(chunk) for chunk in params.split(32)]), every_pixel(g, params))
 
 
 def test_coverage_cap_must_be_positive():

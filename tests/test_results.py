@@ -95,6 +95,6 @@ def test_results_at_another_resolution(tmp_path, lpips_net):
 
 
 def test_results_refuses_a_size_a_renderer_cannot_draw(tmp_path):
-    result = run("results", "--out", tmp_path / "r", "--checkpoint", "gan", "--resolution", "256")
-    assert_user_error(result, "--resolution 256: gan: conv_field draws only the 128 px grid")
+    result = run("results", "--out", tmp_path / "r", "--checkpoint", "g=gan", "--resolution", "256")
+    assert_user_error(result, "--resolution 256: g: conv_field draws only the 128 px grid")
     assert not (tmp_path / "r").exists()

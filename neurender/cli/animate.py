@@ -30,7 +30,7 @@ PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.P
 @click.option("--fps", type=FiniteFloat(min=1, max=100), default=20.0)
 @click.option("--flip", "with_flip", is_flag=True, help="add the FLIP error map as a third panel")
 @click.option("--preset", type=PRESET, default="easy",
-              help="where a random --from is drawn: easy, default or a TOML file")
+              help="where a random --from is drawn: a preset name or a TOML file")
 @click.option("--seed", type=SEED, default=0, help="seed of a random --from")
 @click.option("--resolution", type=RESOLUTION, default=None,
               help="panel side in pixels [default: the renderer's own]; the fields and window draw any size")
