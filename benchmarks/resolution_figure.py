@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.report.figures import comparison_grid, sphere_crop
 from neurender.report.results import fresh_test_set, score_images
@@ -34,7 +35,14 @@ def main() -> None:
         sizes = [int(s) for s in args.sizes.split(",")]
     except ValueError:
         parser.error("--sizes must be comma-separated integers, e.g. 128,256,512")
-    renderer = load_renderer(args.checkpoint)
+    if args.seed < 0 or not all(8 <= size <= 2048 for size in sizes):
+        parser.error("--sizes must lie in 8-2048 and --seed be 0 or more")
+    try:
+        renderer = load_renderer(args.checkpoint)
+        for size in sizes:
+            renderer.generator_at(size)
+    except NeurenderError as e:
+        parser.error(str(e))
     rows, record = [], []
     for size in sizes:
         params, reference = fresh_test_set(args.preset, args.seed, args.index + 1, size)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.metrics.pool import scoring_pool
 from neurender.report.figures import comparison_grid, sphere_crop
@@ -31,12 +32,20 @@ def main() -> None:
     parser.add_argument("--per-arm", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if args.count < 1 or args.per_arm < 1 or args.seed < 0:
+        parser.error("--count and --per-arm must be 1 or more, --seed 0 or more")
+    if any("=" not in item for item in args.checkpoint):
+        parser.error("--checkpoint takes NAME=PATH")
     arms = dict(item.split("=", 1) for item in args.checkpoint)
-    params, reference = fresh_test_set(args.preset, args.seed, args.count)
+    try:
+        renderers = {name: load_renderer(path) for name, path in arms.items()}
+        params, reference = fresh_test_set(args.preset, args.seed, args.count)
+    except NeurenderError as e:
+        parser.error(str(e))
     predictions, scores = {}, {}
     with scoring_pool(2) as pool:
-        for name, path in arms.items():
-            predictions[name] = load_renderer(path).render(params)
+        for name, renderer in renderers.items():
+            predictions[name] = renderer.render(params)
             values, pair = score_images(reference, predictions[name], pool)
             scores[name] = values
             predictions[name] = pair.prediction
