@@ -226,3 +226,24 @@ def test_a_hand_edited_config_json_is_named_on_resume(setup, tmp_path):
     assert result.exit_code == 0, result.output
     assert "note:" in result.output and "loss.l1_object, schedule.lr_g" in result.output, result.output
     assert json.loads((tmp_path / "run" / "config.json").read_text())["loss"]["l1_object"] != 123.0
+
+
+def test_one_run_per_folder(setup, tmp_path):
+    """While a run folder is being written (its lock held, as a running train holds it), a second train into it
+    and a resume of it are each one error line, and the folder is left as it was."""
+    from neurender.outputs import output_lock
+
+    args = ["--dataset", setup / "easy32", "--config", setup / "tiny.toml"]
+    run_dir = tmp_path / "run"
+    with output_lock(run_dir):
+        assert_user_error(run("train", *args, "--out", run_dir), "another neurender process is writing")
+    assert not run_dir.exists()
+    result = run("train", *args, "--out", run_dir)
+    assert result.exit_code == 0, result.output
+    before = (run_dir / "latest.pt").read_bytes()
+    with output_lock(run_dir):
+        assert_user_error(run("train", "--out", run_dir, "--resume", "latest", "--warmup-images", 64),
+                          "another neurender process is writing")
+        assert_user_error(run("train", *args, "--out", run_dir, "--overwrite"), "another neurender process")
+    assert (run_dir / "latest.pt").read_bytes() == before
+    assert not list(tmp_path.glob(".run.lock"))  # the lock file goes with its holder

@@ -6,6 +6,7 @@ answer at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import click
 
 from neurender.catalog import GAN_LOSSES, mixture_parts
 from neurender.cli.options import ARCH, EXISTING, MIXTURE, SEED, FiniteFloat
-from neurender.outputs import check_output
+from neurender.outputs import check_output, output_lock
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
 
@@ -65,6 +66,15 @@ def _config(dataset, preset, out, init_from, config_file, options):
     return from_dict(merge(data, overrides))
 
 
+def run_lock(folder: Path):
+    """One run per folder: ``folder``'s lock (``outputs.output_lock``), so a second process that would write it gets
+    one error line. Under torchrun only rank 0 takes it (the other ranks write nothing there)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return contextlib.nullcontext()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return output_lock(folder)
+
+
 @click.command()
 @click.option("--dataset", type=EXISTING, help="dataset directory, or use --preset")
 @click.option("--preset", type=MIXTURE, default=None,
@@ -109,48 +119,51 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
     from neurender.training.loop import Trainer
     from neurender.training.state import edited_settings, resumed_config
 
-    if resume:
-        lengths = {k: options.pop(k) for k in PHASE_OPTIONS}
-        if config_file or arch or init_from or preset or any(v is not None for v in options.values()):
-            raise click.UsageError("--resume continues a run as it was configured; only --out, --dataset (a moved "
-                                   "copy of the same data), --dry-run and phase lengths (--warmup-images, "
-                                   "--adversarial-images, --finetune-images) go with it")
-        path = (out / "latest.pt") if resume == "latest" and out else Path(resume)
-        if resume == "latest" and not out:
-            raise click.BadParameter("--resume latest needs --out", param_hint="--resume")
-        if dry_run:
-            config, _, _ = resumed_config(path, dataset, lengths)
-            click.echo(json.dumps(to_dict(config), indent=2))
-            return
-        trainer = Trainer.resume(path, dataset, lengths)
-        extended = "".join(f"; {k} {a} -> {b}" for k, (a, b) in trainer.changes.items())
-        click.echo(f"resuming {path} at {trainer.counters.images} images{extended}")
-        edited = [k for k in edited_settings(trainer.out / "config.json", to_dict(trainer.config))
-                  if k not in trainer.changes]  # the phase lengths just extended are not edits
-        if edited:
-            click.echo(f"note: {trainer.out / 'config.json'} was edited ({', '.join(edited)}); a resumed run "
-                       "continues with the checkpoint's settings and rewrites config.json (phase lengths change "
-                       "with --warmup-images, --adversarial-images, --finetune-images)")
-    else:
-        if out is None:
-            raise click.UsageError("--out is required")
-        if dataset is not None and preset is not None:
-            raise click.UsageError("give one of --dataset and --preset")
-        config = _config(dataset, preset, out, init_from, config_file, {"arch": arch, **options})
-        if dry_run:
-            click.echo(json.dumps(to_dict(config), indent=2))
-            return
-        inputs = [Path(p) for p in (config.dataset, config.init_from, config_file) if p]
-        if config.preset.endswith(".toml"):
-            inputs.append(Path(config.preset))
-        check_output(out, inputs, overwrite, existing="--resume latest continues it, --overwrite replaces it")
-        trainer = Trainer(config)  # opens and checks every input before the old run is removed
-        if int(os.environ.get("RANK", "0")) == 0 and out.exists():  # under torchrun, rank 0 decides
-            shutil.rmtree(out)
-    try:
-        record = trainer.run()
-    finally:
-        trainer.close()
+    with contextlib.ExitStack() as stack:  # the run folder's lock, from the moment it is known to the end
+        if resume:
+            lengths = {k: options.pop(k) for k in PHASE_OPTIONS}
+            if config_file or arch or init_from or preset or any(v is not None for v in options.values()):
+                raise click.UsageError("--resume continues a run as it was configured; only --out, --dataset (a "
+                                       "moved copy of the same data), --dry-run and phase lengths (--warmup-images, "
+                                       "--adversarial-images, --finetune-images) go with it")
+            path = (out / "latest.pt") if resume == "latest" and out else Path(resume)
+            if resume == "latest" and not out:
+                raise click.BadParameter("--resume latest needs --out", param_hint="--resume")
+            if dry_run:
+                config, _, _ = resumed_config(path, dataset, lengths)
+                click.echo(json.dumps(to_dict(config), indent=2))
+                return
+            stack.enter_context(run_lock(path.parent))  # a resumed run writes into its checkpoint's folder
+            trainer = Trainer.resume(path, dataset, lengths)
+            extended = "".join(f"; {k} {a} -> {b}" for k, (a, b) in trainer.changes.items())
+            click.echo(f"resuming {path} at {trainer.counters.images} images{extended}")
+            edited = [k for k in edited_settings(trainer.out / "config.json", to_dict(trainer.config))
+                      if k not in trainer.changes]  # the phase lengths just extended are not edits
+            if edited:
+                click.echo(f"note: {trainer.out / 'config.json'} was edited ({', '.join(edited)}); a resumed run "
+                           "continues with the checkpoint's settings and rewrites config.json (phase lengths change "
+                           "with --warmup-images, --adversarial-images, --finetune-images)")
+        else:
+            if out is None:
+                raise click.UsageError("--out is required")
+            if dataset is not None and preset is not None:
+                raise click.UsageError("give one of --dataset and --preset")
+            config = _config(dataset, preset, out, init_from, config_file, {"arch": arch, **options})
+            if dry_run:
+                click.echo(json.dumps(to_dict(config), indent=2))
+                return
+            stack.enter_context(run_lock(out))
+            inputs = [Path(p) for p in (config.dataset, config.init_from, config_file) if p]
+            if config.preset.endswith(".toml"):
+                inputs.append(Path(config.preset))
+            check_output(out, inputs, overwrite, existing="--resume latest continues it, --overwrite replaces it")
+            trainer = Trainer(config)  # opens and checks every input before the old run is removed
+            if int(os.environ.get("RANK", "0")) == 0 and out.exists():  # under torchrun, rank 0 decides
+                shutil.rmtree(out)
+        try:
+            record = trainer.run()
+        finally:
+            trainer.close()
     if trainer.world.main:
         click.echo(f"done: {trainer.counters.images} images; last tick {json.dumps(record)}")
         click.echo(f"renderer: {trainer.out / 'renderer.pt'}")
