@@ -46,6 +46,11 @@ class Renderer:
         encoded = encode_params(torch.from_numpy(np.asarray(params, np.float64)), self.camera)
         return predict_images(self.generator_at(size).to(device), encoded, size, batch, device)
 
+    @property
+    def any_resolution(self) -> bool:
+        """Whether its generator draws any size (``GeneratorSpec.any_resolution``) or only its own R."""
+        return generator_spec(self.model["arch"]).any_resolution
+
     def generator_at(self, resolution: int) -> torch.nn.Module:
         """The generator drawing `resolution` x `resolution` images: its own at R; for one whose contract says it
         can (``GeneratorSpec.any_resolution``: the fields, ``window``), the same weights built at that size
@@ -56,7 +61,7 @@ class Renderer:
         if isinstance(resolution, bool) or not isinstance(resolution, int) or not 8 <= resolution <= MAX_SIDE:
             raise NeurenderError(f"resolution must be an integer from 8 to {MAX_SIDE} px, got {resolution!r}")
         arch = self.model["arch"]
-        if not generator_spec(arch).any_resolution:
+        if not self.any_resolution:
             raise NeurenderError(f"{arch} draws only the {self.resolution} px grid it was trained on (a "
                                  f"convolutional decoder with a fixed grid); the fields and window draw any size")
         if resolution not in self._sizes:

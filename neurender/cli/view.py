@@ -26,11 +26,9 @@ def view(checkpoint, port, resolution):
 
     renderer = load_renderer(checkpoint)
     try:
-        renderer.generator_at(resolution or renderer.resolution)
+        server = serve(renderer, port, resolution)  # Viewer checks the size before the port is bound
     except NeurenderError as e:
         raise NeurenderError(f"--resolution {resolution}: {e}") from None
-    try:
-        server = serve(renderer, port, resolution)
     except OSError as e:
         raise NeurenderError(f"cannot serve on 127.0.0.1:{port}: {e.strerror or e}") from None
     click.echo(f"neurender viewer on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)")

@@ -45,23 +45,10 @@ def save_flip_maps(error_maps: np.ndarray, paths: list[Path]) -> None:
 
 def side_by_side(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], out: Path, title: str) -> Path:
     """One row per image: (label, reference (H, W, 3), prediction (H, W, 3), FLIP map (H, W)), floats in [0, 1].
-    Drawn with Pillow at twice the size, pixels kept sharp: the title, the column names, a label per row."""
-    font = ImageFont.load_default(size=13)
-    h, w = rows[0][1].shape[:2]
-    th, tw, label, top, gap = 2 * h, 2 * w, 120, 46, 6
-    canvas = Image.new("RGB", (label + 3 * (tw + gap) + gap, top + len(rows) * (th + gap)), "white")
-    draw = ImageDraw.Draw(canvas)
-    draw.text((canvas.width // 2, 8), title, fill="black", font=font, anchor="mt")
-    for c, name in enumerate(("reference", "prediction", "FLIP")):
-        draw.text((label + gap + c * (tw + gap) + tw // 2, top - 8), name, fill="black", font=font, anchor="ms")
-    for r, (text, reference, prediction, error) in enumerate(rows):
-        y = top + r * (th + gap)
-        draw.multiline_text((label - 4, y + th // 2), text, fill="black", font=font, anchor="rm", align="right")
-        for c, image in enumerate((to_uint8(reference), to_uint8(prediction), magma(error))):
-            canvas.paste(Image.fromarray(image).resize((tw, th), Image.Resampling.NEAREST),
-                         (label + gap + c * (tw + gap), y))
-    canvas.save(out)
-    return out
+    Drawn at twice the size, pixels kept sharp: the title, the column names, a label per row (``comparison_grid``)."""
+    cell = 2 * rows[0][1].shape[0]
+    grid = [(text, [reference, prediction, magma(error)]) for text, reference, prediction, error in rows]
+    return comparison_grid(grid, ["reference", "prediction", "FLIP"], out, title, cell, label=120)
 
 
 def sphere_crop(mask: np.ndarray, least: int = 32, margin: int = 8) -> tuple[slice, slice]:
@@ -79,11 +66,12 @@ def sphere_crop(mask: np.ndarray, least: int = 32, margin: int = 8) -> tuple[sli
 
 
 def comparison_grid(rows: list[tuple[str, list[np.ndarray]]], columns: list[str], out: Path, title: str,
-                    cell: int = 160) -> Path:
-    """One row per case: (label, images (H, W, 3) floats in [0, 1], one per column), each scaled to `cell` pixels
-    with sharp pixels under its column's name. Drawn with Pillow."""
+                    cell: int = 160, label: int = 150) -> Path:
+    """One row per case: (label, images (H, W, 3) floats in [0, 1] or uint8, one per column), each scaled to
+    `cell` pixels with sharp pixels under its column's name, the row labels right-aligned in `label` pixels. Drawn
+    with Pillow (matplotlib's start-up and layout cost seconds a call)."""
     font = ImageFont.load_default(size=13)
-    label, top, gap = 150, 46, 6
+    top, gap = 46, 6
     canvas = Image.new("RGB", (label + len(columns) * (cell + gap) + gap, top + len(rows) * (cell + gap)), "white")
     draw = ImageDraw.Draw(canvas)
     draw.text((canvas.width // 2, 8), title, fill="black", font=font, anchor="mt")
@@ -93,7 +81,8 @@ def comparison_grid(rows: list[tuple[str, list[np.ndarray]]], columns: list[str]
         y = top + r * (cell + gap)
         draw.multiline_text((label - 4, y + cell // 2), text, fill="black", font=font, anchor="rm", align="right")
         for c, image in enumerate(images):
-            canvas.paste(Image.fromarray(to_uint8(image)).resize((cell, cell), Image.Resampling.NEAREST),
+            pixels = image if image.dtype == np.uint8 else to_uint8(image)
+            canvas.paste(Image.fromarray(pixels).resize((cell, cell), Image.Resampling.NEAREST),
                          (label + gap + c * (cell + gap), y))
     canvas.save(out)
     return out

@@ -61,12 +61,12 @@ def plot_run(run: Path, out: Path | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     _figure(_series(log, ["g_l1", "g_coverage", "g_gan", "g_lpips", "d"]), f"{run.name}: losses (tick means)", "loss",
             out / "losses", log=True)
+    balanced = [r for r in log if isinstance(r.get("balance"), dict) and r.get("phase") not in (None, "warmup")]
     balance = [{"images": r["images"], "1:1 steps": r["balance"].get("balanced"),
                 "D steps skipped": r["balance"].get("d_skipped"), "G extra steps": r["balance"].get("g_extra_steps"),
-                "D extra steps": r["balance"].get("d_extra_steps")}
-               for r in log if isinstance(r.get("balance"), dict) and r.get("phase") not in (None, "warmup")]
+                "D extra steps": r["balance"].get("d_extra_steps")} for r in balanced]
     smoothed = [{"images": r["images"], "controller's moving average": r["balance"].get("accuracy_ema")}
-                for r in log if isinstance(r.get("balance"), dict) and r.get("phase") not in (None, "warmup")]
+                for r in balanced]
     fig_acc = {**_series(log, ["d_acc_real", "d_acc_fake"]), **_series(smoothed, ["controller's moving average"])}
     _figure(fig_acc, f"{run.name}: discriminator accuracy", "accuracy", out / "accuracy")
     _figure(_series(balance, ["1:1 steps", "D steps skipped", "G extra steps", "D extra steps"]),

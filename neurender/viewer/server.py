@@ -33,7 +33,6 @@ from neurender.errors import NeurenderError
 from neurender.inference import Renderer
 from neurender.inversion.fit import InversionConfig, analytic_backend, invert
 from neurender.metrics.images import to_uint8
-from neurender.models.generators import generator_spec
 from neurender.presets import PRESETS, sample_scenes
 from neurender.report.figures import magma
 from neurender.scene import PARAM_NAMES, scene_problem
@@ -70,8 +69,7 @@ class Viewer:
         self.size = size or renderer.resolution
         renderer.generator_at(self.size)
         own = {renderer.resolution, self.size}
-        self.sizes = sorted(own | set(VIEW_SIZES)) if generator_spec(renderer.model["arch"]).any_resolution \
-            else sorted(own)
+        self.sizes = sorted(own | set(VIEW_SIZES)) if renderer.any_resolution else sorted(own)
         self.lock = threading.Lock()
 
     def info(self) -> dict:
