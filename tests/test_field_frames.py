@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from neurender.inference import load_renderer
-from neurender.models.field import R2_LIMIT, SLOPE_FLOOR, gated_image, phong_field
+from neurender.models import field as field_module
+from neurender.models.field import R2_LIMIT, SLOPE_FLOOR, field, gated_image, phong_field
 from neurender.presets import PRESETS, sample_scenes
 from neurender.scene import encode_params
 from neurender.shipped import SHIPPED
@@ -110,6 +111,30 @@ def test_the_slope_floor_bounds_every_scene():
     whole = ((spans[..., 0] == 0) & (spans[..., 1] == RESOLUTION)).all(1)
     assert not whole.any()
     assert_same_image(torch.cat([g(chunk) for chunk in params.split(32)]), every_pixel(g, params))
+
+
+@pytest.mark.parametrize("capped", [True, False])
+@torch.no_grad()
+def test_frames_larger_than_a_chunk_are_drawn_in_pieces(monkeypatch, capped):
+    """Memory does not grow with the resolution: whole frames are evaluated INFERENCE_PIXELS pixels at a time, a
+    frame of more pixels than that in pieces (here a budget of 1,024 pixels: one 64 x 64 frame is 4 pieces, a
+    large sphere's coverable pixels several), and the images are the same."""
+    if capped:
+        g = small_capped_field(4)
+    else:
+        torch.manual_seed(4)
+        g = field(RESOLUTION, width=16, depth=1, embedding=16, frequencies=2).eval()
+    params = torch.cat([encoded("easy", 24), encoded("default", 8)])
+    whole, reference = g(params), every_pixel(g, params)
+    calls = []
+    original = g.pixel_outputs
+    monkeypatch.setattr(g, "pixel_outputs", lambda p, pixels=None: calls.append(
+        p.shape[0] * (RESOLUTION**2 if pixels is None else pixels.shape[1])) or original(p, pixels))
+    monkeypatch.setattr(field_module, "INFERENCE_PIXELS", 1024)
+    pieces = g(params)
+    assert_same_image(pieces, whole)
+    assert_same_image(pieces, reference)
+    assert len(calls) > len(params) and max(calls) <= 1024
 
 
 def test_coverage_cap_must_be_positive():

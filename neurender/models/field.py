@@ -62,7 +62,9 @@ from neurender.scene import (
 N_FEATURES = N_PARAMS + 10  # scene_features' columns
 FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
 RADIUS_LIMIT = 8.0  # apparent radii are clamped to this (NDC half-frames)
-INFERENCE_IMAGES = 4  # images per chunk when rendering whole frames without gradients
+INFERENCE_IMAGES = 4  # images per chunk when rendering whole frames without gradients, at 128 px...
+INFERENCE_PIXELS = INFERENCE_IMAGES * 128 * 128  # ... and pixels per chunk at any size: larger frames are
+# evaluated in pieces of at most this many pixels, so that memory does not grow with the resolution
 Q_LIMIT = 8.0  # frame coordinates seen by the per-pixel layers are clamped to +-this (radii)...
 R2_LIMIT = 32.0  # ... and their squared length to this: far pixels of tiny spheres reach |q| ~ 100
 SHARPNESS_LIMIT = 6.0  # the coverage slope is 20 exp(sharpness), sharpness clamped to at most this
@@ -246,26 +248,30 @@ class FieldGenerator(nn.Module):
     def pixel_groups(self, params: torch.Tensor, margin: float = 0.0
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """The ``coverable_pixels`` of B scenes, packed for evaluation: yields (scenes (G,), pixels (G, K), slots
-        (G, K)), int64 on the scenes' device. Scenes are packed by pixel count into groups of at most
-        INFERENCE_IMAGES frames' worth; each scene's pixels are padded to its group's largest count, rounded up to
-        a multiple of SCENE_ROWS (so every matrix product has a row count that keeps its rounding), by repeating
-        its first pixel. ``slots`` are where each value goes in a flat (R * R + 1) frame: the pixel itself, and
-        R * R (a slot to drop) for the padding, so that padding neither writes a pixel twice nor adds a gradient.
-        Scenes with no such pixel are in no group."""
-        per_scene, n = self.coverable_pixels(params, margin), self.resolution ** 2
-        counts = [-SCENE_ROWS * (-len(p) // SCENE_ROWS) for p in per_scene]
-        order = sorted((i for i in range(len(params)) if counts[i]), key=counts.__getitem__)
-        budget = INFERENCE_IMAGES * n
+        (G, K)), int64 on the scenes' device. A scene's pixels are cut into pieces of at most INFERENCE_PIXELS
+        (one piece per scene up to 256 x 256), and the pieces are packed by pixel count into groups of at most
+        INFERENCE_PIXELS pixels, so that memory does not grow with R. Each piece is padded to its group's largest
+        count, rounded up to a multiple of SCENE_ROWS (so every matrix product has a row count that keeps its
+        rounding), by repeating its first pixel. ``scenes`` names each piece's scene (one scene may fill several
+        rows); ``slots`` are where each value goes in a flat (R * R + 1) frame: the pixel itself, and R * R (a
+        slot to drop) for the padding, so that padding neither writes a pixel twice nor adds a gradient. Scenes
+        with no such pixel are in no group."""
+        n = self.resolution ** 2
+        pieces = [(scene, piece) for scene, pixels in enumerate(self.coverable_pixels(params, margin))
+                  for piece in pixels.split(INFERENCE_PIXELS) if len(piece)]
+        counts = [-SCENE_ROWS * (-len(piece) // SCENE_ROWS) for _, piece in pieces]
+        order = sorted(range(len(pieces)), key=counts.__getitem__)
         while order:
             size = 1
-            while size < len(order) and (size + 1) * counts[order[size]] <= budget:
+            while size < len(order) and (size + 1) * counts[order[size]] <= INFERENCE_PIXELS:
                 size += 1
             group, order = order[:size], order[size:]
             k = counts[group[-1]]
-            pixels = torch.stack([torch.cat([per_scene[i], per_scene[i][:1].expand(k - len(per_scene[i]))])
-                                  for i in group])
-            slots = torch.stack([F.pad(per_scene[i], (0, k - len(per_scene[i])), value=n) for i in group])
-            yield (torch.tensor(group, device=params.device), pixels.to(params.device), slots.to(params.device))
+            rows = [pieces[j][1] for j in group]
+            pixels = torch.stack([torch.cat([p, p[:1].expand(k - len(p))]) for p in rows])
+            slots = torch.stack([F.pad(p, (0, k - len(p)), value=n) for p in rows])
+            scenes = torch.tensor([pieces[j][0] for j in group], device=params.device)
+            yield scenes, pixels.to(params.device), slots.to(params.device)
 
     def render_frames(self, params: torch.Tensor) -> torch.Tensor:
         """Whole frames through ``pixel_groups``: (B, 10) -> (B, 3, R, R), equal to ``gated_image`` of every
@@ -308,18 +314,26 @@ class FieldGenerator(nn.Module):
         return clamp_towards(AMBIENT + kd * diffuse[..., None] + specular[..., None], 0.0, 1.0)
 
     def forward(self, params: torch.Tensor, pixels: torch.Tensor | None = None):
-        """(B, 10) -> (B, 3, R, R): ``gated_image`` of every pixel (without gradients and with ``coverage_cap``:
-        through ``render_frames``, the same images from the pixels that can be covered).
+        """(B, 10) -> (B, 3, R, R): ``gated_image`` of every pixel. Without gradients: with ``coverage_cap``
+        through ``render_frames`` (the same images from the pixels that can be covered), without it in chunks of
+        INFERENCE_PIXELS pixels (whole frames up to 256 x 256, pieces of a frame past that).
 
         With pixels (B, K): ``pixel_outputs`` for those pixels (through forward, so DDP sees the call)."""
         if pixels is not None:
             return self.pixel_outputs(params, pixels)
         if not torch.is_grad_enabled() and self.coverage_cap is not None:
             return self.render_frames(params)
-        if not torch.is_grad_enabled() and len(params) > INFERENCE_IMAGES:
-            return torch.cat([self(chunk) for chunk in params.split(INFERENCE_IMAGES)])
-        colour, logit = self.pixel_outputs(params)
         r = self.resolution
+        if not torch.is_grad_enabled():
+            frames = max(1, INFERENCE_PIXELS // (r * r))
+            if len(params) > frames:
+                return torch.cat([self(chunk) for chunk in params.split(frames)])
+            if r * r > INFERENCE_PIXELS:  # one frame, in pieces of INFERENCE_PIXELS
+                pieces = torch.arange(r * r, device=params.device).split(INFERENCE_PIXELS)
+                image = torch.cat([gated_image(*self.pixel_outputs(params, piece.expand(len(params), -1)))
+                                   for piece in pieces], 1)
+                return image.view(-1, r, r, 3).permute(0, 3, 1, 2)
+        colour, logit = self.pixel_outputs(params)
         return gated_image(colour, logit).view(-1, r, r, 3).permute(0, 3, 1, 2)
 
 
