@@ -1,11 +1,12 @@
 """A generator defined outside neurender: the walked-through example of docs/generators.md.
 
-With this folder on PYTHONPATH:
+With this folder on PYTHONPATH and the module listed in NEURENDER_PLUGINS (neurender imports no plug-in module
+unasked: importing one runs its code):
 
-    PYTHONPATH=examples neurender train --preset easy --arch custom_generator:TinyGenerator --warmup-images 256 \
+    export PYTHONPATH=examples NEURENDER_PLUGINS=custom_generator
+    neurender train --preset easy --arch custom_generator:TinyGenerator --warmup-images 256 \
         --adversarial-images 0 --out checkpoints/runs/tiny
-    PYTHONPATH=examples neurender render --checkpoint checkpoints/runs/tiny/renderer.pt --params-csv params.csv \
-        --out renders
+    neurender render --checkpoint checkpoints/runs/tiny/renderer.pt --params-csv params.csv --out renders
 
 The contract (docs/generators.md): built as ``TinyGenerator(resolution, **options)``, every option a keyword with
 a default (``[model] options`` in a config sets them; the checkpoint stores them); ``forward(params)`` takes

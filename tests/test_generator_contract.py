@@ -16,6 +16,7 @@ from neurender.models.blocks import ParamNorm
 from neurender.models.generators import (
     GENERATORS,
     GeneratorSpec,
+    allowed_plugin,
     build_generator,
     generator_options,
     generator_spec,
@@ -113,7 +114,8 @@ def test_options_of_the_right_type_pass_and_an_int_counts_as_a_number():
     assert generator_options("conv_field", options={"freeze_trunk": True})["freeze_trunk"] is True
 
 
-def test_an_unknown_or_unimportable_architecture_is_one_clear_error():
+def test_an_unknown_or_unimportable_architecture_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("NEURENDER_PLUGINS", "no_such_module,neurender,os,builtins,signal,torch,math")
     with pytest.raises(NeurenderError, match="unknown architecture 'nope'"):
         generator_spec("nope")
     with pytest.raises(NeurenderError, match="cannot import 'no_such_module'"):
@@ -125,8 +127,34 @@ def test_an_unknown_or_unimportable_architecture_is_one_clear_error():
             generator_spec(not_a_class)  # never called: a checkpoint's arch cannot run a function
 
 
+def test_a_module_not_listed_in_neurender_plugins_is_never_imported(tmp_path, monkeypatch):
+    """A checkpoint names its generator's module; a file of that name where Python looks (here the working
+    directory) is not imported, and so not run, unless $NEURENDER_PLUGINS lists it or a package above it."""
+    (tmp_path / "planted.py").write_text("import pathlib\npathlib.Path('ran').write_text('ran')\n"
+                                         "import torch\nclass G(torch.nn.Module):\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for listed in (None, "", "plant", "planted_other, other", "planted.sub"):
+        if listed is None:
+            monkeypatch.delenv("NEURENDER_PLUGINS", raising=False)
+        else:
+            monkeypatch.setenv("NEURENDER_PLUGINS", listed)
+        with pytest.raises(NeurenderError, match="importing 'planted' runs its code.*NEURENDER_PLUGINS=planted"):
+            generator_spec("planted:G")
+        assert not (tmp_path / "ran").exists() and "planted" not in sys.modules
+    monkeypatch.setenv("NEURENDER_PLUGINS", "other, planted")
+    assert generator_spec("planted:G").factory.__name__ == "G" and (tmp_path / "ran").exists()
+    sys.modules.pop("planted", None)
+    for name, module in (("pkg", "pkg.gen"), ("pkg.gen", "pkg.gen")):
+        monkeypatch.setenv("NEURENDER_PLUGINS", name)
+        assert allowed_plugin(module)
+    monkeypatch.setenv("NEURENDER_PLUGINS", "pkg.gen")
+    assert not allowed_plugin("pkg") and not allowed_plugin("pkg.generators")
+
+
 def test_your_own_generator_trains_exports_loads_and_renders(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.setenv("NEURENDER_PLUGINS", "custom_generator")
     data = merge(to_dict(TrainConfig()), {
         "preset": "easy", "resolution": 32, "out": str(tmp_path / "run"),
         "model": {"arch": "custom_generator:TinyGenerator", "options": {"width": 8}},
@@ -145,7 +173,8 @@ def test_your_own_generator_trains_exports_loads_and_renders(tmp_path, monkeypat
 
 
 def test_the_walked_through_commands_train_and_render_your_own_generator(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES), os.environ.get("PYTHONPATH", "")]),
+           "NEURENDER_PLUGINS": "custom_generator"}
     run = tmp_path / "tiny"
     train = ["train", "--preset", "easy", "--arch", "custom_generator:TinyGenerator", "--warmup-images", "64",
              "--adversarial-images", "0", "--batch", "16", "--tick-images", "32", "--threads", "1", "--out", run]
@@ -156,5 +185,10 @@ def test_the_walked_through_commands_train_and_render_your_own_generator(tmp_pat
     scenes = len(read_params_csv(DATA / "template" / "params.csv")[0])
     assert len(list((tmp_path / "renders").glob("image_*.png"))) == scenes
     without = subprocess.run([sys.executable, "-m", "neurender", *map(str, render[:-1]), tmp_path / "again"],
-                             check=False, capture_output=True, text=True)  # the module is not importable any more
+                             env={**os.environ, "NEURENDER_PLUGINS": "custom_generator"}, check=False,
+                             capture_output=True, text=True)  # listed, but not importable any more
     assert without.returncode == 2 and "cannot import 'custom_generator'" in without.stderr
+    unlisted = subprocess.run([sys.executable, "-m", "neurender", *map(str, render[:-1]), tmp_path / "again"],
+                              env={**env, "NEURENDER_PLUGINS": ""}, check=False, capture_output=True, text=True)
+    assert unlisted.returncode == 2 and unlisted.stderr.count("\n") == 1
+    assert "set NEURENDER_PLUGINS=custom_generator" in unlisted.stderr and not (tmp_path / "again").exists()

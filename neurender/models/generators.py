@@ -8,6 +8,7 @@ import importlib
 import inspect
 import itertools
 import math
+import os
 import types
 import typing
 from collections.abc import Callable
@@ -250,6 +251,8 @@ def _accepted_types(hint, default) -> tuple[type, ...]:
     return kinds + ((int,) if float in kinds else ()) + ((list,) if tuple in kinds else ())
 
 
+PLUGINS_ENV = "NEURENDER_PLUGINS"  # the plug-in modules a run or a checkpoint may import (allowed_plugin)
+
 _REPORT = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup}
 REPORT_GENERATORS = {**{name: _report(f, False) for name, f in _REPORT.items()},
                      **{f"{name}_coord": _report(f, True) for name, f in _REPORT.items()}}
@@ -263,17 +266,29 @@ GENERATORS: dict[str, GeneratorSpec] = {
 }
 
 
+def allowed_plugin(module: str) -> bool:
+    """Whether $NEURENDER_PLUGINS (comma-separated module or package names) lists `module` or a package above it:
+    the only plug-in modules neurender imports, since importing one runs its code and checkpoints name them."""
+    listed = [name.strip() for name in os.environ.get(PLUGINS_ENV, "").split(",") if name.strip()]
+    return any(module == name or module.startswith(name + ".") for name in listed)
+
+
 def generator_spec(arch: str) -> GeneratorSpec:
-    """A registered architecture's spec, or for "package.module:Class" (importable, e.g. with its folder on
-    PYTHONPATH; an ``nn.Module`` subclass, refused before it is called otherwise) one read from the class: its
-    constructor, and its ``samples_pixels`` / ``renders_crops`` / ``any_resolution`` attributes where it has
-    them."""
+    """A registered architecture's spec, or for "package.module:Class" one read from the class: its constructor,
+    and its ``samples_pixels`` / ``renders_crops`` / ``any_resolution`` attributes where it has them. The module
+    must be listed in $NEURENDER_PLUGINS (``allowed_plugin``; refused before it is imported otherwise) and
+    importable (e.g. with its folder on PYTHONPATH), and the attribute an ``nn.Module`` subclass (refused before it
+    is called otherwise)."""
     if arch in GENERATORS:
         return GENERATORS[arch]
     module, sep, name = arch.partition(":")
     if not sep or not module or not name:
         raise NeurenderError(f"unknown architecture {arch!r}; known: {', '.join(GENERATORS)}, or "
                              "package.module:Class for your own (docs/generators.md)")
+    if not allowed_plugin(module):  # a checkpoint names its arch: loading one must not import a module unasked
+        raise NeurenderError(f"{arch} is a plug-in generator, and importing {module!r} runs its code: neurender "
+                             f"imports only the modules listed in ${PLUGINS_ENV}; if you trust it, set "
+                             f"{PLUGINS_ENV}={module} (docs/generators.md)")
     try:
         factory = getattr(importlib.import_module(module), name)
     except ImportError as e:
