@@ -5,13 +5,15 @@ contain one or lie inside one, under any of its names (through symbolic links, h
 ``--overwrite`` says), may not exist unless ``overwrite``, may not be a
 file where a folder goes (or the reverse), and must be in a writable folder. ``staging`` builds a folder output
 beside its final place under a lock, so a second writer of the same output fails at once, and moves it into
-place only when it is complete; staging folders left by processes that no longer run are removed.
+place only when it is complete; a swap that a killed process left half done is completed, and staging folders left
+by processes that no longer run are removed.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -91,13 +93,48 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(folder: Path, name: str = "*") -> list[Path]:
+def _pattern(name: str | None) -> str:
+    """The glob pattern for one output's name (its brackets and stars taken literally), or for every output."""
+    return "*" if name is None else glob.escape(name)
+
+
+def _stale_pid(path: Path, kind: str) -> int | None:
+    """The PID of ``.NAME.KIND-PID`` if the process that made it no longer runs, else None."""
+    pid = path.name.rpartition(f".{kind}-")[2]
+    return int(pid) if pid.isdigit() and not _alive(int(pid)) else None
+
+
+def finish_swaps(folder: Path, name: str | None = None) -> list[Path]:
+    """Complete the swaps in ``folder`` that a killed process left half done; returns the outputs put back.
+
+    ``staging`` replaces an output in three steps: the old one is moved aside as ``.NAME.old-PID``, the finished
+    ``.NAME.partial-PID`` is moved into its place, the old one is removed. A kill between the first two leaves no
+    ``NAME``: the finished folder is moved into place now (what the killed run was committed to, since it moves
+    the old one aside only once the new one is complete; the old one if the finished one is gone), and only then
+    is the old one removed. So nothing complete is removed while its name is empty."""
+    restored = []
+    for old in Path(folder).glob(f".{_pattern(name)}.old-*"):
+        pid = _stale_pid(old, "old")
+        if pid is None:
+            continue
+        target = old.with_name(old.name[1:].rpartition(".old-")[0])
+        partial = target.with_name(f".{target.name}.partial-{pid}")
+        if not target.exists():
+            os.replace(partial if partial.is_dir() else old, target)
+            restored.append(target)
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    return restored
+
+
+def remove_stale(folder: Path, name: str | None = None) -> list[Path]:
     """Remove the staging folders and temporary files (``.NAME.partial-PID``, ``.NAME.old-PID``,
-    ``.NAME.tmp-PID``) in ``folder`` that processes which no longer run left behind; returns them."""
+    ``.NAME.tmp-PID``) in ``folder`` that processes which no longer run left behind, after ``finish_swaps`` has
+    put back any output they were replacing; returns what it removed."""
+    finish_swaps(folder, name)
     removed = []
-    for path in Path(folder).glob(f".{name}.*-*"):
-        kind, _, pid = path.name.rpartition("-")
-        if pid.isdigit() and kind.rsplit(".", 1)[-1] in ("partial", "old", "tmp") and not _alive(int(pid)):
+    for path in Path(folder).glob(f".{_pattern(name)}.*-*"):
+        kind = path.name.rpartition("-")[0].rsplit(".", 1)[-1]
+        if kind in ("partial", "old", "tmp") and _stale_pid(path, kind) is not None:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed.append(path)
     return removed
@@ -138,6 +175,10 @@ def staging(out: Path, overwrite: bool, inputs: Iterable[Path] = ()) -> Iterator
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
+        if finish_swaps(out.parent, out.name) and not overwrite:
+            raise NeurenderError(f"output {out} already exists: an earlier run that was killed while it moved its "
+                                 f"finished {out.name} into place left it aside, and it is back in place now; pass "
+                                 "--overwrite to replace it")
         remove_stale(out.parent, out.name)
         stage = out.parent / f".{out.name}.partial-{os.getpid()}"
         shutil.rmtree(stage, ignore_errors=True)

@@ -392,3 +392,95 @@ def test_an_interrupt_swallowed_or_marked_unhandled_by_python_still_exits_130(tm
     assert proc.returncode == 130, (proc.returncode, proc.stdout, proc.stderr)
     assert "ran to the end" not in proc.stdout and proc.stderr.strip().splitlines() == ["aborted"]
     assert time.time() - started < 30
+
+
+CRASHING = """
+import atexit, os, shutil, signal, sys
+target, when, count_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+calls = [0]
+def crashing(real):
+    def call(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == target and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = real(*args, **kwargs)
+        if calls[0] == target and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    return call
+os.replace, os.rename, shutil.rmtree = crashing(os.replace), crashing(os.rename), crashing(shutil.rmtree)
+atexit.register(lambda: open(count_file, "w").write(str(calls[0])))
+from neurender.cli import main
+sys.argv = ["neurender", *sys.argv[4:]]
+main()
+"""
+
+
+def run_killed_at(tmp_path, target: int, when: str, *args) -> tuple[int, int]:
+    """Run neurender with SIGKILL just before or after the target-th rename, replace or tree removal (0: none);
+    returns (exit code, the number of those calls made when it ran to the end)."""
+    count_file = tmp_path / "calls"
+    count_file.unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, "-c", CRASHING, str(target), when, str(count_file), *map(str, args)],
+                          capture_output=True, text=True, check=False)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, int(count_file.read_text()) if count_file.exists() else -1
+
+
+def test_a_kill_at_every_rename_of_an_overwrite_loses_no_dataset(tmp_path):
+    """Crash consistency, as storage engines test it: `dataset generate --overwrite` SIGKILLed before and after each
+    of its renames and tree removals in turn. At every point the old dataset or the finished new one is at its name,
+    or (killed between moving the old one aside and the new one in) the next run into the name puts the finished
+    one in place before anything is removed; then an --overwrite run ends with the new one and no leftovers."""
+    out, old_copy = tmp_path / "ds", tmp_path / "old"
+    generate_dataset(GenerateSpec(PRESETS["easy"], 6, 0, 8, 0, 0), old_copy)
+    new_args = ["dataset", "generate", "--preset", "easy", "--count", 6, "--resolution", 8, "--seed", 1,
+                "--out", out]
+    old = fingerprint(old_copy)
+    shutil.copytree(old_copy, out)
+    code, calls = run_killed_at(tmp_path, 0, "none", *new_args, "--overwrite")
+    assert code == 0 and calls >= 3  # old aside, new in, old removed (and the staging's own housekeeping)
+    new, old = fingerprint(out), {k.replace("old/", "ds/", 1): v for k, v in old.items()}
+    assert new != old
+    window = 0
+    for target in range(1, calls + 1):
+        for when in ("before", "after"):
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.copytree(old_copy, out)
+            code, _ = run_killed_at(tmp_path, target, when, *new_args, "--overwrite")
+            assert code == -signal.SIGKILL
+            if out.exists():
+                assert fingerprint(out) in (old, new), (target, when)
+            else:  # the window: the next run puts the finished dataset in place and says so
+                window += 1
+                assert_user_error(run(*new_args), "back in place")
+                assert fingerprint(out) == new, (target, when)
+            assert run(*new_args, "--overwrite").exit_code == 0
+            assert fingerprint(out) == new and not list(tmp_path.glob(".ds.*")), (target, when)
+    assert window == 2  # after the old one's move aside, and before the new one's move in
+
+
+def test_a_kill_at_every_rename_of_a_training_leaves_a_run_to_resume_or_one_line(world, tmp_path):
+    """`train` SIGKILLed before and after each of its renames and tree removals in turn (checkpoint saves, the run
+    folder's files): `--resume latest` then either continues from the last complete checkpoint to the end, or, when
+    none was complete yet, says so in one line that names what to do, and --overwrite starts it again."""
+    out = tmp_path / "run"
+    args = ["train", "--dataset", world / "ds", "--config", world / "tiny.toml", "--out", out]
+    code, calls = run_killed_at(tmp_path, 0, "none", *args)
+    assert code == 0 and calls >= 3 and (out / "renderer.pt").is_file()  # a latest.pt a tick, renderer.pt
+    nothing = 0
+    for target in range(1, calls + 1):
+        for when in ("before", "after"):
+            shutil.rmtree(out, ignore_errors=True)
+            code, _ = run_killed_at(tmp_path, target, when, *args)
+            assert code == -signal.SIGKILL
+            resumed = run("train", "--out", out, "--resume", "latest")
+            if (out / "latest.pt").is_file() or not out.is_dir():
+                assert resumed.exit_code == 0 or "no run folder" in resumed.output, (target, when, resumed.output)
+            else:
+                nothing += 1
+                assert_user_error(resumed, "it has no latest.pt")
+                assert "start it again with --overwrite" in resumed.output
+                assert run(*args, "--overwrite").exit_code == 0
+            assert (out / "renderer.pt").is_file() or not out.is_dir(), (target, when)
+    assert nothing >= 1  # killed at the first checkpoint's rename

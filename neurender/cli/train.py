@@ -16,6 +16,7 @@ import click
 
 from neurender.catalog import GAN_LOSSES, mixture_parts
 from neurender.cli.options import ARCH, EXISTING, MIXTURE, SEED, FiniteFloat
+from neurender.errors import NeurenderError
 from neurender.outputs import check_output, output_lock
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
@@ -75,6 +76,16 @@ def run_lock(folder: Path):
     return output_lock(folder)
 
 
+def nothing_to_resume(out: Path) -> str:
+    """Why `--resume latest` finds no latest.pt in the run folder `out`, and what to do."""
+    if not out.is_dir():
+        return f"nothing to resume: there is no run folder {out}"
+    partial = sorted(p.name for p in out.glob(".latest.pt.tmp-*"))
+    stopped = (f"it stopped while its first checkpoint was being written ({partial[0]}, incomplete)" if partial
+               else "it stopped before its first checkpoint")
+    return f"nothing to resume in {out}: it has no latest.pt ({stopped}); start it again with --overwrite"
+
+
 @click.command()
 @click.option("--dataset", type=EXISTING, help="dataset directory, or use --preset")
 @click.option("--preset", type=MIXTURE, default=None,
@@ -129,11 +140,16 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
             path = (out / "latest.pt") if resume == "latest" and out else Path(resume)
             if resume == "latest" and not out:
                 raise click.BadParameter("--resume latest needs --out", param_hint="--resume")
+            if resume == "latest" and not out.is_dir():
+                raise NeurenderError(nothing_to_resume(out))
+            if not dry_run:  # a resumed run writes into its checkpoint's folder; the lock first, since a run
+                stack.enter_context(run_lock(path.parent))  # that has not saved its first checkpoint may be running
+            if resume == "latest" and not path.is_file():
+                raise NeurenderError(nothing_to_resume(out))
             if dry_run:
                 config, _, _ = resumed_config(path, dataset, lengths)
                 click.echo(json.dumps(to_dict(config), indent=2))
                 return
-            stack.enter_context(run_lock(path.parent))  # a resumed run writes into its checkpoint's folder
             trainer = Trainer.resume(path, dataset, lengths)
             extended = "".join(f"; {k} {a} -> {b}" for k, (a, b) in trainer.changes.items())
             click.echo(f"resuming {path} at {trainer.counters.images} images{extended}")
