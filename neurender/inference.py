@@ -44,7 +44,12 @@ class Renderer:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         size = self.resolution if resolution is None else resolution
         encoded = encode_params(torch.from_numpy(np.asarray(params, np.float64)), self.camera)
-        return predict_images(self.generator_at(size).to(device), encoded, size, batch, device)
+        images = predict_images(self.generator_at(size).to(device), encoded, size, batch, device)
+        bad = ~np.isfinite(images).all(axis=(1, 2, 3))
+        if bad.any():  # written out, they would be black images that look like a render
+            raise NeurenderError(f"the renderer ({self.model['arch']}) drew NaN or infinite values for "
+                                 f"{int(bad.sum())} of {len(images)} scenes (the first: scene {int(bad.argmax())})")
+        return images
 
     @property
     def any_resolution(self) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import assert_user_error, run
 
 from neurender.dataset import read_params_csv
 from neurender.errors import NeurenderError
@@ -23,6 +24,7 @@ from neurender.models.generators import (
 )
 from neurender.presets import PRESETS, sample_scenes
 from neurender.scene import encode_params
+from neurender.shipped import SHIPPED
 from neurender.training.config import TrainConfig, from_dict, merge, to_dict
 from neurender.training.loop import Trainer
 
@@ -192,3 +194,67 @@ def test_the_walked_through_commands_train_and_render_your_own_generator(tmp_pat
                               env={**env, "NEURENDER_PLUGINS": ""}, check=False, capture_output=True, text=True)
     assert unlisted.returncode == 2 and unlisted.stderr.count("\n") == 1
     assert "set NEURENDER_PLUGINS=custom_generator" in unlisted.stderr and not (tmp_path / "again").exists()
+
+
+GOOD_INIT = """
+import torch
+from torch import nn
+class G(nn.Module):
+    def __init__(self, resolution, width=4):
+        super().__init__()
+        self.resolution = resolution
+        self.w = nn.Linear(10, 3)
+    def forward(self, params):
+        b, r = len(params), self.resolution
+        return {out}
+"""
+BROKEN_PLUGINS = {  # module source -> the clause its one error line names
+    "import_raises": ("raise RuntimeError('boom at import')", "failed: RuntimeError: boom at import"),
+    "syntax": ("def f(:\n    pass", "failed: SyntaxError"),
+    "exits": ("import sys\nsys.exit(3)", "failed: SystemExit: 3"),
+    "not_a_module": ("class G:\n    def __init__(self, resolution):\n        pass", "not a generator class"),
+    "constructor_raises": ("import torch\nclass G(torch.nn.Module):\n    def __init__(self, resolution):\n"
+                           "        raise KeyError('width')", "cannot build"),
+    "no_parameters": ("import torch\nclass G(torch.nn.Module):\n    def __init__(self, resolution):\n"
+                      "        super().__init__()\n    def forward(self, p):\n        return p", "no parameters"),
+    "forward_raises": (GOOD_INIT.format(out="1 / 0"), "failed on a batch of 2: ZeroDivisionError"),
+    "wrong_shape": (GOOD_INIT.format(out="torch.zeros(b, 3, r, r + 1)"), "returned shape (2, 3, 32, 33)"),
+    "wrong_channels": (GOOD_INIT.format(out="torch.zeros(b, 4, r, r)"), "returned shape (2, 4, 32, 32)"),
+    "wrong_dtype": (GOOD_INIT.format(out="torch.zeros(b, 3, r, r, dtype=torch.uint8)"), "floating-point"),
+    "a_tuple": (GOOD_INIT.format(out="(torch.zeros(b, 3, r, r), None)"), "returned a tuple of 2"),
+    "not_a_tensor": (GOOD_INIT.format(out="[0.5] * b"), "returned list"),
+    "nan": (GOOD_INIT.format(out="torch.full((b, 3, r, r), float('nan')) + 0 * self.w.weight.sum()"),
+            "NaN or infinite"),
+    "out_of_range": (GOOD_INIT.format(out="torch.full((b, 3, r, r), 2.0)"), "outside [0, 1]"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_PLUGINS))
+def test_a_broken_plugin_is_one_line_before_the_run_folder_is_made(tmp_path, monkeypatch, case):
+    source, clause = BROKEN_PLUGINS[case]
+    module = f"broken_{case}"
+    (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("NEURENDER_PLUGINS", module)
+    out = tmp_path / "run"
+    result = run("train", "--preset", "easy", "--arch", f"{module}:G", "--warmup-images", 8, "--adversarial-images",
+                 0, "--batch", 4, "--tick-images", 4, "--threads", 1, "--out", out, "--config",
+                 write_resolution(tmp_path, 32))
+    assert_user_error(result, clause)
+    assert module in result.output and not out.exists()
+    sys.modules.pop(module, None)
+
+
+def write_resolution(folder, resolution: int):
+    path = folder / "small.toml"
+    path.write_text(f"resolution = {resolution}\n[run]\nval_images = 4\n")
+    return path
+
+
+@pytest.mark.skipif(not SHIPPED["default"].is_file(), reason="default.pt not in this checkout")
+def test_a_renderer_that_draws_nan_is_one_error_not_black_images():
+    renderer = load_renderer("default")
+    with torch.no_grad():
+        next(renderer.generator.parameters()).fill_(float("nan"))
+    with pytest.raises(NeurenderError, match="drew NaN or infinite values for 3 of 3 scenes"):
+        renderer.render(sample_scenes(PRESETS["default"], 1, np.arange(3)))

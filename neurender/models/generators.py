@@ -290,12 +290,15 @@ def generator_spec(arch: str) -> GeneratorSpec:
                              f"imports only the modules listed in ${PLUGINS_ENV}; if you trust it, set "
                              f"{PLUGINS_ENV}={module} (docs/generators.md)")
     try:
-        factory = getattr(importlib.import_module(module), name)
+        imported = importlib.import_module(module)
     except ImportError as e:
         raise NeurenderError(f"cannot import {module!r} for --arch {arch}: {e} (is its folder on PYTHONPATH?)") \
             from None
-    except AttributeError:
-        raise NeurenderError(f"{module!r} has no {name!r} (--arch {arch})") from None
+    except (Exception, SystemExit) as e:  # a user's module: whatever it raises or exits with is one line
+        raise NeurenderError(f"importing {module!r} for --arch {arch} failed: {_first_line(e)}") from None
+    factory = getattr(imported, name, None)
+    if factory is None:
+        raise NeurenderError(f"{module!r} has no {name!r} (--arch {arch})")
     if not (inspect.isclass(factory) and issubclass(factory, nn.Module)):  # checked before anything is called:
         # a checkpoint names its arch, and a name like os:_exit must never run
         raise NeurenderError(f"{arch} is not a generator class (a torch.nn.Module subclass, docs/generators.md)")
@@ -331,6 +334,65 @@ def generator_options(arch: str, width: int | None = None, norm: str | None = No
     return {**known, **shorthands, **(options or {})}
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _check_output(arch: str, call: str, out, shapes: tuple[tuple[int, ...], ...]) -> None:
+    """One NeurenderError unless `out` is the tensor (or tuple of tensors) of the given shapes, floating point and
+    finite, and an image (one tensor) in [0, 1]."""
+    values = out if isinstance(out, tuple) and len(shapes) > 1 else (out,)
+    expected = " and ".join(f"({', '.join(map(str, shape))})" for shape in shapes)
+    if len(values) != len(shapes) or not all(isinstance(v, torch.Tensor) for v in values):
+        got = f"a tuple of {len(out)}" if isinstance(out, tuple) else type(out).__name__
+        raise NeurenderError(f"{arch}: {call} returned {got}, not {expected} tensor(s) (docs/generators.md)")
+    for value, shape in zip(values, shapes, strict=True):
+        if tuple(value.shape) != shape:
+            raise NeurenderError(f"{arch}: {call} returned shape {tuple(value.shape)}, expected {shape}")
+        if not value.is_floating_point():
+            raise NeurenderError(f"{arch}: {call} returned {value.dtype}, expected a floating-point tensor")
+        if not torch.isfinite(value).all():
+            raise NeurenderError(f"{arch}: {call} returned NaN or infinite values on fresh weights")
+    if len(shapes) == 1 and not 0 <= values[0].min() <= values[0].max() <= 1:
+        raise NeurenderError(f"{arch}: {call} returned values outside [0, 1] "
+                             f"({values[0].min().item():.3g} to {values[0].max().item():.3g}): clamp its RGB")
+
+
+def check_contract(arch: str, generator: nn.Module, params: torch.Tensor, resolution: int, pixels: int = 0,
+                   crop: int = 0) -> None:
+    """The generator contract on one batch, before a run makes anything: ``generator`` has parameters to train,
+    and without gradients in eval mode ``forward(params)`` on params (B, 10) returns (B, 3, R, R) floating-point
+    values in [0, 1]; with ``pixels`` > 0, ``forward(params, indices)`` returns colour (B, pixels, 3) and logit
+    (B, pixels); with ``crop`` > 0, ``forward(params, origin, crop)`` returns (B, crop^2, 3) and (B, crop^2); all
+    finite. The
+    generator's mode and the random generators' states are as they were. A broken clause (or any exception
+    raised) is one NeurenderError that names `arch`."""
+    if not any(p.requires_grad for p in generator.parameters()):
+        raise NeurenderError(f"{arch} has no parameters to train (docs/generators.md)")
+    b, device = len(params), params.device
+    calls = [("forward(params)", (params,), ((b, 3, resolution, resolution),))]
+    if pixels:
+        indices = torch.arange(pixels, device=device).expand(b, -1) % (resolution * resolution)
+        calls.append(("forward(params, pixels)", (params, indices), ((b, pixels, 3), (b, pixels))))
+    if crop:
+        origin = torch.zeros(b, 2, dtype=torch.long, device=device)
+        calls.append(("forward(params, origin, size)", (params, origin, crop), ((b, crop * crop, 3), (b, crop * crop))))
+    training = generator.training
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=cuda), torch.no_grad():
+            generator.eval()
+            for call, args, shapes in calls:
+                try:
+                    out = generator(*args)
+                except Exception as e:  # a user's code: whatever it raises is one line
+                    raise NeurenderError(f"{arch}: {call} failed on a batch of {b}: {_first_line(e)}") from None
+                _check_output(arch, call, out, shapes)
+    finally:
+        generator.train(training)
+
+
 @torch.no_grad()
 def predict_images(generator: nn.Module, encoded: torch.Tensor, resolution: int, batch: int = 64,
                    device: str | torch.device = "cpu") -> np.ndarray:
@@ -345,7 +407,12 @@ def build_generator(arch: str, resolution: int, options: dict | None = None) -> 
     """A generator by registry name (or "package.module:Class") with the given keyword arguments (missing ones
     take the factory's defaults). A factory that refuses them is one NeurenderError."""
     spec = generator_spec(arch)
+    yours = arch not in GENERATORS  # a plug-in's constructor: whatever it raises is one line
     try:
         return spec.factory(resolution, **(options or {}))
     except (TypeError, ValueError) as e:
         raise NeurenderError(f"cannot build {arch} at {resolution} px with {options}: {e}") from None
+    except Exception as e:
+        if not yours:
+            raise
+        raise NeurenderError(f"cannot build {arch} at {resolution} px with {options}: {_first_line(e)}") from None

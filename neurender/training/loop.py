@@ -23,7 +23,13 @@ from neurender.errors import NeurenderError
 from neurender.metrics.lpips import load_lpips
 from neurender.models.discriminator import Discriminator
 from neurender.models.field import gated_image
-from neurender.models.generators import build_generator, generator_options, generator_spec, predict_images
+from neurender.models.generators import (
+    build_generator,
+    check_contract,
+    generator_options,
+    generator_spec,
+    predict_images,
+)
 from neurender.outputs import remove_stale
 from neurender.training import losses, schedule
 from neurender.training.balance import BalanceController, Decision
@@ -111,6 +117,8 @@ class Trainer:
                 model.param_norm.fit(fit)
         for model in models:
             model.to(self.device, memory_format=torch.channels_last)
+        check_contract(config.model.arch, self.g, fit[:2].to(self.device, torch.float32), self.resolution,
+                       config.sampling.pixels_per_image, config.sampling.crop_size)  # before anything is written
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
         s = config.schedule
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=s.lr_g, betas=s.betas_g)
