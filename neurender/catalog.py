@@ -15,6 +15,7 @@ GENERATOR_NAMES = ("upsample", "deconv", "hybrid", "cspup", "upsample_coord", "d
 METRIC_NAMES = ("flip", "lpips", "ssim", "hausdorff", "silhouette_hausdorff", "psnr", "l1",
                 "masked_l1")  # metrics.registry.METRICS, in table order
 GAN_LOSSES = ("bce", "lsgan", "hinge", "rpgan")  # training.losses
+MAX_SEED = 2**63 - 1  # numpy's and torch's generators take seeds up to here: every --seed, the API, the viewer
 
 
 def mixture_parts(spec: str) -> list[tuple[str, float]]:

@@ -11,10 +11,12 @@ import torch
 from neurender.dataset.images import MAX_SIDE
 from neurender.errors import NeurenderError
 from neurender.models.generators import build_generator, generator_options, generator_spec, predict_images
-from neurender.scene import Camera, encode_params
+from neurender.scene import Camera, encode_params, scenes_problem
 from neurender.shipped import renderer_path
 from neurender.training.checkpoint import load_checkpoint
 from neurender.training.state import stage_record
+
+MAX_RENDER_BYTES = 8_000_000_000  # float32 images one Renderer.render call returns; more scenes are rendered in parts
 
 
 @dataclass
@@ -40,11 +42,25 @@ class Renderer:
         """(N, 10) world-space scene parameters -> (N, S, S, 3) float32 RGB in [0, 1], on the CPU; S is
         `resolution`, by default the renderer's own R (another size: ``generator_at``).
         device: "auto" (CUDA when present), "cpu", "cuda" or a torch.device; batch: scenes per forward pass."""
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise NeurenderError(f"batch must be a positive integer, got {batch!r}")
+        size = self.resolution if resolution is None else resolution
+        generator = self.generator_at(size)  # checks the size
+        try:
+            scenes = torch.as_tensor(np.asarray(params, np.float64))
+        except (TypeError, ValueError) as e:
+            raise NeurenderError(f"params must be numbers of shape (N, 10): {e}") from None
+        problem = scenes_problem(scenes)
+        if problem is not None:
+            raise NeurenderError(problem)
+        nbytes = len(scenes) * size * size * 3 * 4
+        if nbytes > MAX_RENDER_BYTES:
+            raise NeurenderError(f"{len(scenes)} scenes at {size} px are {nbytes / 1e9:.1f} GB of float32 images, "
+                                 f"over the {MAX_RENDER_BYTES / 1e9:.0f} GB one call returns: render them in parts")
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        size = self.resolution if resolution is None else resolution
-        encoded = encode_params(torch.from_numpy(np.asarray(params, np.float64)), self.camera)
-        images = predict_images(self.generator_at(size).to(device), encoded, size, batch, device)
+        encoded = encode_params(scenes, self.camera)
+        images = predict_images(generator.to(device), encoded, size, batch, device)
         bad = ~np.isfinite(images).all(axis=(1, 2, 3))
         if bad.any():  # written out, they would be black images that look like a render
             raise NeurenderError(f"the renderer ({self.model['arch']}) drew NaN or infinite values for "

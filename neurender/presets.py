@@ -14,21 +14,22 @@ Constraints are measured on the rendered mask (``raster.covered_pixels``), never
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from neurender.catalog import mixture_parts
+from neurender.catalog import MAX_SEED, mixture_parts
 from neurender.errors import NeurenderError
+from neurender.files import read_toml
 from neurender.raster import covered_pixels, sphere_pixel_bounds
-from neurender.scene import DEFAULT_CAMERA, DIFFUSE, TRANSLATION, Camera
+from neurender.scene import DEFAULT_CAMERA, DIFFUSE, POSITION_LIMIT, SHININESS_LIMIT, TRANSLATION, Camera
 
 Range = tuple[float, float]
 MAX_ATTEMPTS = 20_000  # candidates per image before a preset is declared impossible
 FIRST_ROUND = 2  # candidates per pending image in the first round; doubles each round
+SAMPLE_CHUNK = 8192  # scenes drawn at once (about 21 KB of work each); more are drawn in chunks
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -72,8 +73,11 @@ def validate_preset(preset: Preset) -> Preset:
             raise NeurenderError(f"preset '{preset.name}': {name} range [{lo}, {hi}] must be finite with lo <= hi")
     if ranges[DIFFUSE].min() < 0 or ranges[DIFFUSE].max() > 1:
         raise NeurenderError(f"preset '{preset.name}': diffuse must lie within [0, 1]")
-    if ranges[6, 0] <= 0:
-        raise NeurenderError(f"preset '{preset.name}': shininess must be positive")
+    if ranges[6, 0] <= 0 or ranges[6, 1] > SHININESS_LIMIT:
+        raise NeurenderError(f"preset '{preset.name}': shininess must lie within (0, {SHININESS_LIMIT:g}]")
+    if np.abs(ranges[[0, 1, 2, 7, 8, 9]]).max() > POSITION_LIMIT:
+        raise NeurenderError(f"preset '{preset.name}': translation and light must lie within "
+                             f"+-{POSITION_LIMIT:g} world units (scene.POSITION_LIMIT)")
     if not 0 <= preset.min_coverage <= preset.max_coverage <= 1:
         raise NeurenderError(f"preset '{preset.name}': need 0 <= min_coverage <= max_coverage <= 1, "
                              f"got {preset.min_coverage} and {preset.max_coverage}")
@@ -82,12 +86,28 @@ def validate_preset(preset: Preset) -> Preset:
     return preset
 
 
+def _number(value) -> float | None:
+    """A TOML value as a finite float, or None (a bool, a string, an integer beyond float's range, inf, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _as_ranges(value, key: str, count: int):
     """A TOML value [lo, hi] (the same for every axis) or [[lo, hi], ...] (one per axis) -> tuple of ranges."""
     def pair(v):
-        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v)):
-            raise NeurenderError(f"preset key '{key}': expected [lo, hi] numbers, got {v!r}")
-        return (float(v[0]), float(v[1]))
+        if not (isinstance(v, list) and len(v) == 2 and all(_number(x) is not None for x in v)):
+            raise NeurenderError(f"preset key '{key}': expected [lo, hi] finite numbers, got {_short(v)}")
+        return (_number(v[0]), _number(v[1]))
 
     if count == 1:
         return pair(value)
@@ -108,17 +128,10 @@ def load_preset(name_or_path: str) -> Preset:
     path = Path(name_or_path)
     if path.suffix != ".toml":
         raise NeurenderError(f"unknown preset '{name_or_path}': use {', '.join(PRESETS)} or a .toml file")
-    try:
-        table = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise NeurenderError(f"preset file not found: {path}") from None
-    except OSError as e:
-        raise NeurenderError(f"cannot read preset file {path}: {e.strerror or e}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise NeurenderError(f"preset file {path} is not valid TOML: {e}") from None
+    table = read_toml(path, "preset file")
     base_name = table.pop("base", "default")
-    if base_name not in PRESETS:
-        raise NeurenderError(f"preset file {path}: unknown base '{base_name}'")
+    if not isinstance(base_name, str) or base_name not in PRESETS:
+        raise NeurenderError(f"preset file {path}: base must be one of {', '.join(PRESETS)}, got {base_name!r}")
     allowed = {f.name for f in fields(Preset)}
     unknown = sorted(set(table) - allowed)
     if unknown:
@@ -129,9 +142,9 @@ def load_preset(name_or_path: str) -> Preset:
         if key in table:
             changes[key] = _as_ranges(table.pop(key), key, count)
     for key, value in table.items():
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise NeurenderError(f"preset file {path}: '{key}' must be a number, got {value!r}")
-        changes[key] = float(value)
+        if _number(value) is None:
+            raise NeurenderError(f"preset file {path}: '{key}' must be a finite number, got {_short(value)}")
+        changes[key] = _number(value)
     return validate_preset(replace(PRESETS[base_name], **changes))
 
 
@@ -230,8 +243,32 @@ def _translation_proposal(preset: Preset, camera: Camera, resolution: int) -> np
 
 def sample_scenes(preset: Preset, seed: int, indices: np.ndarray, resolution: int = 128,
                   camera: Camera = DEFAULT_CAMERA) -> np.ndarray:
-    """Scenes for the given image indices. (n,) int -> (n, 10) float64 world-space parameters."""
-    indices = np.asarray(indices, dtype=np.int64)
+    """Scenes for the given image indices. (n,) int -> (n, 10) float64 world-space parameters.
+
+    Each scene depends only on (preset, seed, its index, resolution, camera), so they are drawn SAMPLE_CHUNK
+    indices at a time: memory is bounded by the result. Arguments out of range are one NeurenderError."""
+    if not isinstance(preset, Preset):
+        raise NeurenderError(f"preset must be a Preset (PRESETS[name] or load_preset(path)), got {preset!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
+        raise NeurenderError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) or not 8 <= resolution <= 2048:
+        raise NeurenderError(f"resolution must be an integer from 8 to 2048 px, got {resolution!r}")
+    if not isinstance(camera, Camera):
+        raise NeurenderError(f"camera must be a Camera, got {camera!r}")
+    array = np.asarray(indices)
+    if array.ndim != 1 or array.size and array.dtype.kind not in "iu":
+        raise NeurenderError(f"indices must be a 1-d array of integers, got {array.dtype} of shape {array.shape}")
+    if array.size and (array.min() < 0 or array.max() > MAX_SEED):
+        raise NeurenderError(f"indices must be from 0 to {MAX_SEED}, got {array.min()} to {array.max()}")
+    indices = array.astype(np.int64)
+    if len(indices) <= SAMPLE_CHUNK:
+        return _sample(preset, int(seed), indices, int(resolution), camera)
+    return np.concatenate([_sample(preset, int(seed), indices[i:i + SAMPLE_CHUNK], int(resolution), camera)
+                           for i in range(0, len(indices), SAMPLE_CHUNK)])
+
+
+def _sample(preset: Preset, seed: int, indices: np.ndarray, resolution: int, camera: Camera) -> np.ndarray:
+    """``sample_scenes`` of checked arguments: (n,) int64 -> (n, 10) float64."""
     ranges = preset.ranges()
     full_box = ranges[TRANSLATION]
     proposal_box = _translation_proposal(preset, camera, resolution)

@@ -15,6 +15,7 @@ All shading happens in view space: the camera sits at the origin, so the view ve
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +24,24 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import as_strided
 
-from neurender.scene import AMBIENT, DEFAULT_CAMERA, DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera
+from neurender.errors import NeurenderError
+from neurender.scene import (
+    AMBIENT,
+    DEFAULT_CAMERA,
+    DIFFUSE,
+    LIGHT,
+    SHININESS,
+    TRANSLATION,
+    Camera,
+    camera_problem,
+    scenes_problem,
+)
 
 CHUNK_PIXELS = 1 << 17  # pixels shaded per step: enough for torch to split across threads, few enough for L3
 WIDTH_STEP = 4  # window widths are multiples of this many pixels
 CALL_PIXELS = 1 << 16  # one more shading step costs about as much as shading this many pixels
 DIFFUSE_ROW = 15  # where diffuse RGB sits among ``_span_table``'s rows
+MAX_RENDER_SIDE = 16384  # pixels a side, supersampling included: the largest frame a render function draws
 
 
 def view_space_params(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> torch.Tensor:
@@ -270,11 +283,29 @@ def _prepare(params: torch.Tensor, camera: Camera, resolution: int):
     return view, _row_spans(view[:, TRANSLATION], camera, resolution)
 
 
-def _check(params: torch.Tensor, resolution: int) -> None:
-    if params.ndim != 2 or params.shape[1] != 10:
-        raise ValueError(f"params must have shape (B, 10), got {tuple(params.shape)}")
-    if resolution < 1:
-        raise ValueError(f"resolution must be positive, got {resolution}")
+def _check(params, resolution: int, camera: Camera, supersample: int = 1, scenes: bool = True) -> torch.Tensor:
+    """The arguments of the render functions, checked as the command line checks them (one NeurenderError; with
+    ``scenes`` False only params' shape, for coverage, which reads the positions alone); params as a tensor (a
+    NumPy array is taken as one; integers as float64)."""
+    if isinstance(params, np.ndarray):
+        params = torch.from_numpy(params)
+    if not isinstance(params, torch.Tensor):
+        raise NeurenderError(f"params must be a tensor or NumPy array of shape (B, 10), got {type(params).__name__}")
+    if not params.is_floating_point():
+        params = params.to(torch.float64)
+    problem = scenes_problem(params, values=scenes)
+    if problem is not None:
+        raise NeurenderError(problem)
+    for name, value in (("resolution", resolution), ("supersample", supersample)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RENDER_SIDE:
+            raise NeurenderError(f"{name} must be an integer from 1 to {MAX_RENDER_SIDE}, got {value!r}")
+    if resolution * supersample > MAX_RENDER_SIDE:
+        raise NeurenderError(f"resolution x supersample must be at most {MAX_RENDER_SIDE}, got "
+                             f"{resolution} x {supersample}")
+    problem = camera_problem(dataclasses.asdict(camera)) if isinstance(camera, Camera) else "camera must be a Camera"
+    if problem is not None:
+        raise NeurenderError(problem)
+    return params
 
 
 def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera = DEFAULT_CAMERA,
@@ -286,7 +317,7 @@ def render_spheres(params: torch.Tensor, resolution: int = 128, camera: Camera =
     supersample = s > 1 averages an s x s grid of samples per pixel (anti-aliased edges, fractional alpha);
     the template samples pixel centres only (s = 1).
     """
-    _check(params, resolution)
+    params = _check(params, resolution, camera, supersample)
     if supersample > 1:
         fine = render_spheres(params, resolution * supersample, camera)
         b = len(params)
@@ -312,18 +343,17 @@ def render_spheres_uint8(params: torch.Tensor, resolution: int = 128, camera: Ca
     ``out``, if given, is a (B, H, W, 4) uint8 tensor (e.g. a view of a memory-mapped file) written in place;
     reusing it avoids the page faults of a fresh allocation.
     """
-    _check(params, resolution)
-    params = params.cpu()
+    params = _check(params, resolution, camera, supersample).cpu()
     shape = (len(params), resolution, resolution, 4)
     if out is None:
         out = torch.empty(shape, dtype=torch.uint8)
     elif tuple(out.shape) != shape or out.dtype != torch.uint8:
-        raise ValueError(f"out must be uint8 of shape {shape}, got {out.dtype} {tuple(out.shape)}")
+        raise NeurenderError(f"out must be uint8 of shape {shape}, got {out.dtype} {tuple(out.shape)}")
     if supersample > 1:
         out.copy_((render_spheres(params, resolution, camera, supersample) * 255 + 0.5).to(torch.uint8))
         return out
     if not out.is_contiguous():
-        raise ValueError("out must be contiguous")
+        raise NeurenderError("out must be contiguous")
     out.zero_()
     view, spans = _prepare(params, camera, resolution)
     words = out.numpy().view(np.int32).reshape(-1)  # one packed RGBA word per pixel
@@ -348,7 +378,7 @@ def covered_pixels(params: torch.Tensor, resolution: int = 128, camera: Camera =
 
     Exact spans are counted by their length (work per row, not per pixel); the rest pixel by pixel.
     """
-    _check(params, resolution)
+    params = _check(params, resolution, camera, scenes=False)
     view, (sphere, row, col0, col1, exact) = _prepare(params, camera, resolution)
     counts = torch.zeros(len(params), dtype=torch.int64, device=params.device)
     counts.index_add_(0, sphere, torch.where(exact, col1 - col0 + 1, 0))

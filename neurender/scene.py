@@ -154,3 +154,22 @@ def scene_problem(row: list[float]) -> str | None:
         if name[0] in "tl" and abs(v) > POSITION_LIMIT:
             return f"position {name} = {v!r} is beyond +-{POSITION_LIMIT:g} world units"
     return None
+
+
+def scenes_problem(params: torch.Tensor, values: bool = True) -> str | None:
+    """Why a batch of scenes, params (B, 10) in ``PARAM_NAMES`` order, cannot be rendered, or None: its shape, else
+    (with ``values``) the first scene that ``scene_problem`` refuses (checked at once for the whole batch, on its
+    device)."""
+    if params.ndim != 2 or params.shape[1] != N_PARAMS:
+        return (f"params must have shape (N, {N_PARAMS}), one row a scene ({', '.join(PARAM_NAMES)}), got "
+                f"{tuple(params.shape)}")
+    if not values:
+        return None
+    p = params.detach().to(torch.float64)
+    ok = torch.isfinite(p).all(1)
+    ok &= ((p[:, DIFFUSE] >= 0) & (p[:, DIFFUSE] <= 1)).all(1) & (p[:, SHININESS] > 0)
+    ok &= (p[:, SHININESS] <= SHININESS_LIMIT) & (p[:, [0, 1, 2, 7, 8, 9]].abs() <= POSITION_LIMIT).all(1)
+    if bool(ok.all()):
+        return None
+    first = int((~ok).nonzero()[0, 0])
+    return f"scene {first}: {scene_problem(p[first].tolist())}"

@@ -106,3 +106,56 @@ def test_a_field_renders_any_resolution_and_a_fixed_grid_says_it_cannot(tmp_path
     assert result.exit_code == 0, result.output
     for path in (tmp_path / "r" / "image_0000.png", tmp_path / "r" / "analytic" / "image_0001.png"):
         assert Image.open(path).size == (64, 64)
+
+
+@pytest.mark.skipif(not renderer_path("default").is_file(), reason="default.pt not in this checkout")
+def test_renderer_render_checks_its_arguments_as_the_command_line_does():
+    renderer = nr.load_renderer("default")
+    good = nr.sample_scenes(nr.PRESETS["default"], 1, np.arange(3))
+    nan, diffuse, shininess = good.copy(), good.copy(), good.copy()
+    nan[2, 0], diffuse[1, 4], shininess[0, 6] = np.nan, 5.0, -4.0
+    for params, options, message in [
+        (good[:, :9], {}, r"got \(3, 9\)"), (good[0], {}, r"got \(10,\)"), (good[None], {}, r"got \(1, 3, 10\)"),
+        (np.c_[good, good[:, :1]], {}, r"got \(3, 11\)"), ("scenes", {}, "must be numbers"),
+        (nan, {}, "scene 2: a value is not finite"), (diffuse, {}, r"scene 1: diffuse g = 5.0 is outside \[0, 1\]"),
+        (shininess, {}, "scene 0: shininess"), (good, {"batch": 0}, "batch must be a positive integer"),
+        (good, {"batch": -1}, "batch must be a positive integer"), (good, {"batch": 2.5}, "batch must be"),
+        (np.repeat(good[:1], 200_000, 0), {}, "39.3 GB of float32 images, over the 8 GB one call returns"),
+    ]:
+        with pytest.raises(NeurenderError, match=message):
+            renderer.render(params, **options)
+    assert renderer.render(torch.from_numpy(good)).shape == (3, 128, 128, 3)  # a tensor is taken as an array
+
+
+def test_sample_scenes_checks_its_arguments_and_draws_large_counts_in_bounded_chunks(monkeypatch):
+    easy = nr.PRESETS["easy"]
+    for args, message in [
+        ((easy, 1, np.array([-1])), "indices must be from 0"), ((easy, 1, np.array([1.5])), "1-d array of integers"),
+        ((easy, 1, np.zeros((2, 2), int)), "1-d array of integers"), ((easy, -1, np.arange(2)), "seed must be"),
+        ((easy, 2**64, np.arange(2)), "seed must be"), ((easy, 1.5, np.arange(2)), "seed must be"),
+        ((easy, True, np.arange(2)), "seed must be"), (("easy", 1, np.arange(2)), "preset must be a Preset"),
+        ((easy, 1, np.arange(2), 4), "resolution must be"),
+    ]:
+        with pytest.raises(NeurenderError, match=message):
+            nr.sample_scenes(*args)
+    whole = nr.sample_scenes(easy, 3, np.arange(40))
+    monkeypatch.setattr("neurender.presets.SAMPLE_CHUNK", 7)  # each scene depends on its own index alone
+    assert np.array_equal(nr.sample_scenes(easy, 3, np.arange(40)), whole)
+    assert nr.sample_scenes(easy, 3, np.array([], dtype=np.int64)).shape == (0, 10)
+
+
+def test_evaluate_checks_its_arguments_and_skips_metrics_the_image_size_cannot_hold():
+    scenes = nr.sample_scenes(nr.PRESETS["easy"], 1, np.arange(2), 16)
+    exact = nr.render_spheres(scenes, 16).numpy()
+    with pytest.raises(NeurenderError, match="no images to score"):
+        nr.evaluate(exact[:0], exact[:0, ..., :3])
+    with pytest.raises(NeurenderError, match="a sequence of metric names"):
+        nr.evaluate(exact, exact[..., :3], metrics="flip")
+    with pytest.raises(NeurenderError, match="workers must be a positive integer"):
+        nr.evaluate(exact, exact[..., :3], workers=0)
+    record = nr.evaluate(exact, exact[..., :3], metrics=("flip", "lpips", "ssim"))
+    assert set(record["metrics"]) == {"flip", "ssim"}
+    assert record["skipped"]["lpips"] == "needs images of at least 31 px a side, not 16"
+    tiny = nr.render_spheres(nr.sample_scenes(nr.PRESETS["easy"], 1, np.arange(2), 8), 4).numpy()
+    record = nr.evaluate(tiny, tiny[..., :3], metrics=("flip", "lpips", "ssim"))
+    assert set(record["metrics"]) == {"flip"} and set(record["skipped"]) == {"lpips", "ssim"}

@@ -79,7 +79,7 @@ def test_binary_and_directory_files_where_text_belongs(world, tmp_path):
     binary.write_bytes(bytes(range(256)))
     assert_user_error(run("train", "--config", binary, "--out", tmp_path / "r"), "not a text file")
     assert_user_error(run("dataset", "generate", "--preset", binary, "--count", 4, "--out", tmp_path / "d"),
-                      "not valid TOML")
+                      "not a text file")
     folder = tmp_path / "p.toml"
     folder.mkdir()
     assert_user_error(run("dataset", "generate", "--preset", folder, "--count", 4, "--out", tmp_path / "d"),

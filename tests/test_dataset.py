@@ -138,6 +138,15 @@ def test_tampered_and_truncated_datasets_are_refused(tmp_path):
         open_dataset(root)
 
 
+def test_a_deeply_nested_or_oversized_meta_json_is_one_error(tmp_path):
+    root = generate_dataset(GenerateSpec(PRESETS["easy"], count=4, seed=0, resolution=16), tmp_path / "d")
+    for text, message in (("[" * 100_000 + "]" * 100_000, "nests its arrays or objects too deeply"),
+                          (" " * (1 << 21), "larger than 1 MB"), ("{", "not valid JSON")):
+        (root / "meta.json").write_text(text)
+        with pytest.raises(NeurenderError, match=message):
+            open_dataset(root)
+
+
 def test_scene_dataset_yields_encoded_params_image_and_mask(tmp_path):
     root = generate_dataset(GenerateSpec(PRESETS["easy"], count=20, seed=0, resolution=16), tmp_path / "d")
     train, test = SceneDataset(root, "train"), SceneDataset(root, "test")

@@ -81,14 +81,33 @@ def test_custom_toml_preset(tmp_path):
     ("diffuse = [0, 2]\n", "diffuse"),
     ("min_coverage = 0.5\nmax_coverage = 0.4\n", "min_coverage"),
     ("translation = 3\n", r"expected \[lo, hi\]"),
-    ("min_coverage = 'a lot'\n", "must be a number"),
+    ("min_coverage = 'a lot'\n", "must be a finite number"),
     ("this is not toml\n", "not valid TOML"),
+    ("base = ['easy']\n", r"base must be one of default, easy, visible, got \['easy'\]"),
+    ("min_coverage = 1" + "0" * 400 + "\n", "must be a finite number"),
+    ("shininess = [3, 1" + "0" * 400 + "]\n", "finite numbers"),
+    ("translation = " + "[" * 5000 + "]" * 5000 + "\n", "nests its arrays or tables too deeply"),
+    ("light = [-1e300, 1e300]\n", r"within \+-10000 world units"),
+    ("translation = [-1e6, 1e6]\n", r"within \+-10000 world units"),
+    ("shininess = [3, 1e300]\n", r"shininess must lie within \(0, 1000\]"),
+    ("diffuse = [0, nan]\n", "finite numbers"),
 ])
 def test_bad_toml_presets_are_named(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(NeurenderError, match=message):
         load_preset(str(path))
+
+
+def test_a_preset_path_that_is_a_device_or_too_large_is_refused_unread(tmp_path):
+    device = tmp_path / "zero.toml"
+    device.symlink_to("/dev/zero")
+    with pytest.raises(NeurenderError, match="is not a regular file"):
+        load_preset(str(device))
+    large = tmp_path / "large.toml"
+    large.write_text("# " + "x" * (1 << 20) + "\n")
+    with pytest.raises(NeurenderError, match="larger than 1 MB"):
+        load_preset(str(large))
 
 
 def test_unknown_preset():

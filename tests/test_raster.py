@@ -9,9 +9,10 @@ from scipy import ndimage
 from spec_reference import render_image, render_pixel
 
 from neurender.dataset import read_params_csv
+from neurender.errors import NeurenderError
 from neurender.presets import PRESETS, sample_scenes
 from neurender.raster import _group_widths, covered_pixels, render_spheres, render_spheres_uint8
-from neurender.scene import DEFAULT_CAMERA
+from neurender.scene import DEFAULT_CAMERA, Camera
 
 CAMERA = torch.tensor(DEFAULT_CAMERA.position, dtype=torch.float64)
 FORWARD = -CAMERA / CAMERA.norm()
@@ -179,11 +180,34 @@ def test_differentiable_with_respect_to_parameters():
         assert abs(numeric.item() - grad[k].item()) < 0.05 * abs(numeric.item()) + 1e-2
 
 
-def test_rejects_bad_shapes():
-    with pytest.raises(ValueError):
-        render_spheres(torch.zeros(3, 9))
-    with pytest.raises(ValueError):
-        render_spheres_uint8(torch.zeros(2, 10), 8, out=torch.zeros(2, 8, 8, 3, dtype=torch.uint8))
+def test_bad_arguments_are_one_error_naming_them():
+    """The render functions check their arguments as the command line does (issue 40): shapes, every scene's
+    values, supersample, the camera; a NumPy array is taken as a tensor."""
+    good = sample_scenes(PRESETS["easy"], 1, np.arange(2), 16)
+    cases = [
+        (torch.zeros(3, 9), {}, r"shape \(N, 10\).*got \(3, 9\)"),
+        (torch.from_numpy(good[0]), {}, r"got \(10,\)"),
+        (torch.from_numpy(good[None]), {}, r"got \(1, 2, 10\)"),
+        (torch.from_numpy(np.c_[good, good[:, :1]]), {}, r"got \(2, 11\)"),
+        ("scenes", {}, "tensor or NumPy array"),
+        (torch.from_numpy(good), {"supersample": 0}, "supersample must be an integer"),
+        (torch.from_numpy(good), {"supersample": -3}, "supersample must be an integer"),
+        (torch.from_numpy(good), {"resolution": 0}, "resolution must be an integer"),
+        (torch.from_numpy(good), {"camera": Camera(fov_y_deg=0.0)}, "0 < fov_y_deg < 180"),
+        (torch.from_numpy(good), {"camera": Camera(target=Camera().position)}, "position and target must differ"),
+    ]
+    for column, value, message in ((0, math.nan, "not finite"), (0, math.inf, "not finite"), (1, 1e30, "beyond"),
+                                   (3, 5.0, r"diffuse r = 5.0 is outside \[0, 1\]"), (6, -4.0, "shininess")):
+        bad = good.copy()
+        bad[1, column] = value
+        cases.append((torch.from_numpy(bad), {}, "scene 1: .*" + message))
+    for params, options, message in cases:
+        for render in (render_spheres, render_spheres_uint8):
+            with pytest.raises(NeurenderError, match=message):
+                render(params, **{"resolution": 16, **options})
+    with pytest.raises(NeurenderError, match="out must be uint8"):
+        render_spheres_uint8(torch.from_numpy(good), 8, out=torch.zeros(2, 8, 8, 3, dtype=torch.uint8))
+    assert torch.equal(render_spheres(good, 16), render_spheres(torch.from_numpy(good), 16))  # NumPy in
 
 
 def test_span_windows_group_by_cost():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from neurender.catalog import GENERATOR_NAMES, PRESET_NAMES, mixture_parts
+from neurender.catalog import GENERATOR_NAMES, MAX_SEED, PRESET_NAMES, mixture_parts
 from neurender.errors import NeurenderError
 from neurender.shipped import DEFAULT_RENDERER, SHIPPED, renderer_path
 
@@ -93,7 +93,6 @@ def preset_list(value: str, option: str = "--presets") -> list[str]:
 
 
 RESOLUTION = click.IntRange(8, 2048)  # image sides: dataset.images.MAX_SIDE, the largest the readers take
-MAX_SEED = 2**63 - 1  # numpy's and torch's generators take seeds up to here
 SEED = click.IntRange(0, MAX_SEED)  # every command's --seed
 
 

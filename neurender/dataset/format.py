@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from neurender.dataset.names import IMAGES, META, PARAMS
 from neurender.errors import NeurenderError
+from neurender.files import read_json
 from neurender.presets import Preset, preset_from_dict
 from neurender.scene import CSV_COLUMNS, Camera, camera_problem, scene_problem
 
@@ -112,12 +112,12 @@ def read_meta(root: Path) -> dict:
     path = Path(root) / META
     if Path(root).exists() and not Path(root).is_dir():
         raise NeurenderError(f"{root} is a file, not a dataset folder")
+    if not path.exists():
+        raise NeurenderError(f"{root} is not a neurender dataset (no {META})")
     try:
-        meta = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise NeurenderError(f"{root} is not a neurender dataset (no {META})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise NeurenderError(f"{path} is corrupt (not JSON)") from None
+        meta = read_json(path, "dataset metadata")
+    except NeurenderError as e:
+        raise NeurenderError(f"{path} is corrupt or unreadable ({e})") from None
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
         version = meta.get("format_version") if isinstance(meta, dict) else None
         raise NeurenderError(f"{path}: unsupported format version {version!r} (this neurender reads "

@@ -44,6 +44,7 @@ class Metric:
     decimals: int  # shown in tables
     needs: str | None = None  # "reference_mask", "both_masks" or None
     per_image: bool = False  # a loop of single-threaded per-image work: spread over worker processes
+    min_side: int = 1  # the smallest image side it can score (its windows or network's pooling): skipped below
 
 
 def _module(name: str):
@@ -75,11 +76,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
            lambda p: _module("flip").flip(p.reference, p.prediction), 4, per_image=True),
     Metric("lpips", "lower", "LPIPS",
            "LPIPS v0.1, AlexNet trunk, inputs x*2-1, linear layers v0.1, spatial mean, sum over 5 layers",
-           lambda p: _module("lpips").lpips(p.reference, p.prediction, _lpips_net()), 4),
+           lambda p: _module("lpips").lpips(p.reference, p.prediction, _lpips_net()), 4, min_side=31),
     Metric("ssim", "higher", "SSIM",
            "skimage structural_similarity(channel_axis=-1, data_range=1, gaussian_weights=True, sigma=1.5, "
            "use_sample_covariance=False), mean over RGB",
-           lambda p: _module("ssim").ssim(p.reference, p.prediction), 4),
+           lambda p: _module("ssim").ssim(p.reference, p.prediction), 4, min_side=11),
     Metric("hausdorff", "lower", "Hausdorff (px)",
            "symmetric Hausdorff (px) between skimage canny(sigma=1) edges of rgb2gray luma; 0 if neither image has "
            "edges, the diagonal if one has",
@@ -106,8 +107,10 @@ def available(names: tuple[str, ...], pair: Pair) -> tuple[list[str], dict[str, 
     for name in names:
         if name not in METRICS:
             raise MetricInputError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
-        needs = METRICS[name].needs
-        if needs == "reference_mask" and pair.reference_mask is None:
+        needs, side = METRICS[name].needs, min(pair.reference.shape[1:3], default=0)
+        if side < METRICS[name].min_side:
+            skipped[name] = f"needs images of at least {METRICS[name].min_side} px a side, not {side}"
+        elif needs == "reference_mask" and pair.reference_mask is None:
             skipped[name] = "the references have no object masks"
         elif needs == "both_masks" and (pair.reference_mask is None or pair.prediction_mask is None):
             skipped[name] = "references and predictions both need alpha masks"

@@ -182,8 +182,14 @@ def evaluate_images(reference: np.ndarray, predictions: np.ndarray, metrics: tup
     rasterizer's and a dataset's alpha), which masked L1 and the silhouette Hausdorff need. Predictions are
     quantized to 8 bits first, as a PNG would store them. workers: scoring processes (1: this one).
     """
+    if isinstance(metrics, str) or not all(isinstance(name, str) for name in metrics):
+        raise NeurenderError(f"metrics must be a sequence of metric names, e.g. ('flip', 'ssim'), got {metrics!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise NeurenderError(f"workers must be a positive integer, got {workers!r}")
     (ref, ref_mask), (pred, pred_mask) = _rgb_and_mask(reference), _rgb_and_mask(predictions)
     ref, pred = check_pair(ref, pred)
+    if not len(ref):
+        raise NeurenderError("no images to score (reference and predictions are empty)")
     pair = Pair(ref, quantize_8bit(pred), ref_mask, pred_mask)
     return score_pair(pair, tuple(metrics), method, "arrays", "arrays", workers)[0]
 

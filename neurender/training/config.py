@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from neurender.catalog import GAN_LOSSES
 from neurender.errors import NeurenderError
+from neurender.files import read_toml
 from neurender.models.generators import generator_options, generator_spec
 
 MAX_BATCH_PIXELS = 2**27  # a step's images (batch x resolution^2): about 2 GB as float RGBA
@@ -203,14 +203,7 @@ def from_dict(data: dict) -> TrainConfig:
 
 def load_toml(path: Path) -> dict:
     """A config file's settings (partial: merged over the defaults by the caller), in today's layout."""
-    try:
-        return upgrade_layout(tomllib.loads(path.read_text()))
-    except UnicodeDecodeError:
-        raise NeurenderError(f"config {path} is not a text file") from None
-    except OSError as e:
-        raise NeurenderError(f"cannot read config {path}: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise NeurenderError(f"config {path} is not valid TOML: {e}") from None
+    return upgrade_layout(read_toml(path, "config"))
 
 
 def merge(base: dict, override: dict) -> dict:

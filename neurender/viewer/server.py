@@ -28,6 +28,7 @@ from PIL import Image
 
 from neurender.animation.frames import compare
 from neurender.animation.paths import parse_scene
+from neurender.catalog import MAX_SEED
 from neurender.dataset.images import read_png
 from neurender.errors import NeurenderError
 from neurender.inference import Renderer
@@ -44,7 +45,6 @@ INVERSION = InversionConfig(starts=4, steps=150)  # about 6 s for one 128 px upl
 MAX_CONNECTIONS = 32  # open connections at once; more are closed at once
 IDLE_SECONDS = 20  # a connection that sends nothing for this long is closed
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # the only Host names answered (DNS rebinding)
-MAX_SEED = 2**63 - 1
 VIEW_SIZES = (128, 256, 512)  # offered beside the renderer's own by a generator that draws any size
 
 
