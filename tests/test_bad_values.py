@@ -298,3 +298,12 @@ def test_a_nan_metric_is_marked_not_ranked():
     table = metrics_table([good, broken])
     assert "| broken (NaN metric: not ranked) | 2 | not a number |" in table
     assert "**0.5000 ± 0.1000**" in table
+
+
+def test_training_on_a_dataset_without_validation_images_is_one_line(tmp_path):
+    data = tmp_path / "noval"
+    assert run("dataset", "generate", "--preset", "easy", "--count", 16, "--resolution", 16, "--val", 0, "--test", 0,
+               "--out", data).exit_code == 0
+    assert_user_error(run("train", "--dataset", data, "--arch", "field", "--out", tmp_path / "run"),
+                      "no validation images (made with --val 0)")
+    assert not (tmp_path / "run").exists()

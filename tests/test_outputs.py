@@ -484,3 +484,26 @@ def test_a_kill_at_every_rename_of_a_training_leaves_a_run_to_resume_or_one_line
                 assert run(*args, "--overwrite").exit_code == 0
             assert (out / "renderer.pt").is_file() or not out.is_dir(), (target, when)
     assert nothing >= 1  # killed at the first checkpoint's rename
+
+
+@pytest.mark.parametrize("command", ["render", "plot", "preview"])
+def test_a_full_disk_while_writing_a_file_is_one_line_and_leaves_no_partial_file(world, tmp_path, monkeypatch,
+                                                                                  command):
+    """Each file a command writes goes through outputs.written: ENOSPC part-way leaves neither a 0-byte file under
+    its name nor a temporary, and is one error line."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    def full(self, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    monkeypatch.setattr(Figure, "savefig", full)
+    out = tmp_path / "out"
+    args = {"render": ["render", "--checkpoint", world / "run" / "renderer.pt", "--dataset", world / "ds",
+                       "--out", out],
+            "plot": ["plot", world / "run", "--out", out],
+            "preview": ["dataset", "preview", world / "ds", "--out", out / "preview.png"]}[command]
+    assert_user_error(run(*args), "the disk is full")
+    assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]

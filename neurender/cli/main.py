@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 
@@ -88,6 +89,11 @@ class _Group(click.Group):
             sys.exit(2)
         except click.Abort:
             _exit_interrupted()
+        except OSError as e:  # a full disk where no writer turned it into a NeurenderError: still one line
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            click.echo(f"error: could not write {e.filename or 'a file'}: the disk is full", err=True)
+            sys.exit(2)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)  # a waiting interrupt's timer must not outlive its handler
             for s, handler in previous.items():

@@ -11,7 +11,7 @@ import click
 
 from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP, RESOLUTION
 from neurender.errors import NeurenderError
-from neurender.outputs import check_output
+from neurender.outputs import check_output, written
 from neurender.shipped import DEFAULT_RENDERER
 
 
@@ -61,10 +61,12 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, resolution, de
     images = renderer.render(params, device=select_device(device), resolution=size)
     out.mkdir(parents=True, exist_ok=True)
     for frame, image in zip(frames.tolist(), images, strict=True):
-        Image.fromarray(to_uint8(image)).save(out / template_image_name(frame))
+        with written(out / template_image_name(frame)) as tmp:
+            Image.fromarray(to_uint8(image)).save(tmp, format="PNG")
     if analytic:
         (out / "analytic").mkdir(exist_ok=True)
         exact = render_spheres_uint8(torch.from_numpy(params), size, renderer.camera).numpy()
         for frame, image in zip(frames.tolist(), exact, strict=True):
-            Image.fromarray(image).save(out / "analytic" / template_image_name(frame))
+            with written(out / "analytic" / template_image_name(frame)) as tmp:
+                Image.fromarray(image).save(tmp, format="PNG")
     click.echo(f"wrote {len(frames)} images to {out}")

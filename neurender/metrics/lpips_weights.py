@@ -17,7 +17,6 @@ import os
 import pickle
 import re
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from neurender.errors import NeurenderError
+from neurender.outputs import written
 
 if TYPE_CHECKING:
     import torch
@@ -170,11 +170,12 @@ def fetch_weights(source: Path | None = None, alexnet: Path | None = None, index
     if alexnet is not None:
         state.update(trunk_from_torchvision(alexnet))
     target = weights_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".lpips-", delete=False) as tmp:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise NeurenderError(f"cannot make the weights cache {target.parent}: {e.strerror or e}") from None
+    with written(target) as tmp:
         torch.save(state, tmp)
-    os.chmod(tmp.name, 0o644)  # a cache file, not a secret (NamedTemporaryFile makes it 0600)
-    os.replace(tmp.name, target)
     return target
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from neurender.metrics.images import to_uint8
+from neurender.outputs import written
 
 
 def pyplot():
@@ -84,5 +85,6 @@ def comparison_grid(rows: list[tuple[str, list[np.ndarray]]], columns: list[str]
             pixels = image if image.dtype == np.uint8 else to_uint8(image)
             canvas.paste(Image.fromarray(pixels).resize((cell, cell), Image.Resampling.NEAREST),
                          (label + gap + c * (cell + gap), y))
-    canvas.save(out)
+    with written(out) as tmp:
+        canvas.save(tmp, format=Image.registered_extensions().get(Path(out).suffix.lower(), "PNG"))
     return out

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from neurender.errors import NeurenderError
+from neurender.outputs import written
 from neurender.report.figures import pyplot
 
 
@@ -38,7 +39,8 @@ def _figure(series: dict[str, tuple[list, list]], title: str, ylabel: str, out: 
         ax.legend(fontsize=8)
     fig.tight_layout()
     for suffix in (".png", ".svg"):
-        fig.savefig(out.with_suffix(suffix), dpi=100)
+        with written(out.with_suffix(suffix)) as tmp:
+            fig.savefig(tmp, format=suffix[1:], dpi=100)
     plt.close(fig)
 
 

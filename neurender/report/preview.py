@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from neurender.dataset import LoadedDataset
+from neurender.outputs import written
 from neurender.report.figures import pyplot
 
 
@@ -35,6 +36,7 @@ def preview_grid(data: LoadedDataset, out: Path, indices: list[int], columns: in
     fig.suptitle(f"{data.root.name}: {len(data.frames)} images, {data.meta['resolution']} px", fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    with written(out) as tmp:
+        fig.savefig(tmp, format=out.suffix[1:] or "png", dpi=100)
     plt.close(fig)
     return out

@@ -53,6 +53,9 @@ class DatasetSource:
         self.train = np.asarray(self.data.split("train"))
         self.encoded = encode_params(torch.from_numpy(self.data.params), self.camera)
         val = np.sort(np.asarray(self.data.split("val"))[: val_images or None])
+        if not len(val):  # validation picks best.pt and writes the samples: it needs images
+            raise NeurenderError(f"{path} has no validation images (made with --val 0), and training validates on "
+                                 "them: generate it with --val above 0, or train on --preset scenes")
         self.val_encoded = self.encoded[val]
         self.val_rgba = np.asarray(self.data.images[val])
         self.identity = {"dataset_sha256": self.data.meta["sha256"]}

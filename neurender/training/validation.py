@@ -10,6 +10,7 @@ from PIL import Image
 
 from neurender.metrics.images import quantize_8bit, to_float, to_uint8
 from neurender.metrics.registry import METRICS, Pair
+from neurender.outputs import written
 
 SAMPLE_SCENES = 8  # fixed validation scenes in each sample grid
 VALIDATION_METRICS = ("masked_l1", "ssim")  # from the shared registry; the first one picks `best`
@@ -31,5 +32,6 @@ def save_sample_grid(reference_rgba: np.ndarray, prediction: np.ndarray, path: P
     refs = reference_rgba[..., :3]
     grid = np.concatenate([np.concatenate(list(refs), 1), np.concatenate(list(to_uint8(prediction)), 1)], 0)
     path.parent.mkdir(exist_ok=True)
-    Image.fromarray(grid).save(path)
+    with written(path) as tmp:
+        Image.fromarray(grid).save(tmp, format="PNG")
     return path
