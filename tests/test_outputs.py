@@ -507,3 +507,38 @@ def test_a_full_disk_while_writing_a_file_is_one_line_and_leaves_no_partial_file
             "preview": ["dataset", "preview", world / "ds", "--out", out / "preview.png"]}[command]
     assert_user_error(run(*args), "the disk is full")
     assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_scoring_workers_end_with_a_command_killed_by_sigkill(world, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "neurender", "evaluate", "--checkpoint",
+                             str(world / "run" / "renderer.pt"), "--dataset", str(world / "ds"), "--out",
+                             str(tmp_path / "eval"), "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(_children(proc.pid)) < 3 and time.time() < deadline:  # two workers and the resource tracker
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert len(workers) >= 3, "the scoring workers never started"
+    time.sleep(1.0)  # the workers' initializers have run
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if Path(f"/proc/{pid}/status").exists()
+            and "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()]
+    assert not left, f"processes outlived their command: {left}"

@@ -4,7 +4,9 @@ own imports and reading."""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -12,6 +14,26 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
 from neurender.errors import NeurenderError
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
+
+
+def _end_with(parent: int) -> None:
+    """Worker initializer's first step: this worker ends when the process that started it ends, however it ends
+    (SIGKILL included: Linux's PR_SET_PDEATHSIG sends it SIGTERM), so no worker, and no resource tracker that its
+    pipe keeps alive, outlives the command; if that process is already gone, now. Elsewhere, a no-op."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _start_worker(parent: int) -> None:
+    _end_with(parent)
+    _one_thread()
 
 
 def _one_thread() -> None:
@@ -37,7 +59,8 @@ def scoring_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         yield None
         return
     context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started its threads
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(os.getpid(),)) as pool:
         for _ in range(workers):
             pool.submit(_one_thread)  # starts every worker now
         try:
