@@ -57,6 +57,8 @@ def test_non_finite_options(tmp_path, args, fragment):
     ("[schedule]\npixels_per_image = 10000000", "pixels_per_image must be in [0, resolution^2]"),
     ("[schedule]\npixels_per_image = 16384\nbatch = 1024", "at most 4,194,304"),
     ("resolution = 1024\n[schedule]\nbatch = 1024", "a step's images in memory"),
+    ("[run]\nval_images = 100000", "run.val_images x resolution^2 must be at most 134,217,728 pixels"),
+    ("resolution = 1024\n[run]\nval_images = 256", "(here 4.3 GB)"),
 ])
 def test_configs_of_the_wrong_shape(tmp_path, toml, fragment):
     config = tmp_path / "c.toml"

@@ -13,6 +13,8 @@ from neurender.files import read_toml
 from neurender.models.generators import generator_options, generator_spec
 
 MAX_BATCH_PIXELS = 2**27  # a step's images (batch x resolution^2): about 2 GB as float RGBA
+MAX_VALIDATION_PIXELS = 2**27  # validation images x resolution^2: about 2 GB held (references and predictions)
+VALIDATION_BYTES_PER_PIXEL = 16  # the references' RGBA (4 bytes), their encoded copy and G's float RGB (12)
 MAX_STEP_SAMPLES = 2**22  # pixels a step evaluates the generator at: GBs of activations at a field's widths
 LR_DECAYS = ("none", "cosine")
 
@@ -266,8 +268,11 @@ def validate(c: TrainConfig) -> TrainConfig:
          "loss.lpips_weight needs crops of at least 64 pixels (sampling.crop_size)"),
         (s.ema_halflife_images >= 0 and s.d_noise_std >= 0 and s.d_noise_images >= 0, "must be >= 0"),
         (r.tick_images >= 1 and r.sample_ticks >= 1 and r.snapshot_ticks >= 1, "tick settings must be >= 1"),
-        (0 <= r.val_images <= 100_000 and r.max_bad_steps >= 1,
-         "run.val_images must be in [0, 100000] (held in memory) and run.max_bad_steps >= 1"),
+        (r.val_images >= 0 and r.max_bad_steps >= 1, "run.val_images must be >= 0 and run.max_bad_steps >= 1"),
+        ((r.val_images or 256) * c.resolution ** 2 <= MAX_VALIDATION_PIXELS,
+         f"run.val_images x resolution^2 must be at most {MAX_VALIDATION_PIXELS:,} pixels: the validation images "
+         f"are held in memory, about {VALIDATION_BYTES_PER_PIXEL} bytes a pixel (here "
+         f"{(r.val_images or 256) * c.resolution ** 2 * VALIDATION_BYTES_PER_PIXEL / 1e9:.1f} GB)"),
         (r.threads is None or r.threads >= 1, "run.threads must be >= 1"),
         (r.workers >= 0, "run.workers must be >= 0"),
         (r.device in ("auto", "cpu", "cuda"), "run.device must be auto, cpu or cuda"),

@@ -28,6 +28,7 @@ from neurender.errors import NeurenderError
 from neurender.presets import Preset, load_mixture, sample_mixture
 from neurender.raster import render_spheres, render_spheres_uint8
 from neurender.scene import DEFAULT_CAMERA, Camera, encode_params
+from neurender.training.config import MAX_VALIDATION_PIXELS
 
 TRAIN_INDEX = 1 << 40  # first image index of the online training stream
 VALIDATION_INDEX = 1 << 41  # first image index of the online validation set
@@ -53,6 +54,10 @@ class DatasetSource:
         self.train = np.asarray(self.data.split("train"))
         self.encoded = encode_params(torch.from_numpy(self.data.params), self.camera)
         val = np.sort(np.asarray(self.data.split("val"))[: val_images or None])
+        if len(val) * self.resolution ** 2 > MAX_VALIDATION_PIXELS:  # val_images 0: the whole split
+            raise NeurenderError(f"{path}'s validation split ({len(val)} images of {self.resolution} px) is more "
+                                 f"than training holds in memory ({MAX_VALIDATION_PIXELS:,} pixels): set "
+                                 "run.val_images to use part of it")
         if not len(val):  # validation picks best.pt and writes the samples: it needs images
             raise NeurenderError(f"{path} has no validation images (made with --val 0), and training validates on "
                                  "them: generate it with --val above 0, or train on --preset scenes")
