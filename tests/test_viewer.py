@@ -1,5 +1,6 @@
 """The viewer's HTTP answers: pages, renders, random scenes, inversion uploads and bad requests."""
 
+import contextlib
 import io
 import json
 import socket
@@ -143,3 +144,34 @@ def test_idle_connections_are_closed_and_bounded(viewer):
         for connection in idle:
             connection.close()
     assert get(viewer + "/api/info")[0] == 200
+
+
+def test_clients_that_drip_bytes_or_leave_early_cannot_hold_the_server(viewer, monkeypatch, capfd):
+    """Every slot held by a client that sends one header byte at a time is freed once its request has taken
+    IDLE_SECONDS (here 1 s) to arrive, and a client that goes away before its answer prints no traceback."""
+    from neurender.viewer import server as server_module
+
+    monkeypatch.setattr(server_module, "IDLE_SECONDS", 1.0)
+    port = int(viewer.rsplit(":", 1)[1])
+    drips = [socket.create_connection(("127.0.0.1", port)) for _ in range(server_module.MAX_CONNECTIONS)]
+    try:
+        start = time.monotonic()
+        while time.monotonic() - start < 2.5:
+            for connection in drips:
+                with contextlib.suppress(OSError):
+                    connection.sendall(b"G")
+            time.sleep(0.2)
+        assert get(viewer + "/api/info")[0] == 200  # while they still drip
+        for connection in drips:  # closed by the server, unanswered
+            connection.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):  # the server closed it with our drip unread
+                assert connection.recv(1 << 16) == b""
+    finally:
+        for connection in drips:
+            connection.close()
+    early = socket.create_connection(("127.0.0.1", port))
+    early.sendall(f"GET /api/random?preset=easy HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    early.close()  # before the answer
+    time.sleep(1.0)
+    assert get(viewer + "/api/info")[0] == 200
+    assert "Traceback" not in capfd.readouterr().err

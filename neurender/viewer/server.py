@@ -16,6 +16,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
+import socket
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -124,6 +127,25 @@ def _one(query: dict, key: str, default: str | None = None) -> str:
     return values[0]
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A connection's bytes, each receive allowed only what is left of the time its request may take to arrive
+    (``deadline``, a time.monotonic() value): a client that drips a byte at a time cannot hold its thread beyond
+    it, as one that waits between bytes cannot (a socket timeout alone restarts with every byte)."""
+
+    def __init__(self, connection: socket.socket):
+        self.connection, self.deadline = connection, math.inf
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request took too long to arrive")
+        self.connection.settimeout(left)
+        return self.connection.recv_into(buffer)
+
+
 def make_handler(viewer: Viewer) -> type[BaseHTTPRequestHandler]:
     page = files("neurender.viewer").joinpath("page.html").read_bytes()
 
@@ -132,6 +154,21 @@ def make_handler(viewer: Viewer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format, *args):  # quiet: the page polls often
             pass
+
+        def setup(self):
+            super().setup()
+            self.rfile.close()  # the socket's own buffered reader; the connection stays open
+            self.reader = _DeadlineReader(self.connection)
+            self.rfile = io.BufferedReader(self.reader)
+
+        def handle_one_request(self):
+            """One request, which must arrive whole (request line, headers, body) within IDLE_SECONDS of the
+            previous answer; a client that goes away before its answer ends its connection quietly."""
+            self.reader.deadline = time.monotonic() + IDLE_SECONDS
+            try:
+                super().handle_one_request()
+            except (ConnectionError, TimeoutError):  # BrokenPipe, reset, a request too slow to arrive
+                self.close_connection = True
 
         def send_error(self, code, message=None, explain=None):
             """Every error the HTTP machinery answers (414, 431, 501, a bad request line) as JSON too."""
@@ -230,6 +267,12 @@ class _Server(ThreadingHTTPServer):
         except BaseException:
             self.slots.release()
             raise
+
+    def handle_error(self, request, client_address):
+        """A connection that failed as connections do (closed, reset, timed out) is no news; anything else is
+        printed as socketserver prints it."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
 
     def process_request_thread(self, request, client_address):
         try:
