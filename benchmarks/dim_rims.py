@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import POSITIVE
 from skimage.color import rgb2gray
 
 from neurender.errors import NeurenderError
@@ -124,7 +125,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=seed_range, default="101-130",
                         help="test seeds: FIRST-LAST or a comma-separated list")
     parser.add_argument("--max-luma", type=float, default=0.4, help="a scene is dim below this brightest luma")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=POSITIVE, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "dim_rims.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

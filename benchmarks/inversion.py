@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import NONNEGATIVE, POSITIVE
 
 from neurender.inference import load_renderer
 from neurender.inversion.fit import InversionConfig, analytic_backend, invert, neural_backend
@@ -32,9 +33,9 @@ from neurender.report.results import fresh_test_set
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=6)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--count", type=POSITIVE, default=6)
+    parser.add_argument("--threads", type=POSITIVE, default=2)
+    parser.add_argument("--seed", type=NONNEGATIVE, default=9)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inversion.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

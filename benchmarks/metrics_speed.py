@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import POSITIVE
 from PIL import Image
 
 from neurender.dataset import GenerateSpec, generate_dataset, open_dataset
@@ -37,9 +38,9 @@ from neurender.presets import PRESETS
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--count", type=int, default=600, help="test images (the dataset has 10x as many)")
-    parser.add_argument("--repeats", type=int, default=3, help="turns of the suite and the command; best of each")
+    parser.add_argument("--workers", type=POSITIVE, default=2)
+    parser.add_argument("--count", type=POSITIVE, default=600, help="test images (the dataset has 10x as many)")
+    parser.add_argument("--repeats", type=POSITIVE, default=3, help="turns of the suite and the command; best of each")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "metrics_speed.json")
     args = parser.parse_args()
     if args.repeats < 1:

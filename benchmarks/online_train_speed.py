@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from arguments import DURATION, POSITIVE
 
 from neurender.training.config import from_dict
 from neurender.training.loop import Trainer
@@ -43,9 +44,9 @@ def scenes_per_s(trainer: Trainer, seconds: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="measuring time per variant")
+    parser.add_argument("--seconds", type=DURATION, default=15.0, help="measuring time per variant")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS, help="WIDTHxBATCHxPIXELSxWORKERS, comma-separated")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads of the training process")
+    parser.add_argument("--threads", type=POSITIVE, default=2, help="CPU threads of the training process")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

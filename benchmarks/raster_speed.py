@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import DURATION, POSITIVE
 
 from neurender.dataset import BLOCK, GenerateSpec, generate_dataset
 from neurender.presets import PRESETS, Preset, sample_scenes
@@ -100,8 +101,8 @@ def measure_preset(preset: Preset, count: int, threads: int, seconds: float) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--threads", type=POSITIVE, default=2)
+    parser.add_argument("--seconds", type=DURATION, default=3.0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "raster_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import POSITIVE
 
 from neurender.inference import load_renderer
 from neurender.models.field import INFERENCE_PIXELS, gated_image
@@ -77,13 +78,6 @@ def batch_memory(name: str, preset: str, size: int, threads: int) -> float:
     return (status_kb("VmHWM") - before) / 1024
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def sizes(text: str) -> list[int]:
     try:
         values = [int(s) for s in text.split(",")]
@@ -96,9 +90,9 @@ def sizes(text: str) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=positive_int, default=os.cpu_count())
-    parser.add_argument("--count", type=positive_int, default=512, help="scenes per pair at 128 px")
-    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--threads", type=POSITIVE, default=os.cpu_count())
+    parser.add_argument("--count", type=POSITIVE, default=512, help="scenes per pair at 128 px")
+    parser.add_argument("--repeats", type=POSITIVE, default=3)
     parser.add_argument("--sizes", type=sizes, default=[128, 256, 512])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "render_speed.json")
     args = parser.parse_args()

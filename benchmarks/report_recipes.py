@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from arguments import DURATION, NONNEGATIVE, POSITIVE
 
 from neurender.models.generators import REPORT_GENERATORS, SHADINGS
 from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
@@ -72,13 +73,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipe", choices=RECIPES, required=True, help="configs/<recipe>.toml")
     parser.add_argument("--arch", choices=list(REPORT_GENERATORS), help="generator [default: the recipe's]")
-    parser.add_argument("--seconds", type=float, default=3600.0, help="wall-clock training budget")
+    parser.add_argument("--seconds", type=DURATION, default=3600.0, help="wall-clock training budget")
     parser.add_argument("--out", type=Path, required=True, help="run directory (new)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=1, help="processes that draw the scenes ahead")
-    parser.add_argument("--warmup-images", type=int, help="the recipe's masked-L1 warm-up length, changed")
-    parser.add_argument("--adversarial-images", type=int, help="the recipe's adversarial phase length, changed")
+    parser.add_argument("--threads", type=POSITIVE, default=2)
+    parser.add_argument("--workers", type=NONNEGATIVE, default=1, help="processes that draw the scenes ahead")
+    parser.add_argument("--warmup-images", type=NONNEGATIVE, help="the recipe's masked-L1 warm-up length, changed")
+    parser.add_argument("--adversarial-images", type=NONNEGATIVE, help="the recipe's adversarial phase length, changed")
     parser.add_argument("--lr-decay", choices=("none", "cosine"), help="the recipe's learning-rate decay, changed")
     parser.add_argument("--shading", choices=SHADINGS, default="free", help="the last convolution's channels")
     parser.add_argument("--film", action="store_true", help="FiLM on each stage from the parameters")

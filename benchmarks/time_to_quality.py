@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import DURATION, POSITIVE
 
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
@@ -91,10 +92,10 @@ def arch_list(text: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=120.0, help="training budget per architecture")
-    parser.add_argument("--every", type=float, default=30.0, help="seconds of training between validations")
+    parser.add_argument("--seconds", type=DURATION, default=120.0, help="training budget per architecture")
+    parser.add_argument("--every", type=DURATION, default=30.0, help="seconds of training between validations")
     parser.add_argument("--archs", type=arch_list, default=",".join(GENERATORS))
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", type=POSITIVE, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_quality.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

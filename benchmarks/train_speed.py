@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from arguments import DURATION, POSITIVE
 
 from neurender.dataset import GenerateSpec, generate_dataset
 from neurender.models.generators import GENERATORS
@@ -38,8 +39,8 @@ def images_per_s(trainer: Trainer, seconds: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--seconds", type=float, default=20.0, help="measuring time per architecture and phase")
+    parser.add_argument("--threads", type=POSITIVE, default=os.cpu_count())
+    parser.add_argument("--seconds", type=DURATION, default=20.0, help="measuring time per architecture and phase")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "train_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -5,7 +5,8 @@ real browser.
    FLIP / SSIM / masked L1, three PNGs); the server's own milliseconds and the client's round trip.
 2. Browser (headless Debian Chromium through Selenium): a slider moved --moves times; milliseconds from the
    input event to the new images being set, measured in the page.
-Writes benchmarks/results/viewer_latency.json and a screenshot of the page, docs/viewer.png.
+Writes benchmarks/results/viewer_latency.json and a screenshot of the page beside it (--screenshot docs/viewer.png
+for the docs' picture).
 
     python benchmarks/viewer_latency.py [--checkpoint universal] [--preset easy] [--count 50] [--moves 20] [--threads 2]
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import POSITIVE
 
 from neurender.inference import load_renderer
 from neurender.presets import PRESETS, sample_scenes
@@ -43,14 +45,15 @@ poll();
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=50)
-    parser.add_argument("--moves", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--count", type=POSITIVE, default=50)
+    parser.add_argument("--moves", type=POSITIVE, default=20)
+    parser.add_argument("--threads", type=POSITIVE, default=2)
     parser.add_argument("--checkpoint", default="universal", help="a shipped renderer's name or a renderer file")
     parser.add_argument("--preset", default="easy", choices=sorted(PRESETS))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "viewer_latency.json")
-    parser.add_argument("--screenshot", type=Path, default=ROOT / "docs" / "viewer.png")
+    parser.add_argument("--screenshot", type=Path, default=None, help="[default: --out with .png]")
     args = parser.parse_args()
+    args.screenshot = args.screenshot or args.out.with_suffix(".png")
     torch.set_num_threads(args.threads)
     server = serve(load_renderer(args.checkpoint), 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -1,0 +1,29 @@
+"""Argument types the benchmark scripts share: a value out of range is argparse's one error line (exit 2), before
+any work. (The scripts run as ``python benchmarks/NAME.py``, so this folder is on their import path.)"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def _at_least(low: float, kind: type, strictly: bool = False):
+    words = "an integer" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {words}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or strictly and value == low:
+            raise argparse.ArgumentTypeError(f"expected {words} {'above' if strictly else 'of at least'} {low:g}, "
+                                             f"got {text!r}")
+        return value
+
+    parse.__name__ = words  # argparse names the type in its message
+    return parse
+
+
+POSITIVE = _at_least(1, int)  # counts, repeats, threads, workers
+NONNEGATIVE = _at_least(0, int)  # seeds, optional lengths
+DURATION = _at_least(0, float, strictly=True)  # a time budget
