@@ -309,3 +309,10 @@ def test_training_on_a_dataset_without_validation_images_is_one_line(tmp_path):
     assert_user_error(run("train", "--dataset", data, "--arch", "field", "--out", tmp_path / "run"),
                       "no validation images (made with --val 0)")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_too_large_for_the_machine_is_refused_up_front_with_the_estimate(tmp_path):
+    result = run("train", "--preset", "easy", "--arch", "hybrid", "--width", 1024, "--batch", 4096, "--threads", 1,
+                 "--out", tmp_path / "run")
+    assert_user_error(result, "of a step's activations at batch 4096), and the CPU has")
+    assert "lower schedule.batch or model.width" in result.output and not (tmp_path / "run").exists()

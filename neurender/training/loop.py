@@ -42,6 +42,7 @@ from neurender.training.checkpoint import (
 )
 from neurender.training.config import TrainConfig, to_dict, upgrade_layout
 from neurender.training.distributed import World, close_world, init_world, mean_over_world
+from neurender.training.memory import check_memory
 from neurender.training.objectives import Adversarial, MaskedL1, Perceptual, PixelL1
 from neurender.training.sources import open_source, stream
 from neurender.training.state import Counters, check_compatible, load_shared, resumed_config, stage_record
@@ -117,8 +118,11 @@ class Trainer:
                 model.param_norm.fit(fit)
         for model in models:
             model.to(self.device, memory_format=torch.channels_last)
-        check_contract(config.model.arch, self.g, fit[:2].to(self.device, torch.float32), self.resolution,
-                       config.sampling.pixels_per_image, config.sampling.crop_size)  # before anything is written
+        probe = fit[:2].to(self.device, torch.float32)  # before anything is written
+        check_contract(config.model.arch, self.g, probe, self.resolution, config.sampling.pixels_per_image,
+                       config.sampling.crop_size)
+        check_memory(self.g, self.d, probe, config.schedule.batch // self.world.size,
+                     not (config.sampling.pixels_per_image or config.sampling.crop_size), self.device)
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
         s = config.schedule
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=s.lr_g, betas=s.betas_g)
