@@ -88,6 +88,8 @@ class Renderer:
         if resolution not in self._sizes:
             options = generator_options(arch, self.model.get("width"), self.model.get("norm"),
                                         self.model.get("options"))
+            if "trained_resolution" in options and options["trained_resolution"] is None:
+                options["trained_resolution"] = self.resolution  # its terms in pixels keep the training's pixel
             generator = build_generator(arch, resolution, options)
             generator.load_state_dict(self.generator.state_dict())
             self._sizes[resolution] = generator.eval()

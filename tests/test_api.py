@@ -14,6 +14,7 @@ from PIL import Image
 import neurender as nr
 from neurender.dataset.format import write_params_csv
 from neurender.errors import NeurenderError
+from neurender.scene import encode_params
 from neurender.shipped import renderer_path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -95,6 +96,12 @@ def test_a_field_renders_any_resolution_and_a_fixed_grid_says_it_cannot(tmp_path
     assert fine.shape == (2, 256, 256, 3) and renderer.generator_at(256) is renderer.generator_at(256)
     box = fine.reshape(2, 128, 2, 128, 2, 3).mean((2, 4))  # the same frame: 2x2 boxes agree with the 128 image
     assert np.abs(box - base).mean() < 0.003
+    cut = nr.sample_scenes(nr.PRESETS["easy"], 1, np.arange(600))  # scenes the near plane cuts: 8% of easy ones
+    encoded = encode_params(torch.from_numpy(cut)).float()
+    at_128, at_256 = (g.scene_terms(encoded).cut for g in (renderer.generator, renderer.generator_at(256)))
+    assert (at_128[1] > 0).sum() > 10  # the cut's radius
+    for term in (0, 2):  # the cut's centre and radius change, learned in 128 px pixels: the same at 256
+        torch.testing.assert_close(at_128[term], at_256[term], rtol=0, atol=1e-6)
     for bad in (4, 4096, 1.5, True):
         with pytest.raises(NeurenderError, match="resolution must be an integer from 8 to 2048"):
             renderer.render(scenes, resolution=bad)

@@ -140,7 +140,8 @@ class FieldGenerator(nn.Module):
     any_resolution = True  # every pixel is computed from its own coordinates: built at any R, the weights draw R x R
 
     def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
-                 shading: str = "free", cut: bool = False, coverage_cap: float | None = None):
+                 shading: str = "free", cut: bool = False, coverage_cap: float | None = None,
+                 trained_resolution: int | None = None):
         super().__init__()
         if shading not in SHADINGS:
             raise ValueError(f"unknown shading {shading!r}; known: {', '.join(SHADINGS)}")
@@ -148,6 +149,8 @@ class FieldGenerator(nn.Module):
             raise ValueError(f"coverage_cap must be a positive number, got {coverage_cap}")
         self.shading, self.coverage_cap = shading, coverage_cap
         self.resolution, self.width, self.frequencies = resolution, width, frequencies
+        # the near cut's learned offsets are in pixels of the size the weights trained at, whatever R draws
+        self.cut_pixel = 2 / (trained_resolution or resolution)
         self.tan_half_fov, self.near = DEFAULT_CAMERA.tan_half_fov, DEFAULT_CAMERA.near
         self.param_norm = ParamNorm()
         self.embed = nn.Sequential(nn.Linear(N_FEATURES, embedding), nn.SiLU(), nn.Linear(embedding, embedding),
@@ -197,7 +200,7 @@ class FieldGenerator(nn.Module):
         cut = None
         if self.cut is not None:
             cut_centre, cut_radius = near_cut(padded, self.tan_half_fov, self.near)
-            shift, pixel = self.cut(e), 2 / self.resolution
+            shift, pixel = self.cut(e), self.cut_pixel
             cut = ((cut_centre + pixel * shift[:, :2])[:rows], cut_radius[:rows], (pixel * shift[:, 2:3])[:rows],
                    (CUT_SLOPE * shift[:, 3:].clamp(max=SHARPNESS_LIMIT).exp())[:rows])
         w = self.colour(e).view(-1, SHADINGS[self.shading], self.width + 1)[:rows]
@@ -354,8 +357,8 @@ def field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128
 
 
 def phong_field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
-                coverage_cap: float | None = None) -> nn.Module:
+                coverage_cap: float | None = None, trained_resolution: int | None = None) -> nn.Module:
     """The conditional neural field with the Phong-composed output layer and the near plane's cut; with
     ``coverage_cap``, whole frames evaluate only the pixels that can be covered."""
     return FieldGenerator(resolution, width, depth, embedding, frequencies, shading="phong", cut=True,
-                          coverage_cap=coverage_cap)
+                          coverage_cap=coverage_cap, trained_resolution=trained_resolution)
