@@ -4,6 +4,7 @@ so that the command line can check a name at once."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from neurender.errors import NeurenderError
@@ -15,7 +16,11 @@ DEFAULT_RENDERER = "universal"  # what render, evaluate, invert --renderer neura
 
 
 def renderer_path(name_or_path: str | Path) -> Path:
-    """A shipped renderer's file for its name (universal, easy, default, gan, conv); any other value is a path."""
+    """A shipped renderer's file for its name (universal, easy, default, gan, conv); any other value is a path (a
+    str or os.PathLike; anything else, or an empty name, is one NeurenderError)."""
+    if not isinstance(name_or_path, str | os.PathLike) or not str(name_or_path):
+        raise NeurenderError(f"a renderer is a shipped name ({', '.join(SHIPPED)}) or a checkpoint's path, got "
+                             f"{name_or_path!r}")
     if str(name_or_path) in SHIPPED:
         path = SHIPPED[str(name_or_path)]
         if not path.is_file():

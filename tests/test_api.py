@@ -166,3 +166,11 @@ def test_evaluate_checks_its_arguments_and_skips_metrics_the_image_size_cannot_h
     tiny = nr.render_spheres(nr.sample_scenes(nr.PRESETS["easy"], 1, np.arange(2), 8), 4).numpy()
     record = nr.evaluate(tiny, tiny[..., :3], metrics=("flip", "lpips", "ssim"))
     assert set(record["metrics"]) == {"flip"} and set(record["skipped"]) == {"lpips", "ssim"}
+
+
+def test_load_renderer_names_what_it_takes():
+    for bad in (123, None, "", b"universal", ["universal"]):
+        with pytest.raises(NeurenderError, match="a renderer is a shipped name .* or a checkpoint's path"):
+            nr.load_renderer(bad)
+    with pytest.raises(NeurenderError, match="/dev/null is not a regular file"):
+        nr.load_renderer("/dev/null")

@@ -81,8 +81,10 @@ def load_checkpoint(path: Path, kind: str | None = None) -> dict:
     path = Path(path)
     if path.is_dir():
         raise NeurenderError(f"{path} is a folder, not a checkpoint file (a run's renderer.pt or latest.pt)")
-    if not path.is_file():
+    if not path.exists():
         raise NeurenderError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise NeurenderError(f"{path} is not a regular file, not a checkpoint")
     _check_archive(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
