@@ -1,6 +1,6 @@
 # Helpers for the GPU session scripts (sourced; needs OUT, then gpu_session sets PY, RUNS and log; train also needs
-# EXTRA): the session's settings and the log's header, CUDA MPS, the CUDA tests, and runs stopped by a timer,
-# exported where they stopped and packed into $OUT without their training checkpoints.
+# EXTRA): the session's settings and the log's header, CUDA MPS, the CUDA tests, and runs with a wall-clock
+# budget, packed into $OUT without their training checkpoints.
 
 gpu_session() {  # the session's settings (PY, RUNS: kept where set), this checkout on PYTHONPATH, the log's header
   PY=${PY:-python3} RUNS=${RUNS:-checkpoints/runs} log="$OUT/session.log"
@@ -38,34 +38,16 @@ cuda_tests() {  # the tests that skip without CUDA, into $OUT/cuda-tests.log
   stamp "cuda tests rc $?"
 }
 
-# train CONFIG RUN SECONDS [PHASE_OPTION [TRAIN_OPTIONS...]]: a run stopped by SIGTERM to its main process after
-# SECONDS (it saves latest.pt), then exported (finish)
+# train CONFIG RUN SECONDS [TRAIN_OPTIONS...]: a run with a wall-clock budget (train --stop-after): when it is
+# spent, the schedule ends where the run is, and the run validates and exports renderer.pt as at its end
 train() {
-  local config=$1 run=$2 seconds=$3 option=${4:---warmup-images}
-  shift 4 2>/dev/null || shift $#
+  local config=$1 run=$2 seconds=$3
+  shift 3
   stamp "start $run"
   # shellcheck disable=SC2086
-  $PY -m neurender train --config "$config" --out "$RUNS/$run" "$@" $EXTRA >"$RUNS/$run.log" 2>&1 &
-  local pid=$!
-  ( sleep "$seconds"; kill -TERM "$pid" 2>/dev/null ) &
-  local timer=$!
-  wait "$pid"
+  $PY -m neurender train --config "$config" --out "$RUNS/$run" --stop-after "$seconds" "$@" $EXTRA \
+    >"$RUNS/$run.log" 2>&1
   stamp "end $run rc $?"
-  kill "$timer" 2>/dev/null
-  finish "$run" "$option"
-}
-
-# finish RUN OPTION: a run stopped early is exported where it stopped: its phase shortened to the images it saw
-finish() {
-  local run=$RUNS/$1
-  [ -e "$run/renderer.pt" ] && return
-  [ -e "$run/latest.pt" ] || { stamp "no checkpoint in $run"; return; }
-  local images
-  images=$($PY -c "import sys, torch; print(torch.load(sys.argv[1], weights_only=False)['counters']['images'])" \
-    "$run/latest.pt")
-  stamp "export $1 at $images images"
-  $PY -m neurender train --out "$run" --resume latest "$2" "$images" >>"$run.log" 2>&1
-  stamp "exported $1 rc $?"
 }
 
 pack() {  # the run folder without its training checkpoints, its renderer and its console log

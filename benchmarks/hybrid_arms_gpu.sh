@@ -12,12 +12,12 @@ ARM_S=${ARM_S:-200} EXTRA=${EXTRA:-}
 gpu_session
 has_cuda && start_mps
 
-long=1000000  # longer than ARM_S allows: the timer ends every arm
-train configs/hybrid-coord/gpu-adversarial.toml hybrid-coord-gpu-adversarial-2 "$ARM_S" --adversarial-images \
+long=1000000  # longer than ARM_S allows: the budget (--stop-after) ends every arm
+train configs/hybrid-coord/gpu-adversarial.toml hybrid-coord-gpu-adversarial-2 "$ARM_S" \
   --init-from "$RUNS/hybrid-coord-gpu-adversarial/renderer.pt" --adversarial-images "$long" &
-train configs/ablations/hybrid-coord-gpu-fixed.toml hybrid-coord-gpu-fixed-2 "$ARM_S" --adversarial-images \
+train configs/ablations/hybrid-coord-gpu-fixed.toml hybrid-coord-gpu-fixed-2 "$ARM_S" \
   --init-from "$RUNS/hybrid-coord-gpu-fixed/renderer.pt" --adversarial-images "$long" &
-train configs/ablations/hybrid-coord-gpu-l1.toml hybrid-coord-gpu-l1-2 "$ARM_S" --warmup-images \
+train configs/ablations/hybrid-coord-gpu-l1.toml hybrid-coord-gpu-l1-2 "$ARM_S" \
   --init-from "$RUNS/hybrid-coord-gpu-l1/renderer.pt" --warmup-images "$long" &
 wait
 for run in hybrid-coord-gpu-adversarial-2 hybrid-coord-gpu-fixed-2 hybrid-coord-gpu-l1-2; do

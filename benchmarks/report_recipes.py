@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 from arguments import DURATION, NONNEGATIVE, POSITIVE
 
+import neurender as nr
 from neurender.models.generators import REPORT_GENERATORS, SHADINGS
-from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
-from neurender.training.loop import Trainer
+from neurender.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 RECIPES = ("upsample", "deconv", "hybrid", "cspup")
@@ -32,40 +32,25 @@ RECIPES = ("upsample", "deconv", "hybrid", "cspup")
 def train(recipe: str, arch: str, seconds: float, out: Path, device: str, threads: int, workers: int,
           schedule: dict, options: dict) -> dict:
     """Train `arch` with generator `options` on configs/<recipe>.toml (its [schedule] updated with `schedule`) for
-    at most `seconds` (the schedule's end comes first where it can); export out/renderer.pt and return the run's
-    record."""
-    data = merge(to_dict(TrainConfig()), load_toml(CONFIGS / f"{recipe}.toml"))
-    data = merge(data, {"out": str(out), "model": {"arch": arch, "options": options}, "schedule": schedule,
-                        "run": {"device": device, "threads": threads, "workers": workers}})
-    config = from_dict(data)
-    out.mkdir(parents=True)
-    (out / "config.json").write_text(json.dumps(to_dict(config), indent=2) + "\n")
-    trainer = Trainer(config)
-    total = config.schedule.total_images
-    start = tick_start = time.perf_counter()
-    tick_images = 0
-    while trainer.counters.images < total and time.perf_counter() - start < seconds:
-        before = trainer.counters.images
-        trainer.iteration()
-        tick_images += trainer.counters.images - before
-        if tick_images >= config.run.tick_images:  # log.jsonl: losses, D's accuracy, the controller, images/s
-            trainer.tick(time.perf_counter() - tick_start, tick_images)
-            tick_start, tick_images = time.perf_counter(), 0
-    wall = time.perf_counter() - start
-    trainer.samples()
-    trainer.export("renderer.pt")
-    validation = trainer.validate()
+    at most `seconds` (``neurender.train``'s budget: the schedule ends where the run is, which then validates and
+    exports out/renderer.pt as at its end) and return the run's record."""
+    config = load_config(CONFIGS / f"{recipe}.toml", out=str(out), model={"arch": arch, "options": options},
+                         schedule=schedule, run={"device": device, "threads": threads, "workers": workers})
+    planned = config.schedule
+    start = time.perf_counter()
+    trainer = nr.train(config, stop_after_s=seconds, progress=True)
+    wall, images = time.perf_counter() - start, trainer.counters.images
+    validation = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])  # the run's last validation
     record = {"recipe": recipe, "arch": arch, "options": options, "schedule": schedule, "device": str(trainer.device),
               "gpu": torch.cuda.get_device_name() if trainer.device.type == "cuda" else None,
               "machine": platform.processor() or platform.machine(), "threads": threads,
-              "seconds": round(wall, 1), "budget_seconds": seconds, "images": trainer.counters.images,
-              "schedule_images": total, "finished": trainer.counters.images >= total,
-              "phases": {"warmup": min(trainer.counters.images, trainer.config.schedule.warmup_images),
-                         "adversarial": max(0, trainer.counters.images - trainer.config.schedule.warmup_images)},
+              "seconds": round(wall, 1), "budget_seconds": seconds, "images": images,
+              "schedule_images": planned.total_images, "finished": images >= planned.total_images,
+              "phases": {"warmup": min(images, planned.warmup_images),
+                         "adversarial": max(0, images - planned.warmup_images)},
               "validation": {k: validation[k] for k in ("masked_l1", "ssim")}}
     with (out.parent / "report_recipes.jsonl").open("a") as f:
         f.write(json.dumps(record) + "\n")
-    trainer.close()
     return record
 
 

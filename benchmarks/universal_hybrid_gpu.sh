@@ -19,8 +19,8 @@ has_cuda && start_mps
 train configs/universal-gpu.toml universal-gpu "$UNIVERSAL_S" &
 (
   train configs/hybrid-coord/gpu-warmup.toml hybrid-coord-gpu-warmup "$WARMUP_S"
-  train configs/hybrid-coord/gpu-adversarial.toml hybrid-coord-gpu-adversarial "$ARM_S" --adversarial-images &
-  train configs/ablations/hybrid-coord-gpu-fixed.toml hybrid-coord-gpu-fixed "$ARM_S" --adversarial-images &
+  train configs/hybrid-coord/gpu-adversarial.toml hybrid-coord-gpu-adversarial "$ARM_S" &
+  train configs/ablations/hybrid-coord-gpu-fixed.toml hybrid-coord-gpu-fixed "$ARM_S" &
   train configs/ablations/hybrid-coord-gpu-l1.toml hybrid-coord-gpu-l1 "$ARM_S" &
   wait
 ) &

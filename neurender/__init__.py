@@ -10,6 +10,7 @@ The public Python API (docs/python-api.md)::
     exact = nr.render_spheres(torch.from_numpy(scenes))                             # (8, 128, 128, 4) RGBA
     images = nr.load_renderer("easy").render(scenes)                                # (8, 128, 128, 3) RGB
     record = nr.evaluate(exact.numpy(), images)                                     # metrics.json's record
+    run = nr.train(nr.load_config("configs/conv/warmup.toml"), out="runs/mine", stop_after_s=600)
 
 Its names are imported on first use, so that ``import neurender`` (and the command line) starts without torch.
 """
@@ -27,12 +28,13 @@ _PUBLIC = {  # name -> the module that defines it
     "sample_scenes": "neurender.presets", "load_preset": "neurender.presets", "PRESETS": "neurender.presets",
     "Camera": "neurender.scene", "DEFAULT_CAMERA": "neurender.scene", "PARAM_NAMES": "neurender.scene",
     "METRICS": "neurender.metrics.registry",
+    "load_config": "neurender.training.config", "train": "neurender.training.api",
     "NeurenderError": "neurender.errors",
 }
 _RENAMED = {"evaluate": ("neurender.report.evaluation", "evaluate_images")}
 __all__ = [  # noqa: RUF022 (in the pipeline's order, not sorted)
     "__version__", "load_renderer", "Renderer", "SHIPPED", "render_spheres", "sample_scenes", "load_preset", "PRESETS",
-    "Camera", "DEFAULT_CAMERA", "PARAM_NAMES", "METRICS", "NeurenderError", "evaluate"]
+    "Camera", "DEFAULT_CAMERA", "PARAM_NAMES", "load_config", "train", "METRICS", "NeurenderError", "evaluate"]
 
 
 def __getattr__(name: str):

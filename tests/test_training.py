@@ -260,3 +260,29 @@ def test_sampling_settings_have_their_section_and_older_configs_still_load(tiny,
     both["schedule"]["crop_size"] = 32
     with pytest.raises(NeurenderError, match="crop_size given in both"):
         from_dict(both)
+
+
+def test_training_from_python_with_a_wall_clock_budget_ends_as_a_complete_run(tmp_path):
+    """nr.load_config + nr.train: the budget ends the schedule where the run is (the current phase shortened, later
+    ones dropped, recorded), and the run validates and exports as at its end; resuming extends it again."""
+    import neurender as nr
+
+    config = nr.load_config(None, preset="easy", resolution=32, model={"arch": "field", "width": 8},
+                            schedule={"batch": 8, "warmup_images": 10**6, "adversarial_images": 10**6},
+                            sampling={"pixels_per_image": 16}, run={"tick_images": 8, "val_images": 4, "threads": 1})
+    trainer = nr.train(config, out=tmp_path / "run", stop_after_s=1.0)
+    images = trainer.counters.images
+    assert 0 < images < 10**6 and (tmp_path / "run" / "renderer.pt").is_file()
+    written = json.loads((tmp_path / "run" / "config.json").read_text())["schedule"]
+    assert (written["warmup_images"], written["adversarial_images"]) == (images, 0)
+    history = [json.loads(line) for line in (tmp_path / "run" / "config-history.jsonl").read_text().splitlines()]
+    assert history[-1]["reason"] == "stop_after_s 1" and history[-1]["changed"]["schedule.adversarial_images"] == [
+        10**6, 0]
+    assert load_renderer(tmp_path / "run" / "renderer.pt").images_seen == images
+    with pytest.raises(NeurenderError, match="already exists"):
+        nr.train(config, out=tmp_path / "run")
+    with pytest.raises(NeurenderError, match="stop_after_s must be a positive number"):
+        nr.train(config, out=tmp_path / "other", stop_after_s=0)
+    resumed = Trainer.resume(tmp_path / "run" / "latest.pt", lengths={"warmup_images": images + 16})
+    resumed.run(progress=False)
+    assert resumed.counters.images == images + 16

@@ -17,7 +17,7 @@ import click
 from neurender.catalog import GAN_LOSSES, mixture_parts
 from neurender.cli.options import ARCH, EXISTING, MIXTURE, SEED, FiniteFloat
 from neurender.errors import NeurenderError
-from neurender.outputs import check_output, output_lock
+from neurender.outputs import check_output
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
 
@@ -67,15 +67,6 @@ def _config(dataset, preset, out, init_from, config_file, options):
     return from_dict(merge(data, overrides))
 
 
-def run_lock(folder: Path):
-    """One run per folder: ``folder``'s lock (``outputs.output_lock``), so a second process that would write it gets
-    one error line. Under torchrun only rank 0 takes it (the other ranks write nothing there)."""
-    if int(os.environ.get("RANK", "0")) != 0:
-        return contextlib.nullcontext()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    return output_lock(folder)
-
-
 def nothing_to_resume(out: Path) -> str:
     """Why `--resume latest` finds no latest.pt in the run folder `out`, and what to do."""
     if not out.is_dir():
@@ -114,10 +105,13 @@ def nothing_to_resume(out: Path) -> str:
               help="start from another run's checkpoint (fine-tuning, e.g. easy then default)")
 @click.option("--resume", default=None,
               help="'latest' (in --out) or a checkpoint path: continue exactly; phase lengths may be extended")
+@click.option("--stop-after", type=click.FloatRange(0, min_open=True, max=1e9), default=None, metavar="SECONDS",
+              help="wall-clock budget: then the schedule ends where the run is, and it validates and exports as at "
+                   "its end (config-history.jsonl records the cut)")
 @click.option("--dry-run", is_flag=True,
               help="print the resolved config as JSON and stop (the dataset and init_from are not opened)")
 @click.option("--overwrite", is_flag=True, help="replace an existing run directory")
-def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, overwrite, **options):
+def train(dataset, preset, out, arch, config_file, init_from, resume, stop_after, dry_run, overwrite, **options):
     """Train a conditional renderer: masked-L1 warm-up, adversarial phase with balancing, fine-tuning."""
     if dataset is not None and preset is not None:
         raise click.UsageError("give one of --dataset and --preset")
@@ -126,6 +120,7 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
                      existing="--resume latest continues it, --overwrite replaces it")
     elif resume and resume != "latest" and not Path(resume).is_file():
         raise click.BadParameter(f"{resume}: no such checkpoint", param_hint="--resume")
+    from neurender.training.api import run_lock
     from neurender.training.config import to_dict
     from neurender.training.loop import Trainer
     from neurender.training.state import edited_settings, resumed_config
@@ -177,7 +172,7 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, dry_run, o
             if int(os.environ.get("RANK", "0")) == 0 and out.exists():  # under torchrun, rank 0 decides
                 shutil.rmtree(out)
         try:
-            record = trainer.run()
+            record = trainer.run(stop_after_s=stop_after)
         finally:
             trainer.close()
     if trainer.world.main:

@@ -203,6 +203,17 @@ def from_dict(data: dict) -> TrainConfig:
     return validate(TrainConfig(**kwargs))
 
 
+def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
+    """A run's configuration from Python: the defaults, then the config file at `path` (TOML, as ``neurender train
+    --config`` reads it), then `overrides`: top-level settings by name (``out``, ``preset``, ``dataset``,
+    ``resolution``, ``init_from``) and sections as dicts (``schedule={"warmup_images": 1000}``, merged key by key).
+    Checked as the command line checks it: one NeurenderError."""
+    data = to_dict(TrainConfig())
+    if path is not None:
+        data = merge(data, load_toml(Path(path)))
+    return from_dict(merge(data, overrides))
+
+
 def load_toml(path: Path) -> dict:
     """A config file's settings (partial: merged over the defaults by the caller), in today's layout."""
     return upgrade_layout(read_toml(path, "config"))

@@ -8,6 +8,7 @@ order is a pure function of (seed, batch number), so a resumed run continues exa
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import signal
 import time
@@ -500,9 +501,11 @@ class Trainer:
     def _on_signal(self, signum, frame) -> None:
         self._stop_signal = signum
 
-    def run(self, stop_at_images: int | None = None, progress: bool = True) -> dict:
+    def run(self, stop_at_images: int | None = None, progress: bool = True, stop_after_s: float | None = None) -> dict:
         """Train to the end of the schedule (or to `stop_at_images`, saving `latest` there, as an interruption
-        would). Ctrl-C and SIGTERM save `latest.pt` first, then stop. Returns the last tick's log record."""
+        would). With `stop_after_s`, a wall-clock budget: once it is spent, the schedule ends where the run is
+        (``end_schedule_here``) and the run finishes as a complete one (validation, renderer.pt). Ctrl-C and SIGTERM
+        save `latest.pt` first, then stop. Returns the last tick's log record."""
         self.out.mkdir(parents=True, exist_ok=True)
         if self.world.main:
             remove_stale(self.out)  # checkpoint temporaries of a killed run
@@ -518,7 +521,8 @@ class Trainer:
         bar = tqdm(total=total, initial=self.counters.images, unit="img", desc="train",
                    disable=None if progress and self.world.main else True)
         try:
-            tick_start, tick_images = time.perf_counter(), 0
+            started = tick_start = time.perf_counter()
+            tick_images = 0
             while self.counters.images < end:
                 before = self.counters.images
                 self.iteration()
@@ -526,6 +530,9 @@ class Trainer:
                 tick_images += self.counters.images - before
                 if self._stop_signal is not None:
                     break
+                spent = stop_after_s is not None and time.perf_counter() - started >= stop_after_s
+                if stop_after_s is not None and mean_over_world([float(spent)], self.world, self.device)[0] > 0:
+                    total = end = bar.total = self.end_schedule_here(f"stop_after_s {stop_after_s:g}")
                 if self.counters.images // self.config.run.tick_images > (before // self.config.run.tick_images):
                     record = self.tick(time.perf_counter() - tick_start, tick_images)
                     bar.set_postfix(phase=record["phase"], l1=f"{record.get('g_l1', 0):.4f}",
@@ -554,6 +561,23 @@ class Trainer:
             for s, h in handlers.items():
                 signal.signal(s, h)
         return record
+
+    def end_schedule_here(self, reason: str) -> int:
+        """Shorten the schedule to the images trained so far (the current phase ends here, later ones are dropped),
+        recorded in config.json and config-history.jsonl; returns the new total. A resumed run may extend the
+        phases again."""
+        s, images = self.config.schedule, self.counters.images
+        warmup = min(s.warmup_images, images)
+        adversarial = min(s.adversarial_images, images - warmup)
+        lengths = {"warmup_images": warmup, "adversarial_images": adversarial,
+                   "finetune_images": images - warmup - adversarial}
+        changed = {f"schedule.{k}": [getattr(s, k), v] for k, v in lengths.items() if getattr(s, k) != v}
+        self.config = dataclasses.replace(self.config, schedule=dataclasses.replace(s, **lengths))
+        if self.world.main and changed:
+            (self.out / "config.json").write_text(json.dumps(to_dict(self.config), indent=2) + "\n")
+            self._log("config-history.jsonl", {"images": images, "time": time.time(), "changed": changed,
+                                               "reason": reason})
+        return images
 
     def close(self) -> None:
         close_world(self.world)
