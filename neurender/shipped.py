@@ -1,6 +1,6 @@
 """The renderers that come with neurender, by name: ``load_renderer("easy")`` and ``--checkpoint easy`` find them
-in the checkout's checkpoints/ folder (the package is installed from a clone: ``pip install -e .``). No torch here,
-so that the command line can check a name at once."""
+in the package's renderers/ folder (package data: a clone, an editable install, ``pip install .`` and the wheel
+all carry them). No torch here, so that the command line can check a name at once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from neurender.errors import NeurenderError
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+CHECKPOINTS = Path(__file__).resolve().parent / "renderers"  # the shipped files and their model cards
 SHIPPED = {"universal": CHECKPOINTS / "universal.pt", "easy": CHECKPOINTS / "easy.pt",
            "default": CHECKPOINTS / "default.pt", "gan": CHECKPOINTS / "gan.pt", "conv": CHECKPOINTS / "conv.pt"}
 DEFAULT_RENDERER = "universal"  # what render, evaluate, invert --renderer neural, animate and view use unasked
@@ -24,7 +24,7 @@ def renderer_path(name_or_path: str | Path) -> Path:
     if str(name_or_path) in SHIPPED:
         path = SHIPPED[str(name_or_path)]
         if not path.is_file():
-            raise NeurenderError(f"the shipped renderer {name_or_path!r} is not at {path}: the shipped renderers "
-                                 f"come with a clone of the repository (git clone ..., then pip install -e .)")
+            raise NeurenderError(f"the shipped renderer {name_or_path!r} is not at {path}: this installation of "
+                                 "neurender lacks its package data (reinstall it: pip install . from a clone)")
         return path
     return Path(name_or_path)

@@ -71,7 +71,7 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
         ref = load_reference(reference, split)
         if checkpoint is not None:
             pred = rendered_predictions(checkpoint, reference, split)
-            # a run's renderer.pt is named by its run folder, a shipped checkpoints/easy.pt by its own name
+            # a run's renderer.pt is named by its run folder, a shipped neurender/renderers/easy.pt by its own name
             generic = checkpoint.stem in ("renderer", "renderer-best", "latest", "best")
             method = method or (checkpoint.parent.name if generic else checkpoint.stem)
         else:
