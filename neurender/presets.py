@@ -24,7 +24,16 @@ from neurender.catalog import MAX_SEED, mixture_parts
 from neurender.errors import NeurenderError
 from neurender.files import read_toml
 from neurender.raster import covered_pixels, sphere_pixel_bounds
-from neurender.scene import DEFAULT_CAMERA, DIFFUSE, POSITION_LIMIT, SHININESS_LIMIT, TRANSLATION, Camera
+from neurender.scene import (
+    DEFAULT_CAMERA,
+    DIFFUSE,
+    LIGHT,
+    POSITION_LIMIT,
+    SHININESS,
+    SHININESS_LIMIT,
+    TRANSLATION,
+    Camera,
+)
 
 Range = tuple[float, float]
 MAX_ATTEMPTS = 20_000  # candidates per image before a preset is declared impossible
@@ -73,9 +82,9 @@ def validate_preset(preset: Preset) -> Preset:
             raise NeurenderError(f"preset '{preset.name}': {name} range [{lo}, {hi}] must be finite with lo <= hi")
     if ranges[DIFFUSE].min() < 0 or ranges[DIFFUSE].max() > 1:
         raise NeurenderError(f"preset '{preset.name}': diffuse must lie within [0, 1]")
-    if ranges[6, 0] <= 0 or ranges[6, 1] > SHININESS_LIMIT:
+    if ranges[SHININESS, 0] <= 0 or ranges[SHININESS, 1] > SHININESS_LIMIT:
         raise NeurenderError(f"preset '{preset.name}': shininess must lie within (0, {SHININESS_LIMIT:g}]")
-    if np.abs(ranges[[0, 1, 2, 7, 8, 9]]).max() > POSITION_LIMIT:
+    if max(np.abs(ranges[TRANSLATION]).max(), np.abs(ranges[LIGHT]).max()) > POSITION_LIMIT:
         raise NeurenderError(f"preset '{preset.name}': translation and light must lie within "
                              f"+-{POSITION_LIMIT:g} world units (scene.POSITION_LIMIT)")
     if not 0 <= preset.min_coverage <= preset.max_coverage <= 1:

@@ -168,7 +168,8 @@ def scenes_problem(params: torch.Tensor, values: bool = True) -> str | None:
     p = params.detach().to(torch.float64)
     ok = torch.isfinite(p).all(1)
     ok &= ((p[:, DIFFUSE] >= 0) & (p[:, DIFFUSE] <= 1)).all(1) & (p[:, SHININESS] > 0)
-    ok &= (p[:, SHININESS] <= SHININESS_LIMIT) & (p[:, [0, 1, 2, 7, 8, 9]].abs() <= POSITION_LIMIT).all(1)
+    ok &= (p[:, SHININESS] <= SHININESS_LIMIT) & (p[:, TRANSLATION].abs() <= POSITION_LIMIT).all(1)
+    ok &= (p[:, LIGHT].abs() <= POSITION_LIMIT).all(1)
     if bool(ok.all()):
         return None
     first = int((~ok).nonzero()[0, 0])
