@@ -13,6 +13,7 @@ from neurender.files import read_toml
 from neurender.models.generators import generator_options, generator_spec
 
 MAX_BATCH_PIXELS = 2**27  # a step's images (batch x resolution^2): about 2 GB as float RGBA
+MAX_EXTENDS = 8  # configs a config may extend, one behind the other
 MAX_VALIDATION_PIXELS = 2**27  # validation images x resolution^2: about 2 GB held (references and predictions)
 VALIDATION_BYTES_PER_PIXEL = 16  # the references' RGBA (4 bytes), their encoded copy and G's float RGB (12)
 MAX_STEP_SAMPLES = 2**22  # pixels a step evaluates the generator at: GBs of activations at a field's widths
@@ -214,9 +215,22 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     return from_dict(merge(data, overrides))
 
 
-def load_toml(path: Path) -> dict:
-    """A config file's settings (partial: merged over the defaults by the caller), in today's layout."""
-    return upgrade_layout(read_toml(path, "config"))
+def load_toml(path: Path, _within: tuple[Path, ...] = ()) -> dict:
+    """A config file's settings (partial: merged over the defaults by the caller), in today's layout. A file that
+    sets ``extends = "other.toml"`` (a path relative to it) is that file's settings with its own merged over them
+    (section by section, key by key), so a variant states only what it changes."""
+    path = Path(path)
+    data = upgrade_layout(read_toml(path, "config"))
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise NeurenderError(f"config {path}: extends must name another config file, got {base!r}")
+    chain = (*_within, path.resolve())
+    target = (path.parent / base).resolve()
+    if target in chain or len(chain) > MAX_EXTENDS:
+        raise NeurenderError(f"config {path}: extends {base} makes a cycle or a chain of more than {MAX_EXTENDS}")
+    return merge(load_toml(path.parent / base, chain), data)
 
 
 def merge(base: dict, override: dict) -> dict:

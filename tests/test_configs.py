@@ -1,0 +1,45 @@
+"""configs/: every recipe resolves to exactly the configuration it resolved to before its file was shortened with
+`extends` (tests/data/configs-resolved.json, written from the files as they were), and `extends` itself."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from neurender.errors import NeurenderError
+from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+RESOLVED = json.loads((Path(__file__).parent / "data" / "configs-resolved.json").read_text())
+
+
+def resolve(path: Path) -> dict:
+    config = from_dict(merge(to_dict(TrainConfig()), {**load_toml(path), "out": "RUN"}))
+    return json.loads(json.dumps(to_dict(config), sort_keys=True))  # tuples as JSON lists, as recorded
+
+
+@pytest.mark.parametrize("name", sorted(RESOLVED))
+def test_every_recipe_resolves_as_it_did(name):
+    assert resolve(ROOT / name) == RESOLVED[name]
+
+
+def test_every_config_file_is_recorded():
+    assert sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.toml")) == sorted(RESOLVED)
+
+
+def test_extends_merges_section_by_section_and_refuses_cycles(tmp_path):
+    (tmp_path / "base.toml").write_text('preset = "easy"\n[schedule]\nbatch = 8\nwarmup_images = 64\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "arm.toml").write_text('extends = "../base.toml"\n[schedule]\nwarmup_images = 32\n')
+    assert load_toml(tmp_path / "sub" / "arm.toml") == {"preset": "easy", "schedule": {"batch": 8,
+                                                                                        "warmup_images": 32}}
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(NeurenderError, match="makes a cycle"):
+        load_toml(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text("extends = 3\n")
+    with pytest.raises(NeurenderError, match="extends must name another config file"):
+        load_toml(tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text('extends = "missing.toml"\n')
+    with pytest.raises(NeurenderError, match="config not found"):
+        load_toml(tmp_path / "d.toml")
