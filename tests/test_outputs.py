@@ -232,6 +232,7 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch
     assert not list(tmp_path.glob(".*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["generate", "invert"])
 def test_sigterm_leaves_no_staging_or_lock_and_keeps_the_old_output(world, tmp_path, command):
     out = tmp_path / "ds"
@@ -427,6 +428,7 @@ def run_killed_at(tmp_path, target: int, when: str, *args) -> tuple[int, int]:
     return proc.returncode, int(count_file.read_text()) if count_file.exists() else -1
 
 
+@pytest.mark.slow
 def test_a_kill_at_every_rename_of_an_overwrite_loses_no_dataset(tmp_path):
     """Crash consistency, as storage engines test it: `dataset generate --overwrite` SIGKILLed before and after each
     of its renames and tree removals in turn. At every point the old dataset or the finished new one is at its name,
@@ -460,6 +462,7 @@ def test_a_kill_at_every_rename_of_an_overwrite_loses_no_dataset(tmp_path):
     assert window == 2  # after the old one's move aside, and before the new one's move in
 
 
+@pytest.mark.slow
 def test_a_kill_at_every_rename_of_a_training_leaves_a_run_to_resume_or_one_line(world, tmp_path):
     """`train` SIGKILLed before and after each of its renames and tree removals in turn (checkpoint saves, the run
     folder's files): `--resume latest` then either continues from the last complete checkpoint to the end, or, when
@@ -522,6 +525,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_scoring_workers_end_with_a_command_killed_by_sigkill(world, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "neurender", "evaluate", "--checkpoint",

@@ -126,6 +126,7 @@ def test_the_viewer_answers_only_its_own_pages_and_every_error_in_json(viewer, r
     assert get(viewer + "/api/info")[0] == 200
 
 
+@pytest.mark.slow
 def test_idle_connections_are_closed_and_bounded(viewer):
     from neurender.viewer import server as server_module
 
@@ -146,6 +147,7 @@ def test_idle_connections_are_closed_and_bounded(viewer):
     assert get(viewer + "/api/info")[0] == 200
 
 
+@pytest.mark.slow
 def test_clients_that_drip_bytes_or_leave_early_cannot_hold_the_server(viewer, monkeypatch, capfd):
     """Every slot held by a client that sends one header byte at a time is freed once its request has taken
     IDLE_SECONDS (here 1 s) to arrive, and a client that goes away before its answer prints no traceback."""
