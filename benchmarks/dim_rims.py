@@ -19,7 +19,6 @@ outline lies up to 1 - cos(pi / 64) = 0.12% inside the true one. Writes benchmar
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from arguments import POSITIVE
+from record import write_record
 from skimage.color import rgb2gray
 
 from neurender.errors import NeurenderError
@@ -144,7 +144,7 @@ def main() -> None:
               f"({row['edges_in_exact_only']} with edges in the exact image only){extra}")
     results = {"preset": "easy", "seeds": seeds, "count_per_seed": COUNT, "max_luma": args.max_luma, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(args.out, results, args.threads)
     print(f"wrote {args.out}")
 
 

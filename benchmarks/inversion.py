@@ -14,8 +14,6 @@ errors ``parameter_errors`` would give one against the other); writes benchmarks
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from arguments import NONNEGATIVE, POSITIVE
+from record import write_record
 
 from neurender.inference import load_renderer
 from neurender.inversion.fit import InversionConfig, analytic_backend, invert, neural_backend
@@ -42,8 +41,7 @@ def main() -> None:
     config = InversionConfig()
     renderer = load_renderer("universal")
     results = {"count": args.count, "seed": args.seed, "threads": args.threads, "config": asdict(config),
-               "renderer": "universal", "renderer_images_seen": renderer.images_seen,
-               "machine": platform.processor() or platform.machine(), "presets": {}}
+               "renderer": "universal", "renderer_images_seen": renderer.images_seen, "presets": {}}
     print(f"{args.count} test images per preset (seed {args.seed}), {config.starts} starts x {config.steps} steps, "
           f"{args.threads} threads, CPU; medians")
     print(f"{'preset':8s} {'backend':18s} {'position':>9s} {'colour':>7s} {'shininess':>9s} {'light':>7s} "
@@ -79,7 +77,7 @@ def main() -> None:
         print(f"{name:8s} the two neural paths' recovered scenes differ by at most: "
               + ", ".join(f"{key} {value:.2g}" for key, value in apart.items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(args.out, results, args.threads)
     print(f"wrote {args.out}")
 
 

@@ -14,9 +14,7 @@ Writes benchmarks/results/metrics_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -28,6 +26,7 @@ import numpy as np
 import torch
 from arguments import POSITIVE
 from PIL import Image
+from record import write_record
 
 from neurender.dataset import GenerateSpec, generate_dataset, open_dataset
 from neurender.metrics.images import quantize_8bit, to_float
@@ -64,7 +63,7 @@ def main() -> None:
             Image.fromarray(image).save(tmp / name / f"image_{k:04d}.png")
 
     results = {"images": n, "resolution": 128, "workers": args.workers, "threads": torch.get_num_threads(),
-               "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(), "metrics": {}}
+               "metrics": {}}
     print(f"{n} images at 128x128, {os.cpu_count()} CPUs")
     print(f"{'metric':22s} {'seconds':>8s} {'images/s':>9s}   (alone, in-process)")
     for name in DEFAULT_METRICS:
@@ -103,7 +102,7 @@ def main() -> None:
           f"most a quarter of the scoring; turn by turn: {turns})")
     shutil.rmtree(tmp)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(args.out, results, None)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ A variant is WIDTHxBATCHxPIXELSxWORKERS.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import torch
 from arguments import DURATION, POSITIVE
+from record import write_record
 
 from neurender.training.config import from_dict
 from neurender.training.loop import Trainer
@@ -73,7 +73,7 @@ def main() -> None:
     slug = "cuda" if device.type == "cuda" else "cpu"
     out = args.out or Path(__file__).parent / "results" / f"online_train_speed-{slug}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(out, results, args.threads)
 
 
 if __name__ == "__main__":

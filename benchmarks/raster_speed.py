@@ -17,8 +17,6 @@ Prints a table and writes benchmarks/results/raster_speed.json. Measures, per pr
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from arguments import DURATION, POSITIVE
+from record import write_record
 
 from neurender.dataset import BLOCK, GenerateSpec, generate_dataset
 from neurender.presets import PRESETS, Preset, sample_scenes
@@ -106,8 +105,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "raster_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = {"threads": args.threads, "resolution": RES, "torch": torch.__version__,
-               "machine": platform.processor() or platform.machine(), "presets": {}}
+    results = {"threads": args.threads, "resolution": RES, "presets": {}}
     for name, count in (("default", 16 * BLOCK), ("easy", 4 * BLOCK)):
         results["presets"][name] = measure_preset(PRESETS[name], count, args.threads, args.seconds)
     results["disk_write_MB_per_s"] = round(disk_bandwidth(args.seconds))
@@ -119,7 +117,7 @@ def main() -> None:
               f"{r['write_MB_per_s']:11,d}")
     print(f"disk: plain sequential writes {results['disk_write_MB_per_s']:,d} MB/s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(args.out, results, args.threads)
     print(f"wrote {args.out}")
 
 

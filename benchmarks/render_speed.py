@@ -15,10 +15,8 @@ process per renderer and size, the peak resident memory that rendering one batch
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from arguments import POSITIVE
+from record import write_record
 
 from neurender.inference import load_renderer
 from neurender.models.field import INFERENCE_PIXELS, gated_image
@@ -97,8 +96,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "render_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = {"sizes": args.sizes, "batch": BATCH, "threads": args.threads, "count": args.count,
-               "machine": platform.processor() or platform.machine(), "torch": torch.__version__, "pairs": []}
+    results = {"sizes": args.sizes, "batch": BATCH, "threads": args.threads, "count": args.count, "pairs": []}
     print(f"{args.count} scenes at 128 px (count x (128/S)^2 at S), batch {BATCH}, {args.threads} threads, CPU "
           f"(best of {args.repeats}); memory: one batch of {BATCH} in a fresh process")
     print(f"{'renderer':10s} {'preset':8s} {'size':>5s} {'neural img/s':>13s} {'every pixel':>12s} "
@@ -134,7 +132,7 @@ def main() -> None:
             print(f"{name:10s} {preset:8s} {size:5d} {neural:13.2f} {full:12.2f} {exact:11.1f} "
                   f"1/{exact / neural:<6.0f} {memory:9.0f} {goal_text}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(args.out, results, args.threads)
     print(f"wrote {args.out}")
 
 

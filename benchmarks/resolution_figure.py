@@ -14,6 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from record import write_record
+
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.report.figures import comparison_grid, sphere_crop
@@ -57,8 +59,8 @@ def main() -> None:
     comparison_grid(rows, ["exact", f"neural ({args.checkpoint})"], args.out,
                     f"{args.preset} seed {args.seed}, image {args.index}: one scene at {args.sizes} px", cell=256)
     result = Path(__file__).parent / "results" / "resolution_figure.json"
-    result.write_text(json.dumps({"checkpoint": args.checkpoint, "preset": args.preset, "seed": args.seed,
-                                  "index": args.index, "sizes": record}, indent=2) + "\n")
+    write_record(result, {"checkpoint": args.checkpoint, "preset": args.preset, "seed": args.seed,
+                          "index": args.index, "sizes": record})
     print(json.dumps(record, indent=2))
     print(f"wrote {args.out} and {result}")
 

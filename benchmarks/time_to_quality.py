@@ -13,9 +13,7 @@ Writes benchmarks/results/time_to_quality.json and time_to_quality.png.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from arguments import DURATION, POSITIVE
+from record import write_record
 
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
@@ -99,8 +98,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_quality.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = {"seconds": args.seconds, "threads": args.threads, "val_images": VAL_IMAGES,
-               "machine": platform.processor() or platform.machine(), "architectures": {}}
+    results = {"seconds": args.seconds, "threads": args.threads, "val_images": VAL_IMAGES, "architectures": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for arch in args.archs:
             results["architectures"][arch] = run_arch(arch, args.seconds, args.every, args.threads, Path(tmp))
@@ -110,7 +108,7 @@ def main() -> None:
     for arch, points in results["architectures"].items():
         print(f"{arch:{name}s} {points[-1]['images']:8d} {points[-1]['flip']:7.4f} {points[-1]['ssim']:7.4f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(args.out, results, args.threads)
     plot(results, args.out.with_suffix(".png"))
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
 

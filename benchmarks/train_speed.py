@@ -10,15 +10,14 @@ and a G step per batch, balancing off so every architecture does the same work),
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 from arguments import DURATION, POSITIVE
+from record import write_record
 
 from neurender.dataset import GenerateSpec, generate_dataset
 from neurender.models.generators import GENERATORS
@@ -44,8 +43,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "train_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = {"resolution": 128, "batch": BATCH, "threads": args.threads,
-               "machine": platform.processor() or platform.machine(), "architectures": {}}
+    results = {"resolution": 128, "batch": BATCH, "threads": args.threads, "architectures": {}}
     print(f"128x128, batch {BATCH}, {args.threads} threads, CPU")
     print(f"{'arch':10s} {'params G':>10s} {'warm-up img/s':>14s} {'adversarial img/s':>18s}")
     with tempfile.TemporaryDirectory(dir=".") as tmp:
@@ -65,7 +63,7 @@ def main() -> None:
             print(f"{arch:10s} {row['generator_parameters']:10,d} {row['warmup_images_per_s']:14.1f} "
                   f"{row['adversarial_images_per_s']:18.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(args.out, results, args.threads)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from arguments import POSITIVE
+from record import write_record
 
 from neurender.inference import load_renderer
 from neurender.presets import PRESETS, sample_scenes
@@ -91,7 +92,7 @@ def main() -> None:
                          "p95": round(float(np.percentile(values, 95)), 1), "count": len(values)}
         print(f"{name:18s} median {results[name]['median']:6.1f} ms, 95th percentile {results[name]['p95']:6.1f} ms "
               f"({len(values)} updates)")
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(args.out, results, args.threads)
     print(f"wrote {args.out} and {args.screenshot}")
 
 

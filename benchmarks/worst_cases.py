@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from record import write_record
 
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
@@ -63,8 +64,8 @@ def main() -> None:
     comparison_grid(rows, ["exact", *arms], args.out,
                     f"{args.preset}, seed {args.seed}: each arm's {args.per_arm} worst by FLIP (cropped)")
     result = Path(__file__).parent / "results" / f"worst_cases-{args.out.stem}.json"
-    result.write_text(json.dumps({"preset": args.preset, "seed": args.seed, "count": args.count,
-                                  "arms": arms, "cases": record}, indent=2) + "\n")
+    write_record(result, {"preset": args.preset, "seed": args.seed, "count": args.count, "arms": arms,
+                          "cases": record})
     print(json.dumps(record, indent=2))
     print(f"wrote {args.out} and {result}")
 
