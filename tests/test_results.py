@@ -90,8 +90,9 @@ def test_results_at_another_resolution(tmp_path, lpips_net):
     report = results({"f": renderer}, ["visible"], [1], 3, tmp_path, workers=1, log=lambda _: None, resolution=64)
     assert report["resolution"] == 64 and set(report["presets"]["visible"]) == {"f", BLACK}
     markdown = (tmp_path / "results.md").read_text()
-    assert "at 64x64" in markdown and "FiLM + CoordConv blocks" in markdown and "template camera" in markdown
-    assert "seed report, model 3" not in markdown  # an easy-preset figure
+    assert "at 64x64" in markdown and "the image diagonal (91 px)" in markdown
+    assert "Published figures are of 128 px images: not shown" in markdown
+    assert "FiLM + CoordConv blocks" not in markdown and "seed report" not in markdown  # 128 px figures
 
 
 def test_results_refuses_a_size_a_renderer_cannot_draw(tmp_path):

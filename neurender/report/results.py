@@ -8,6 +8,7 @@ Test scenes are a preset's images 0 ... count - 1 for each seed, exactly what ``
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +26,16 @@ from neurender.report.evaluation import side_by_side_rows
 from neurender.report.figures import side_by_side
 
 RESULT_METRICS = ("flip", "lpips", "ssim", "hausdorff", "masked_l1")
-OUR_PROTOCOL = ("neurender's rows and the all-black row: the template's camera, this preset's ranges and filter; "
-                "Hausdorff scores the image diagonal (181 px) when exactly one image has no edge, 0 when neither has. "
-                "Published rows give their own protocol: compare them where it matches.")
+PUBLISHED_SIZE = 128  # every published figure is of 128 x 128 images: shown only in tables of that size
+
+
+def our_protocol(size: int) -> str:
+    """The line that heads each table: how neurender's rows were scored, and how to read the published ones."""
+    return ("neurender's rows and the all-black row: the template's camera, this preset's ranges and filter; "
+            f"Hausdorff scores the image diagonal ({math.hypot(size, size):.0f} px) when exactly one image has no "
+            "edge, 0 when neither has. " + ("Published rows give their own protocol: compare them where it matches."
+                                            if size == PUBLISHED_SIZE else
+                                            f"Published figures are of {PUBLISHED_SIZE} px images: not shown."))
 BLACK = "all black"
 
 
@@ -150,7 +158,7 @@ def results_markdown(report: dict, renderers: dict[str, Renderer]) -> str:
         at = f" at {size}x{size} (Hausdorff in pixels of that size)" if size != 128 else ""
         lines += [(f"**{preset}** preset: {report['count']} fresh test images{at} for each seed "
                    f"({', '.join(map(str, report['seeds']))}){over}"), "",
-                  OUR_PROTOCOL, "", head + " |", "|---|" + "---:|" * len(RESULT_METRICS)]
+                  our_protocol(size), "", head + " |", "|---|" + "---:|" * len(RESULT_METRICS)]
         for name, entry in table.items():
             label = name
             if name in renderers:
@@ -160,7 +168,7 @@ def results_markdown(report: dict, renderers: dict[str, Renderer]) -> str:
                      + (f" ± {entry['spread'][m]:.{METRICS[m].decimals}f}" if spread else "") for m in RESULT_METRICS]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         for p in PUBLISHED:
-            if preset in p.presets:
+            if preset in p.presets and size == PUBLISHED_SIZE:
                 cells = [f"{p.figures[m]:.{METRICS[m].decimals}f}" if m in p.figures else "-" for m in RESULT_METRICS]
                 lines.append(f"| {p.method} ({p.note}) | " + " | ".join(cells) + " |")
         lines.append("")
