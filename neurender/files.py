@@ -37,21 +37,19 @@ def read_text(path: Path, what: str) -> str:
 
 def read_toml(path: Path, what: str) -> dict:
     """``read_text`` parsed as TOML."""
-    text = read_text(path, what)
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise NeurenderError(f"{what} {path} is not valid TOML: {e}") from None
-    except RecursionError:
-        raise NeurenderError(f"{what} {path} nests its arrays or tables too deeply") from None
+    return _parsed(path, what, "TOML", tomllib.loads, tomllib.TOMLDecodeError)
 
 
 def read_json(path: Path, what: str):
     """``read_text`` parsed as JSON."""
+    return _parsed(path, what, "JSON", json.loads, json.JSONDecodeError)
+
+
+def _parsed(path: Path, what: str, language: str, parse, error: type[Exception]):
     text = read_text(path, what)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise NeurenderError(f"{what} {path} is not valid JSON: {e}") from None
+        return parse(text)
+    except error as e:
+        raise NeurenderError(f"{what} {path} is not valid {language}: {e}") from None
     except RecursionError:
-        raise NeurenderError(f"{what} {path} nests its arrays or objects too deeply") from None
+        raise NeurenderError(f"{what} {path} nests too deeply (arrays or tables within each other)") from None

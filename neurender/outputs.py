@@ -212,24 +212,18 @@ def staging_file(out: Path, overwrite: bool, inputs: Iterable[Path] = ()) -> Ite
     out.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
         remove_stale(out.parent, out.name)
-        partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-        try:
+        with written(out, "partial") as partial:
             yield partial
-            os.replace(partial, out)
-        except OSError as e:
-            raise _disk_error(out, e) from None
-        finally:
-            partial.unlink(missing_ok=True)
 
 
 @contextmanager
-def written(path: Path) -> Iterator[Path]:
-    """A temporary sibling (``.NAME.tmp-PID``) to write one file to, moved onto ``path`` only if the block
+def written(path: Path, kind: str = "tmp") -> Iterator[Path]:
+    """A temporary sibling (``.NAME.KIND-PID``) to write one file to, moved onto ``path`` only if the block
     succeeds: a full disk or another write error leaves neither a partial file under ``path`` nor the temporary,
     and is one NeurenderError. (Writers that infer the format from the name need it given: the temporary's name
     does not end like ``path``.)"""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{kind}-{os.getpid()}")
     try:
         yield tmp
         os.replace(tmp, path)
