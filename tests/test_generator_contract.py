@@ -174,6 +174,7 @@ def test_your_own_generator_trains_exports_loads_and_renders(tmp_path, monkeypat
     sys.modules.pop("custom_generator", None)
 
 
+@pytest.mark.slow
 def test_the_walked_through_commands_train_and_render_your_own_generator(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES), os.environ.get("PYTHONPATH", "")]),
            "NEURENDER_PLUGINS": "custom_generator"}

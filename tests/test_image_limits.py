@@ -60,10 +60,13 @@ def test_a_decompression_bomb_is_one_line(tmp_path, side):
 
 
 def peak_memory_gb(*args) -> tuple[int, str, float]:
-    """Run the CLI in a fresh process: exit code, output, and its peak resident memory in GB."""
-    code = ("import resource, sys\nfrom neurender.cli import main\n"
+    """Run the CLI in a fresh process: exit code, output, and its peak resident memory in GB (its own: the peak a
+    forked process inherits from its parent, a pytest worker holding models, is reset first; Linux /proc)."""
+    code = ("import pathlib, sys\npathlib.Path('/proc/self/clear_refs').write_text('5')\n"
+            "from neurender.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
-            "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
+            "hwm = [l for l in pathlib.Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')]\n"
+            "print('peak', hwm[0].split()[1])\nsys.exit(code)")
     result = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
                             check=False)
     peak = int(result.stdout.strip().splitlines()[-1].split()[1]) / 2**20

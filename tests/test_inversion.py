@@ -62,6 +62,7 @@ def test_positions_are_estimated_from_the_covered_pixels():
     assert np.median(error[inside]) < 0.05  # spheres cut by the frame's edge are off more; the descent mends it
 
 
+@pytest.mark.slow
 def test_analytic_inversion_recovers_position_and_colour():
     truth = sample_scenes(PRESETS["easy"], 4, np.arange(3), 64)
     targets = render_spheres_uint8(torch.from_numpy(truth), 64).numpy()[..., :3].astype(np.float32) / 255
