@@ -4,6 +4,7 @@ of resolution, from `width` channels at 4x4."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import itertools
@@ -11,7 +12,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -378,19 +379,26 @@ def check_contract(arch: str, generator: nn.Module, params: torch.Tensor, resolu
     if crop:
         origin = torch.zeros(b, 2, dtype=torch.long, device=device)
         calls.append(("forward(params, origin, size)", (params, origin, crop), ((b, crop * crop, 3), (b, crop * crop))))
-    training = generator.training
-    cuda = [device.index or 0] if device.type == "cuda" else []
+    with probing(generator, device):
+        for call, args, shapes in calls:
+            try:
+                out = generator(*args)
+            except Exception as e:  # a user's code: whatever it raises is one line
+                raise NeurenderError(f"{arch}: {call} failed on a batch of {b}: {_first_line(e)}") from None
+            _check_output(arch, call, out, shapes)
+
+
+@contextlib.contextmanager
+def probing(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """Calls of `model` that leave no trace: eval mode (no batch statistics updated) and no gradients inside, the
+    model's mode and the random generators' states (CPU, and `device`'s if CUDA) as they were after."""
+    training, cuda = model.training, [device.index or 0] if device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=cuda), torch.no_grad():
-            generator.eval()
-            for call, args, shapes in calls:
-                try:
-                    out = generator(*args)
-                except Exception as e:  # a user's code: whatever it raises is one line
-                    raise NeurenderError(f"{arch}: {call} failed on a batch of {b}: {_first_line(e)}") from None
-                _check_output(arch, call, out, shapes)
+            model.eval()
+            yield
     finally:
-        generator.train(training)
+        model.train(training)
 
 
 @torch.no_grad()

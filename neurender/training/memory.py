@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from neurender.errors import NeurenderError
+from neurender.models.generators import probing
 
 STATE_COPIES = {"g": 5, "d": 4}  # weights, gradients, Adam's two moments; and G_ema for G
 ACTIVATION_COPIES = 3  # a step keeps each layer's output for the backward pass, and its gradient, and D sees it
@@ -22,7 +23,6 @@ def machine_bytes(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-@torch.no_grad()
 def output_bytes(model: nn.Module, params: torch.Tensor) -> int:
     """Bytes of every leaf module's outputs for ``model(params)``, in eval mode without gradients (the model's mode
     and the random generators' states restored)."""
@@ -35,13 +35,10 @@ def output_bytes(model: nn.Module, params: torch.Tensor) -> int:
 
     leaves = [m for m in model.modules() if not any(True for _ in m.children())]
     hooks = [m.register_forward_hook(count) for m in leaves]
-    training, cuda = model.training, [params.device.index or 0] if params.device.type == "cuda" else []
     try:
-        with torch.random.fork_rng(devices=cuda):
-            model.eval()
+        with probing(model, params.device):
             model(params)
     finally:
-        model.train(training)
         for hook in hooks:
             hook.remove()
     return total[0]
