@@ -1,5 +1,5 @@
 """The names that the registries hold, without importing them (they need torch): the command line checks a
-preset, architecture, metric or GAN-loss name against these at once. tests/test_catalog.py holds each registry
+preset, architecture or metric name against these at once. tests/test_catalog.py holds each registry
 to its list."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ GENERATOR_NAMES = ("upsample", "deconv", "hybrid", "cspup", "upsample_coord", "d
                    "window")  # models.generators.GENERATORS
 METRIC_NAMES = ("flip", "lpips", "ssim", "hausdorff", "silhouette_hausdorff", "psnr", "l1",
                 "masked_l1")  # metrics.registry.METRICS, in table order
-GAN_LOSSES = ("bce", "lsgan", "hinge", "rpgan")  # training.losses
 MAX_SEED = 2**63 - 1  # numpy's and torch's generators take seeds up to here: every --seed, the API, the viewer
 
 

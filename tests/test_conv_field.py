@@ -8,12 +8,13 @@ import torch
 
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
+from neurender.models.blocks import window_points
 from neurender.models.discriminator import Discriminator
 from neurender.models.generators import build_generator
 from neurender.presets import PRESETS, sample_scenes
 from neurender.scene import encode_params
-from neurender.training import losses
 from neurender.training.config import from_dict
+from neurender.training.gan import PairedRelativistic
 from neurender.training.loop import Trainer
 
 
@@ -68,7 +69,7 @@ def test_a_fresh_conv_field_draws_what_its_trunk_draws(options):
 
 def test_window_points_continue_the_pixel_grid():
     g = build_generator("conv_field", 32, {"width": 16})
-    points = g.window_points(torch.tensor([[0, 0]]), 32)[0].view(36, 36, 2)
+    points = window_points(torch.tensor([[0, 0]]), 32, 32, margin=g.margin)[0].view(36, 36, 2)
     inside = points[2:-2, 2:-2].reshape(-1, 2)
     assert torch.equal(inside, g.pixels)
     step = 2 / 32
@@ -85,11 +86,13 @@ def test_crop_discriminator_takes_coordinate_maps():
 
 def test_paired_relativistic_loss_and_accuracy():
     real, fake = torch.tensor([2.0, 0.5, 1.0]), torch.tensor([-2.0, 0.5, 3.0])
-    assert losses.accuracy(real, fake, "rpgan") == pytest.approx((0.5, 0.5))  # one right, one tie, one wrong
-    assert losses.d_loss(real, fake, "rpgan") == pytest.approx(torch.nn.functional.softplus(fake - real).mean())
-    assert losses.g_loss(fake, "rpgan", real) == pytest.approx(torch.nn.functional.softplus(real - fake).mean())
+    rpgan = PairedRelativistic()
+    assert rpgan.paired and rpgan.accuracy(real, fake) == pytest.approx((0.5, 0.5))  # one right, one tie, one wrong
+    assert rpgan.fake_accuracy(fake, real) == pytest.approx(0.5)
+    assert rpgan.d_loss(real, fake) == pytest.approx(torch.nn.functional.softplus(fake - real).mean())
+    assert rpgan.g_loss(fake, real) == pytest.approx(torch.nn.functional.softplus(real - fake).mean())
     shared = torch.randn(3)  # what both images share moves both logits alike and cancels
-    assert losses.d_loss(real + shared, fake + shared, "rpgan") == pytest.approx(losses.d_loss(real, fake, "rpgan"))
+    assert rpgan.d_loss(real + shared, fake + shared) == pytest.approx(rpgan.d_loss(real, fake))
 
 
 def crop_config(out, **sections):

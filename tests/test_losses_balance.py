@@ -5,8 +5,10 @@ import math
 import pytest
 import torch
 
+from neurender.errors import NeurenderError
 from neurender.training.balance import BalanceController, Decision
-from neurender.training.losses import accuracy, d_loss, g_loss, masked_l1
+from neurender.training.losses import masked_l1
+from neurender.training.registry import GAN_LOSSES
 
 
 def test_masked_l1_weights_object_and_background():
@@ -19,6 +21,14 @@ def test_masked_l1_weights_object_and_background():
     assert masked_l1(prediction, target, mask).item() == pytest.approx((1 + 0.5) / 4)
     assert masked_l1(prediction, target, mask, 10.0, 0.0).item() == pytest.approx(10 / 4)
     assert masked_l1(prediction, target, mask, 0.0, 2.0).item() == pytest.approx(1 / 4)
+
+
+def d_loss(real, fake, kind, smoothing=0.0):
+    return GAN_LOSSES.get(kind)().d_loss(real, fake, smoothing)
+
+
+def g_loss(fake, kind):
+    return GAN_LOSSES.get(kind)().g_loss(fake)
 
 
 def test_gan_losses_at_known_logits():
@@ -34,12 +44,13 @@ def test_gan_losses_at_known_logits():
     assert d_loss(torch.full((4,), 2.0), torch.full((4,), -2.0), "hinge").item() == 0.0
     assert d_loss(zero, zero, "hinge").item() == 2.0
     assert g_loss(torch.full((4,), 3.0), "hinge").item() == -3.0
-    with pytest.raises(ValueError):
+    with pytest.raises(NeurenderError, match="unknown GAN loss 'wasserstein'"):
         g_loss(zero, "wasserstein")
 
 
 def test_accuracy():
-    assert accuracy(torch.tensor([1.0, -1.0]), torch.tensor([-1.0, -1.0])) == (0.5, 1.0)
+    bce = GAN_LOSSES.get("bce")()
+    assert bce.accuracy(torch.tensor([1.0, -1.0]), torch.tensor([-1.0, -1.0])) == (0.5, 1.0)
 
 
 def test_dominating_discriminator_is_skipped_and_generator_boosted_up_to_the_bound():

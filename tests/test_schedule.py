@@ -10,9 +10,20 @@ from neurender.training.config import ScheduleConfig
 
 def test_phases_and_factors():
     s = ScheduleConfig(warmup_images=100, adversarial_images=200, finetune_images=100, finetune_lr_factor=0.1)
-    assert [schedule.phase(s, i) for i in (0, 99, 100, 299, 300, 399)] == \
-        ["warmup", "warmup", "adversarial", "adversarial", "finetune", "finetune"]
+    assert [schedule.phase(s, i).name for i in (0, 99, 100, 299, 300, 399, 400)] == \
+        ["warmup", "warmup", "adversarial", "adversarial", "finetune", "finetune", "finetune"]
     assert schedule.lr_factor(s, 50) == 1.0 and schedule.lr_factor(s, 350) == pytest.approx(0.1)
+
+
+def test_phases_are_one_table_of_data():
+    s = ScheduleConfig(warmup_images=100, adversarial_images=0, finetune_images=50, finetune_lr_factor=0.1,
+                       finetune_l1_factor=2.0)
+    warmup, adversarial, finetune = schedule.phases(s)
+    assert (warmup.name, warmup.images, warmup.adversarial, warmup.l1_factor) == ("warmup", 100, False, 1.0)
+    assert adversarial.images == 0 and adversarial.adversarial
+    assert (finetune.lr_factor, finetune.l1_factor, finetune.adversarial) == (0.1, 2.0, True)
+    assert schedule.phase(s, 100) is not adversarial and schedule.phase(s, 100) == finetune  # empty phases skip
+    assert tuple(p.name for p in schedule.phases(s)) == schedule.PHASE_NAMES
 
 
 def test_cosine_decay_runs_from_one_to_the_final_factor():

@@ -40,7 +40,7 @@ def render(checkpoint, params_csv, dataset, split, out, analytic, resolution, de
     from neurender.inference import check_matches, load_renderer
     from neurender.metrics.images import to_uint8
     from neurender.raster import render_spheres_uint8
-    from neurender.training.loop import select_device
+    from neurender.training.distributed import select_device
 
     renderer = load_renderer(checkpoint)
     size = resolution or renderer.resolution

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import click
 
-from neurender.catalog import GAN_LOSSES, mixture_parts
+from neurender.catalog import mixture_parts
 from neurender.cli.options import ARCH, EXISTING, MIXTURE, SEED, FiniteFloat
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
+from neurender.training.registry import GAN_LOSSES
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
 
@@ -94,7 +95,7 @@ def nothing_to_resume(out: Path) -> str:
 @click.option("--finetune-images", type=click.IntRange(0), default=None, help="fine-tuning phase length")
 @click.option("--lr-g", type=FiniteFloat(0, min_open=True), default=None, help="generator learning rate")
 @click.option("--lr-d", type=FiniteFloat(0, min_open=True), default=None, help="discriminator learning rate")
-@click.option("--gan", type=click.Choice(GAN_LOSSES), default=None, help="GAN loss [default: bce]")
+@click.option("--gan", type=click.Choice(GAN_LOSSES.names), default=None, help="GAN loss [default: bce]")
 @click.option("--seed", type=SEED, default=None, help="seed [default: 0]")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[default: auto]")

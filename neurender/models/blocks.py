@@ -17,6 +17,19 @@ def clamp_unit(x: torch.Tensor) -> torch.Tensor:
     return x + (x.clamp(0, 1) - x).detach()
 
 
+def window_points(origin: torch.Tensor, size: int, resolution: int, margin: int = 0) -> torch.Tensor:
+    """NDC centres of the pixels of square windows of an R x R frame (as ``scene.pixel_centres_ndc``, rows
+    negated), row by row: origin (B, 2) int64 top-left pixels (row, column) -> (B, (S + 2m)^2, 2) float32 for
+    windows of S = `size` pixels widened by `margin` on each side. Pixels outside the frame continue its grid."""
+    span = torch.arange(-margin, size + margin, device=origin.device)
+    rows = (origin[:, :1] + span).double()
+    cols = (origin[:, 1:] + span).double()
+    x = ((cols + 0.5) / resolution * 2 - 1).float()
+    y = (-((rows + 0.5) / resolution * 2 - 1)).float()
+    n = len(span)
+    return torch.stack([x[:, None, :].expand(-1, n, -1), y[:, :, None].expand(-1, -1, n)], -1).view(-1, n * n, 2)
+
+
 def zero_linear(layer: nn.Linear) -> nn.Linear:
     """The layer with weight and bias set to 0 (a head or modulation that starts as a no-op); returns it."""
     nn.init.zeros_(layer.weight)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurender.models.blocks import FiLM
+from neurender.models.blocks import FiLM, window_points
 from neurender.models.field import INFERENCE_IMAGES, FieldGenerator, gated_image
 
 # the correction's gain: Adam moves a weight by about the learning rate a step whatever its gradient, so x10 here
@@ -49,22 +49,11 @@ class ConvFieldGenerator(FieldGenerator):
         nn.init.zeros_(self.correction.weight)
         nn.init.zeros_(self.correction.bias)
 
-    def window_points(self, origin: torch.Tensor, size: int) -> torch.Tensor:
-        """NDC centres of the pixels of each window and its margin, row by row: (B, 2) int64 top-left pixels ->
-        (B, (S + 2m)^2, 2) float32, m = ``margin``. Pixels outside the frame continue its grid."""
-        span = torch.arange(-self.margin, size + self.margin, device=origin.device)
-        rows = (origin[:, :1] + span).double()
-        cols = (origin[:, 1:] + span).double()
-        x = ((cols + 0.5) / self.resolution * 2 - 1).float()  # as scene.pixel_centres_ndc, rows negated
-        y = (-((rows + 0.5) / self.resolution * 2 - 1)).float()
-        n = len(span)
-        return torch.stack([x[:, None, :].expand(-1, n, -1), y[:, :, None].expand(-1, -1, n)], -1).view(-1, n * n, 2)
-
     def crop_outputs(self, params: torch.Tensor, origin: torch.Tensor, size: int
                      ) -> tuple[torch.Tensor, torch.Tensor]:
         """params (B, 10), origin (B, 2) int64, size S -> colour (B, S*S, 3), coverage logit (B, S*S)."""
         m, n = self.margin, size + 2 * self.margin
-        trunk = self.trunk(params, self.window_points(origin, size))
+        trunk = self.trunk(params, window_points(origin, size, self.resolution, m))
         grid = torch.cat([trunk.x, trunk.q, trunk.r2], -1).view(len(params), n, n, -1).permute(0, 3, 1, 2)
         coords, h = grid[:, -3:], grid[:, :-3]
         for i, (conv, film) in enumerate(zip(self.refine, self.refine_films, strict=True)):

@@ -1,4 +1,5 @@
-"""Adaptive G/D balancing: a bounded controller driven by the discriminator's accuracy.
+"""G/D balancing rules (registered in ``training.registry.BALANCE_RULES``, chosen by ``balance.rule``), and the
+default one: a bounded controller driven by the discriminator's accuracy.
 
 Measured on every conv recipe here (docs/gan.md): D's moving accuracy on this task stays at 0.51-0.56, below any
 band a GAN text would suggest, and a controller that answers a "weak" D with extra D steps gives G a third of its
@@ -18,7 +19,29 @@ class Decision:
     g_steps: int  # generator updates this iteration
 
 
-class BalanceController:
+class BalanceRule:
+    """The contract of a balancing rule: built with its options read from its constructor's signature (each from
+    [balance] ``options``, else the [balance] setting of that name); ``decision`` is what the next iteration does;
+    ``update`` is fed D's accuracy on real and generated images after every iteration of a phase with D (the mean
+    over processes) and sets the next decision, which must give G at least one step; ``summary`` is what the log
+    records each tick; ``state_dict`` / ``load_state_dict`` carry everything it remembers (exact resume)."""
+
+    decision: Decision
+
+    def update(self, acc_real: float, acc_fake: float) -> Decision:
+        raise NotImplementedError
+
+    def summary(self) -> dict:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+
+class BalanceController(BalanceRule):
     """Watches D's accuracy on real and generated images (exponential moving averages) and sets how many D and
     G steps the next iteration takes.
 
@@ -68,6 +91,9 @@ class BalanceController:
             return Decision(1 - self.lean, 1)
         self.counts["balanced"] += 1
         return Decision(1, 1)
+
+    def summary(self) -> dict:
+        return {"lean": self.lean, "accuracy_ema": round(self.accuracy, 4), **self.counts}
 
     def state_dict(self) -> dict:
         return {"acc_real": self.acc_real, "acc_fake": self.acc_fake, "lean": self.lean,

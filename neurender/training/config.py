@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neurender.catalog import GAN_LOSSES
 from neurender.errors import NeurenderError
 from neurender.files import read_toml
 from neurender.models.generators import generator_options, generator_spec
+from neurender.training.registry import BALANCE_RULES, GAN_LOSSES, OBJECTIVES
 
 MAX_BATCH_PIXELS = 2**27  # a step's images (batch x resolution^2): about 2 GB as float RGBA
 MAX_EXTENDS = 8  # configs a config may extend, one behind the other
@@ -42,6 +43,8 @@ class LossConfig:
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this (bce, lsgan)
     lpips_weight: float = 0.0  # perceptual term on G (needs `neurender weights fetch`)
     coverage_weight: float = 1.0  # sampled-pixel training: weight of the coverage logits' cross-entropy vs the mask
+    objectives: dict[str, dict] = field(default_factory=dict)  # more terms: {registered name or package.module:
+    # Class: {option: value}} ([loss.objectives."pkg.mod:Class"] in TOML; docs/training.md)
 
 
 @dataclass
@@ -52,6 +55,8 @@ class BalanceConfig:
     decay: float = 0.9  # moving-average decay per step of the accuracies
     max_g_steps: int = 4  # bound on G steps per iteration while D dominates
     max_d_steps: int = 1  # bound on D steps per iteration while D is behind; 1: D never outpaces G (G not starved)
+    rule: str = "adaptive"  # a registered balancing rule (training/registry.py), or package.module:Class
+    options: dict = field(default_factory=dict)  # the rule's other keyword arguments ([balance.options] in TOML)
 
 
 @dataclass
@@ -143,6 +148,10 @@ def _typed(value, kind: str, where: str):
     kind = kind.removesuffix(" | None")
     if value is None and optional:
         return None
+    if kind == "dict[str, dict]":
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise NeurenderError(f"invalid config: {where} must be a table of tables, got {value!r}")
+        return {k: _typed(v, "dict", f"{where}.{k}") for k, v in value.items()}
     if kind == "dict":
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise NeurenderError(f"invalid config: {where} must be a table of settings, got {value!r}")
@@ -242,6 +251,16 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+def _check_options(cls: type, given: dict, where: str, settings: set[str]) -> None:
+    """A NeurenderError unless `cls`'s constructor takes every option in `given` (and none that a setting of its
+    section already gives)."""
+    parameters = inspect.signature(cls).parameters
+    unknown = sorted(set(given) - set(parameters) | set(given) & settings)
+    if unknown:
+        raise NeurenderError(f"{where}: {cls.__name__} has no option {', '.join(unknown)}; its options: "
+                             f"{', '.join(sorted(set(parameters) - settings)) or 'none'}")
+
+
 def validate(c: TrainConfig) -> TrainConfig:
     """Every check in one place; a NeurenderError names the first bad field."""
     m, loss, b, s, r, p = c.model, c.loss, c.balance, c.schedule, c.run, c.sampling
@@ -250,6 +269,14 @@ def validate(c: TrainConfig) -> TrainConfig:
         generator_options(m.arch, m.width, m.norm, m.options)
     except NeurenderError as e:
         raise NeurenderError(f"invalid config: model.arch {m.arch!r}: {e}") from None
+    try:  # the other extension points: names, plug-ins, options
+        GAN_LOSSES.get(loss.gan)
+        _check_options(BALANCE_RULES.get(b.rule), b.options, "balance.options", {f.name for f in
+                                                                                     dataclasses.fields(b)})
+        for name, given in loss.objectives.items():
+            _check_options(OBJECTIVES.get(name), given, f"loss.objectives.{name}", set())
+    except NeurenderError as e:
+        raise NeurenderError(f"invalid config: {e}") from None
     checks = [
         (m.width is None or 4 <= m.width <= 4096, "model.width must be in [4, 4096]"),
         (m.norm in ("batch", "instance", "none"), "model.norm must be batch, instance or none"),
@@ -258,7 +285,6 @@ def validate(c: TrainConfig) -> TrainConfig:
         (4 <= m.d_width <= 1024, "model.d_width must be in [4, 1024]"),
         (bool(c.dataset) != bool(c.preset), "give exactly one of dataset and preset"),
         (8 <= c.resolution <= 1024, "resolution must be in [8, 1024]"),
-        (loss.gan in GAN_LOSSES, f"loss.gan must be one of {', '.join(GAN_LOSSES)}"),
         (min(loss.l1_object, loss.l1_background, loss.gan_weight, loss.lpips_weight, loss.coverage_weight) >= 0,
          "loss weights must be >= 0"),
         (0 <= loss.label_smoothing < 0.5, "loss.label_smoothing must be in [0, 0.5)"),

@@ -1,4 +1,5 @@
-"""Data-parallel training under torchrun (DDP): gloo on CPU, NCCL on GPUs. Without torchrun: one process."""
+"""Devices and data-parallel training under torchrun (DDP): gloo on CPU, NCCL on GPUs. Without torchrun: one
+process."""
 
 from __future__ import annotations
 
@@ -7,6 +8,16 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from neurender.errors import NeurenderError
+
+
+def select_device(name: str) -> torch.device:
+    """The device for "auto" (CUDA when present), "cpu" or "cuda" (an error where CUDA is missing)."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise NeurenderError("the run asks for device cuda (--device or run.device) but CUDA is not available here; "
+                             "--device cpu runs on the CPU")
+    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 
 @dataclass(frozen=True)

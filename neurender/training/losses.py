@@ -1,4 +1,4 @@
-"""Losses: masked L1 and the GAN objectives (non-saturating BCE, least squares, hinge, paired relativistic)."""
+"""Loss functions of images and sampled pixels, and where the pixels are drawn (the GAN losses: ``gan``)."""
 
 from __future__ import annotations
 
@@ -16,47 +16,6 @@ def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
     error = (prediction - target).abs().mean(1, keepdim=True)
     weights = background_weight + (object_weight - background_weight) * mask
     return (weights * error).mean()
-
-
-def d_loss(real: torch.Tensor, fake: torch.Tensor, kind: str, smoothing: float = 0.0) -> torch.Tensor:
-    """Discriminator loss from logits on real and generated images (any equal shapes).
-
-    smoothing: one-sided label smoothing, the real target becomes 1 - smoothing (bce and lsgan; hinge ignores it).
-    rpgan (paired relativistic): real and fake are pairs of the same scene and crop, and D is scored on the
-    difference of their logits, so what both images share (almost all of a good renderer's image) cancels.
-    """
-    if kind == "bce":
-        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, 1 - smoothing))
-                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
-    if kind == "lsgan":
-        return ((real - (1 - smoothing)) ** 2).mean() + (fake ** 2).mean()
-    if kind == "hinge":
-        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-    if kind == "rpgan":
-        return F.softplus(fake - real).mean()
-    raise ValueError(f"unknown GAN loss {kind!r}")
-
-
-def g_loss(fake: torch.Tensor, kind: str, real: torch.Tensor | None = None) -> torch.Tensor:
-    """Generator's adversarial loss from D's logits on its images (and, for rpgan, on the paired real ones)."""
-    if kind == "bce":  # non-saturating
-        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
-    if kind == "lsgan":
-        return ((fake - 1) ** 2).mean()
-    if kind == "hinge":
-        return -fake.mean()
-    if kind == "rpgan":
-        return F.softplus(real - fake).mean()
-    raise ValueError(f"unknown GAN loss {kind!r}")
-
-
-def accuracy(real: torch.Tensor, fake: torch.Tensor, kind: str = "bce") -> tuple[float, float]:
-    """D's accuracy on real (logit > 0) and on generated images (logit < 0); for rpgan, where only differences
-    count, both are the share of pairs whose real logit is the larger (a tie, as on identical patches, half)."""
-    if kind == "rpgan":
-        paired = ((real > fake).float() + 0.5 * (real == fake).float()).mean().item()
-        return paired, paired
-    return (real > 0).float().mean().item(), (fake < 0).float().mean().item()
 
 
 def detail(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,26 +1,52 @@
 """The schedule as pure functions of images seen: the phase, the learning-rate factor, D's input noise and the
-EMA decay. Nothing here keeps state, so a resumed run continues the same curves exactly."""
+EMA decay. Nothing here keeps state, so a resumed run continues the same curves exactly.
+
+The phases are data (``Phase``): one table built from the [schedule] settings says each phase's length, whether
+D trains in it and the factors on the learning rates and the L1 weights; the loop and the objectives read it."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from neurender.errors import NeurenderError
 from neurender.training.config import ScheduleConfig
 
+PHASE_NAMES = ("warmup", "adversarial", "finetune")
+PHASES = tuple(f"{name}_images" for name in PHASE_NAMES)  # their lengths' settings, which a resumed run may change
 
-def phase(s: ScheduleConfig, images: int) -> str:
-    """"warmup", "adversarial" or "finetune" after `images` images seen."""
-    if images < s.warmup_images:
-        return "warmup"
-    return "adversarial" if images < s.warmup_images + s.adversarial_images else "finetune"
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # one of PHASE_NAMES
+    images: int  # its length
+    adversarial: bool  # D trains, and G's objectives of this phase include D's verdict
+    lr_factor: float  # on the configured learning rates (before any decay over the schedule)
+    l1_factor: float  # on the L1 weights
+
+
+def phases(s: ScheduleConfig) -> tuple[Phase, ...]:
+    """The run's phases in order: G alone on L1 (warm-up), adversarial, fine-tuning at lower learning rates and
+    heavier L1."""
+    return (Phase("warmup", s.warmup_images, False, 1.0, 1.0),
+            Phase("adversarial", s.adversarial_images, True, 1.0, 1.0),
+            Phase("finetune", s.finetune_images, True, s.finetune_lr_factor, s.finetune_l1_factor))
+
+
+def phase(s: ScheduleConfig, images: int) -> Phase:
+    """The phase after `images` images seen (the last one once the schedule is over)."""
+    end = 0
+    for p in phases(s):
+        end += p.images
+        if images < end:
+            return p
+    return phases(s)[-1]
 
 
 def lr_factor(s: ScheduleConfig, images: int) -> float:
     """What the configured learning rates are multiplied by: finetune_lr_factor in phase 3, times the half
     cosine from 1 to lr_final_factor over the whole schedule with lr_decay = "cosine"."""
-    factor = s.finetune_lr_factor if phase(s, images) == "finetune" else 1.0
+    factor = phase(s, images).lr_factor
     if s.lr_decay == "cosine":
         done = min(1.0, images / max(1, s.total_images))
         factor *= s.lr_final_factor + (1 - s.lr_final_factor) * 0.5 * (1 + math.cos(math.pi * done))
@@ -39,8 +65,6 @@ def ema_beta(s: ScheduleConfig, images: int) -> float:
     halflife = min(s.ema_halflife_images, 0.05 * images)
     return 0.5 ** (s.batch / halflife) if halflife > 0 else 0.0
 
-
-PHASES = ("warmup_images", "adversarial_images", "finetune_images")
 
 
 def extended(s: ScheduleConfig, seen: int, lengths: dict[str, int]) -> ScheduleConfig:

@@ -1,18 +1,29 @@
-"""A run's state between sessions: its counters, the config a resumed run continues with, and whether a
-checkpoint fits the run that loads it."""
+"""A run's state between sessions: its counters, the full training state a checkpoint holds (``training_state``,
+``restore``, ``start_from`` another run), the renderer export, the config a resumed run continues with, and
+whether a checkpoint fits the run that loads it."""
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+import torch
+
 from neurender.errors import NeurenderError
+from neurender.models.generators import generator_spec
 from neurender.training import schedule
-from neurender.training.checkpoint import KIND_TRAINING, load_checkpoint
-from neurender.training.config import ModelConfig, TrainConfig, from_dict, to_dict, upgrade_layout
+from neurender.training.checkpoint import (
+    FORMAT_VERSION,
+    KIND_TRAINING,
+    load_checkpoint,
+    renderer_export,
+    save_atomic,
+)
+from neurender.training.config import BalanceConfig, ModelConfig, TrainConfig, from_dict, to_dict, upgrade_layout
 
 
 @dataclass
@@ -115,3 +126,99 @@ def load_shared(model, weights: dict, path: str) -> list[str]:
         raise NeurenderError(f"{path} holds a generator that shares no weights with this run's")
     model.load_state_dict(shared, strict=False)
     return sorted(set(mine) - set(shared))
+
+
+def rule_options(rule: type, b: BalanceConfig) -> dict:
+    """A balancing rule's keyword arguments: each constructor parameter from [balance] options, else the [balance]
+    setting of that name (others keep their defaults)."""
+    settings = {f.name: getattr(b, f.name) for f in fields(b) if f.name not in ("rule", "options")}
+    return {k: b.options[k] if k in b.options else settings[k] for k in inspect.signature(rule).parameters
+            if k in b.options or k in settings}
+
+
+def training_state(t) -> dict:
+    """Everything that decides the future of trainer `t`: the checkpoint's contents."""
+    return {
+        "kind": KIND_TRAINING, "format_version": FORMAT_VERSION, "config": to_dict(t.config),
+        "resolution": t.resolution, "camera": t.source.camera_dict, "source": t.source.identity,
+        "g": t.g.state_dict(), "g_ema": t.g_ema.state_dict(),
+        "d": None if t.d is None else t.d.state_dict(), "opt_g": t.opt_g.state_dict(),
+        "opt_d": None if t.opt_d is None else t.opt_d.state_dict(),
+        "controller": t.controller.state_dict(), "counters": vars(t.counters).copy(),
+        "rng": {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state(t.device) if t.device.type == "cuda" else None},
+    }
+
+
+def save(t, name: str) -> Path:
+    """The training state as `name` in the run folder, written atomically (rank 0)."""
+    path = t.out / name
+    if t.world.main:
+        save_atomic(training_state(t), path)
+    return path
+
+
+def export(t, name: str = "renderer.pt") -> Path:
+    """G_ema as a renderer (rank 0): its weights, model settings, camera, images seen and the lineage of runs."""
+    path = t.out / name
+    if t.world.main:
+        config = to_dict(t.config)
+        training = [*t.counters.lineage, stage_record(config, t.counters.images)]
+        save_atomic(renderer_export(t.g_ema.state_dict(), config["model"], t.resolution, t.source.camera_dict,
+                                    t.counters.images + t.counters.inherited_images, training), path)
+    return path
+
+
+def restore(t, state: dict) -> None:
+    """Trainer `t` as the training checkpoint `state` left it (exact resume)."""
+    check_compatible(state, t.config.model, t.resolution, t.source.description, "the checkpoint")
+    if state["source"] != t.source.identity:
+        raise NeurenderError(f"the checkpoint was trained on other data than {t.source.description} "
+                             "(dataset checksums or preset differ); pass --dataset with the original")
+    t.g.load_state_dict(state["g"])
+    t.g_ema.load_state_dict(state["g_ema"])
+    t.opt_g.load_state_dict(state["opt_g"])
+    if t.d is not None and state.get("d") is not None:  # else a fresh D: the run gained an adversarial phase
+        t.d.load_state_dict(state["d"])
+        t.opt_d.load_state_dict(state["opt_d"])
+    t.controller.load_state_dict(state["controller"])
+    t.counters = Counters(**state["counters"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if t.device.type == "cuda" and state["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state(state["rng"]["cuda"], t.device)
+
+
+def start_from(t, path: Path) -> None:
+    """Start trainer `t` from another run's weights: a training checkpoint (G, G_ema and, where its D is built
+    alike, D) or a renderer export (its G_ema as G and G_ema). From another architecture (field -> phong_field,
+    say) or other options of the same one, the tensors both share load and the rest keep their initial values,
+    listed in config-history.jsonl."""
+    state = load_checkpoint(path)
+    training = state["kind"] == KIND_TRAINING
+    mine = t.config.model
+    theirs = state["config"]["model"] if training else state["model"]
+    pair = {theirs["arch"], mine.arch}
+    same = len(pair) == 1 and theirs.get("options", {}) == mine.options
+    trunks = {generator_spec(arch).trunk for arch in pair}
+    related = len(pair) == 1 or (len(trunks) == 1 and None not in trunks)
+    check_compatible(state, mine, t.resolution, t.source.description, str(path),
+                     ("width",) if related and not same else ("arch", "width", "norm", "options"))
+    g, g_ema = (state["g"], state["g_ema"]) if training else (state["g_ema"], state["g_ema"])
+    if same:
+        t.g.load_state_dict(g)
+        t.g_ema.load_state_dict(g_ema)
+    else:  # g_ema is a copy of g so far: their fresh tensors agree
+        fresh = load_shared(t.g, g, str(path))
+        load_shared(t.g_ema, g_ema, str(path))
+        t.changes["init_from.fresh"] = fresh
+    if not training:
+        t.counters.inherited_images = state["images_seen"]
+        t.counters.lineage = state.get("training") or [{"init_from": str(path), "images_seen": state["images_seen"]}]
+        return
+    t.counters.inherited_images = state["counters"]["images"] + state["counters"].get("inherited_images", 0)
+    t.counters.lineage = [*state["counters"].get("lineage", []),
+                          stage_record(state["config"], state["counters"]["images"])]
+    their_crop = upgrade_layout(state["config"]).get("sampling", {}).get("crop_size", 0)
+    same_d = all(theirs[k] == getattr(mine, k) for k in theirs if k.startswith("d_"))
+    if t.d is not None and state.get("d") is not None and their_crop == t.config.sampling.crop_size and same_d:
+        t.d.load_state_dict(state["d"])
