@@ -25,8 +25,14 @@ def test_every_recipe_resolves_as_it_did(name):
     assert resolve(ROOT / name) == merge(RESOLVED[name], ADDED)
 
 
-def test_every_config_file_is_recorded():
-    assert sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.toml")) == sorted(RESOLVED)
+def test_every_config_file_is_recorded_or_a_base_that_recipes_extend():
+    files = {str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.toml")}
+    bases = {name for name in files if name.startswith("configs/base/")}
+    assert files - bases == set(RESOLVED)
+    extended = {str((path.parent / line.split('"')[1]).resolve().relative_to(ROOT))
+                for path in map(ROOT.joinpath, files) for line in path.read_text().splitlines()
+                if line.startswith("extends = ")}
+    assert bases <= extended
 
 
 def test_extends_merges_section_by_section_and_refuses_cycles(tmp_path):
