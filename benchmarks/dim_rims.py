@@ -31,11 +31,12 @@ from skimage.color import rgb2gray
 
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
+from neurender.layout import LIGHT, TRANSLATION
 from neurender.metrics.hausdorff import edges, set_distance
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.raster import render_spheres_uint8
 from neurender.report.results import fresh_test_set
-from neurender.scene import DEFAULT_CAMERA, LIGHT, TRANSLATION
+from neurender.scene import DEFAULT_CAMERA
 
 COUNT = 600  # test images per seed, as neurender results draws them
 

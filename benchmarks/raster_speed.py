@@ -27,8 +27,10 @@ from arguments import DURATION, POSITIVE
 from record import write_record
 
 from neurender.dataset import BLOCK, GenerateSpec, generate_dataset
-from neurender.presets import PRESETS, Preset, sample_scenes
+from neurender.layout import DIFFUSE, LIGHT, SHININESS, TRANSLATION
+from neurender.presets import PRESETS, Preset
 from neurender.raster import render_spheres_uint8, view_space_params
+from neurender.sampling import sample_scenes
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, Camera, ray_directions
 
 RES = 128
@@ -50,7 +52,7 @@ def full_frame_uint8(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> t
     against every sphere, no culling. params (B, 10) -> (B, H, W, 4) uint8."""
     v = view_space_params(params.to(torch.float64), camera).to(torch.float32)[:, :, None, None]
     d = ray_directions(camera, RES).view(1, 3, RES, RES)
-    c, diffuse, shininess, light = v[:, 0:3], v[:, 3:6], v[:, 6], v[:, 7:10]
+    c, diffuse, shininess, light = v[:, TRANSLATION], v[:, DIFFUSE], v[:, SHININESS], v[:, LIGHT]
     b = (d * c).sum(1)
     disc = b * b - ((c * c).sum(1) - 1)
     t = b - disc.clamp(min=0).sqrt()

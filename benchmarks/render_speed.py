@@ -28,8 +28,9 @@ from record import write_record
 
 from neurender.inference import load_renderer
 from neurender.models.field import INFERENCE_PIXELS, gated_image
-from neurender.presets import load_preset, sample_scenes
+from neurender.presets import load_preset
 from neurender.raster import render_spheres
+from neurender.sampling import sample_scenes
 from neurender.scene import encode_params
 from neurender.shipped import SHIPPED
 

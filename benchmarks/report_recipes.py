@@ -22,7 +22,8 @@ import torch
 from arguments import DURATION, NONNEGATIVE, POSITIVE
 
 import neurender as nr
-from neurender.models.generators import REPORT_GENERATORS, SHADINGS
+from neurender.models.registry import REPORT_NAMES
+from neurender.models.report import SHADINGS
 from neurender.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -57,7 +58,7 @@ def train(recipe: str, arch: str, seconds: float, out: Path, device: str, thread
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipe", choices=RECIPES, required=True, help="configs/<recipe>.toml")
-    parser.add_argument("--arch", choices=list(REPORT_GENERATORS), help="generator [default: the recipe's]")
+    parser.add_argument("--arch", choices=list(REPORT_NAMES), help="generator [default: the recipe's]")
     parser.add_argument("--seconds", type=DURATION, default=3600.0, help="wall-clock training budget")
     parser.add_argument("--out", type=Path, required=True, help="run directory (new)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))

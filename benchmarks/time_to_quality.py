@@ -25,13 +25,13 @@ from record import write_record
 
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
-from neurender.models.generators import GENERATORS, REPORT_GENERATORS
+from neurender.models.registry import GENERATORS, REPORT_NAMES
 from neurender.report.figures import pyplot
 from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
 from neurender.training.loop import Trainer
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-RECIPE = {**{arch: arch.removesuffix("_coord") for arch in REPORT_GENERATORS}, "coord": "hybrid",
+RECIPE = {**{arch: arch.removesuffix("_coord") for arch in REPORT_NAMES}, "coord": "hybrid",
           "field": "quick", "phong_field": "quick", "conv_field": "ablations/gan-scratch-warmup"}
 VAL_IMAGES = 64
 

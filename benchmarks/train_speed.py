@@ -20,7 +20,7 @@ from arguments import DURATION, POSITIVE
 from record import write_record
 
 from neurender.dataset import GenerateSpec, generate_dataset
-from neurender.models.generators import GENERATORS
+from neurender.models.registry import GENERATORS
 from neurender.presets import PRESETS
 from neurender.training.config import from_dict
 from neurender.training.loop import Trainer

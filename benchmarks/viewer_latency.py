@@ -27,7 +27,8 @@ from arguments import POSITIVE
 from record import write_record
 
 from neurender.inference import load_renderer
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import PRESETS
+from neurender.sampling import sample_scenes
 from neurender.viewer.server import serve
 
 ROOT = Path(__file__).resolve().parent.parent

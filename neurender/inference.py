@@ -24,7 +24,7 @@ class Renderer:
     """A trained generator ready to draw scenes: ``load_renderer(...).render(params)``.
 
     Its inputs are the 10 world-space scene parameters (tx, ty, tz, r, g, b, shininess, lx, ly, lz; see
-    ``scene.PARAM_NAMES``), encoded relative to the camera it was trained with; nothing else.
+    ``layout.PARAM_NAMES``), encoded relative to the camera it was trained with; nothing else.
     """
 
     generator: torch.nn.Module  # G_ema, eval mode

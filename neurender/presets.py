@@ -1,14 +1,6 @@
-"""Scene distributions ("presets") and deterministic sampling of scenes from them.
-
-A scene's parameters depend only on (seed, image index): candidate ``a`` of image ``i`` is drawn from
-counter-based uniforms ``scene_uniforms(seed, i, a)``, and the image takes the first candidate that meets the
-preset's constraints. So any subset of indices (a shard) samples exactly what a run over all indices does.
-
-Constraints are measured on the rendered mask (``raster.covered_pixels``), never guessed:
-- ``min_coverage`` / ``max_coverage``: the fraction of the frame the sphere covers, for non-empty images;
-- ``max_empty_fraction``: images allowed to be entirely black. Image i may be empty only when
-  floor((i + 1) f) > floor(i f), so at most floor(N f) of any N consecutive images are; those images keep their
-  first candidate from the unrestricted distribution if it is empty (the template's own outcome).
+"""Scene distributions ("presets"): the built-in ones by name (``PRESETS``, the presets' registry), TOML presets and
+mixtures of them. Plain data, read without torch (the command line checks a preset at once); drawing scenes from
+them is ``sampling``.
 """
 
 from __future__ import annotations
@@ -18,29 +10,13 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from neurender.catalog import MAX_SEED, mixture_parts
 from neurender.errors import NeurenderError
 from neurender.files import read_toml
-from neurender.raster import covered_pixels, sphere_pixel_bounds
-from neurender.scene import (
-    DEFAULT_CAMERA,
-    DIFFUSE,
-    LIGHT,
-    POSITION_LIMIT,
-    SHININESS,
-    SHININESS_LIMIT,
-    TRANSLATION,
-    Camera,
-)
+from neurender.layout import DIFFUSE, LIGHT, POSITION_LIMIT, SHININESS, SHININESS_LIMIT, TRANSLATION
 
 Range = tuple[float, float]
-MAX_ATTEMPTS = 20_000  # candidates per image before a preset is declared impossible
-FIRST_ROUND = 2  # candidates per pending image in the first round; doubles each round
-SAMPLE_CHUNK = 8192  # scenes drawn at once (about 21 KB of work each); more are drawn in chunks
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+MAX_SEED = 2**63 - 1  # numpy's and torch's generators take seeds up to here: every --seed, the API, the viewer
 
 
 @dataclass(frozen=True)
@@ -57,7 +33,7 @@ class Preset:
     max_empty_fraction: float = 0.0  # share of images allowed to be entirely black
 
     def ranges(self) -> np.ndarray:
-        """(10, 2) lower and upper bound of each parameter, in ``scene.PARAM_NAMES`` order."""
+        """(10, 2) lower and upper bound of each parameter, in ``layout.PARAM_NAMES`` order."""
         return np.array([*self.translation, *self.diffuse, self.shininess, *self.light], dtype=np.float64)
 
     def to_dict(self) -> dict:
@@ -86,7 +62,7 @@ def validate_preset(preset: Preset) -> Preset:
         raise NeurenderError(f"preset '{preset.name}': shininess must lie within (0, {SHININESS_LIMIT:g}]")
     if max(np.abs(ranges[TRANSLATION]).max(), np.abs(ranges[LIGHT]).max()) > POSITION_LIMIT:
         raise NeurenderError(f"preset '{preset.name}': translation and light must lie within "
-                             f"+-{POSITION_LIMIT:g} world units (scene.POSITION_LIMIT)")
+                             f"+-{POSITION_LIMIT:g} world units (layout.POSITION_LIMIT)")
     if not 0 <= preset.min_coverage <= preset.max_coverage <= 1:
         raise NeurenderError(f"preset '{preset.name}': need 0 <= min_coverage <= max_coverage <= 1, "
                              f"got {preset.min_coverage} and {preset.max_coverage}")
@@ -157,7 +133,25 @@ def load_preset(name_or_path: str) -> Preset:
     return validate_preset(replace(PRESETS[base_name], **changes))
 
 
-MIXTURE_ATTEMPT = np.uint64(1 << 63)  # the counter that picks a mixture's component (no candidate reaches it)
+def mixture_parts(spec: str) -> list[tuple[str, float]]:
+    """The presets of a mixture with their shares, unchecked names: "easy" -> [("easy", 1.0)]; "easy:1,default:3"
+    -> [("easy", 1.0), ("default", 3.0)]. One reading of the syntax for the command line and for
+    ``presets.load_mixture``; a share that is not a positive number is a NeurenderError."""
+    parts = [part.strip() for part in spec.split(",")]
+    if len(parts) == 1:
+        return [(spec, 1.0)]
+    shares = []
+    for part in parts:
+        name, _, weight = part.rpartition(":")
+        try:
+            share = float(weight)
+        except ValueError:
+            raise NeurenderError(f"preset mixture {spec!r}: {weight!r} is not a number (use name:share,...)") from None
+        if not (name and math.isfinite(share) and share > 0):
+            raise NeurenderError(f"preset mixture {spec!r}: {part!r} needs a name and a positive share, e.g. "
+                                 f"easy:1,default:1")
+        shares.append((name, share))
+    return shares
 
 
 def load_mixture(spec: str) -> list[tuple[Preset, float]]:
@@ -168,162 +162,8 @@ def load_mixture(spec: str) -> list[tuple[Preset, float]]:
     return [(preset, share / total) for preset, share in components]
 
 
-def sample_mixture(mixture: list[tuple[Preset, float]], seed: int, indices: np.ndarray, resolution: int = 128,
-                   camera: Camera = DEFAULT_CAMERA) -> np.ndarray:
-    """``sample_scenes`` from a mixture: image i is drawn from the component that a counter-based uniform of
-    (seed, i) picks by the shares, at its own index. (n,) int -> (n, 10) float64."""
-    indices = np.asarray(indices, dtype=np.int64)
-    if len(mixture) == 1:
-        return sample_scenes(mixture[0][0], seed, indices, resolution, camera)
-    u = scene_uniforms(seed, indices, np.full(len(indices), MIXTURE_ATTEMPT), slice(0, 1))[:, 0]
-    which = np.searchsorted(np.cumsum([share for _, share in mixture])[:-1], u, side="right")
-    result = np.empty((len(indices), 10))
-    for k, (preset, _) in enumerate(mixture):
-        chosen = which == k
-        if chosen.any():
-            result[chosen] = sample_scenes(preset, seed, indices[chosen], resolution, camera)
-    return result
-
-
 def preset_from_dict(data: dict) -> Preset:
     """Inverse of ``Preset.to_dict`` (as stored in a dataset's meta.json)."""
     def tuples(v):
         return tuple(tuples(x) for x in v) if isinstance(v, list) else v
     return validate_preset(Preset(**{k: tuples(v) for k, v in data.items()}))
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: a bijective avalanche mix of uint64 values."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def scene_uniforms(seed: int, index: np.ndarray, attempt: np.ndarray, columns: slice = slice(0, 10)) -> np.ndarray:
-    """Counter-based uniforms in [0, 1): (n,) image indices and attempts -> (n, 10) float64, or only the
-    parameter columns ``columns`` (the same values as those columns of the full draw).
-
-    A pure function of (seed, index, attempt, column), so sampling needs no sequential generator state
-    (NumPy's generators cannot be keyed per element without a per-image object, which is slow).
-    """
-    with np.errstate(over="ignore"):
-        key = _mix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
-        h = _mix64(_mix64(index.astype(np.uint64) ^ key) + attempt.astype(np.uint64) * _GOLDEN)
-        salts = np.arange(1, 11, dtype=np.uint64)[columns] * _GOLDEN
-        bits = _mix64(h[:, None] + salts)
-    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
-
-def empty_allowed(indices: np.ndarray, fraction: float) -> np.ndarray:
-    """(n,) image indices -> (n,) bool: may this image be entirely black?"""
-    i = indices.astype(np.float64)
-    return np.floor((i + 1) * fraction) > np.floor(i * fraction)
-
-
-def coverage_radius(min_pixels: int, camera: Camera, resolution: int) -> float:
-    """Distance from the camera beyond which no unit sphere covers ``min_pixels`` pixels.
-
-    A sphere at distance d subtends a cone of half-angle asin(1 / d); its image is at most 2x the area of the
-    same cone on the optical axis (the frame's corners magnify by 1 / cos^3 of their angle, 1.56 at fov 45),
-    plus a pixel of outline each side.
-    """
-    if min_pixels <= 0:
-        return math.inf
-    pixels_radius = math.sqrt(min_pixels / (2 * math.pi)) - 2
-    if pixels_radius <= 0:
-        return math.inf
-    tan_theta = pixels_radius * 2 * camera.tan_half_fov / resolution
-    return math.sqrt(1 + 1 / tan_theta**2)
-
-
-def _translation_proposal(preset: Preset, camera: Camera, resolution: int) -> np.ndarray:
-    """(3, 2) box to draw sphere centres from: the preset's box cut to the cube around the camera outside of
-    which the coverage constraint cannot hold. Uniform on it is the preset's distribution given the cut."""
-    box = np.array(preset.translation, dtype=np.float64)
-    radius = coverage_radius(math.ceil(preset.min_coverage * resolution**2), camera, resolution)
-    if math.isfinite(radius):
-        pos = np.array(camera.position)
-        box = np.stack([np.maximum(box[:, 0], pos - radius), np.minimum(box[:, 1], pos + radius)], axis=1)
-        if (box[:, 0] > box[:, 1]).any():
-            raise NeurenderError(f"preset '{preset.name}': no sphere centre in its translation range can cover "
-                                 f"{preset.min_coverage:.0%} of the frame")
-    return box
-
-
-def sample_scenes(preset: Preset, seed: int, indices: np.ndarray, resolution: int = 128,
-                  camera: Camera = DEFAULT_CAMERA) -> np.ndarray:
-    """Scenes for the given image indices. (n,) int -> (n, 10) float64 world-space parameters.
-
-    Each scene depends only on (preset, seed, its index, resolution, camera), so they are drawn SAMPLE_CHUNK
-    indices at a time: memory is bounded by the result. Arguments out of range are one NeurenderError."""
-    if not isinstance(preset, Preset):
-        raise NeurenderError(f"preset must be a Preset (PRESETS[name] or load_preset(path)), got {preset!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
-        raise NeurenderError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) or not 8 <= resolution <= 2048:
-        raise NeurenderError(f"resolution must be an integer from 8 to 2048 px, got {resolution!r}")
-    if not isinstance(camera, Camera):
-        raise NeurenderError(f"camera must be a Camera, got {camera!r}")
-    array = np.asarray(indices)
-    if array.ndim != 1 or array.size and array.dtype.kind not in "iu":
-        raise NeurenderError(f"indices must be a 1-d array of integers, got {array.dtype} of shape {array.shape}")
-    if array.size and (array.min() < 0 or array.max() > MAX_SEED):
-        raise NeurenderError(f"indices must be from 0 to {MAX_SEED}, got {array.min()} to {array.max()}")
-    indices = array.astype(np.int64)
-    if len(indices) <= SAMPLE_CHUNK:
-        return _sample(preset, int(seed), indices, int(resolution), camera)
-    return np.concatenate([_sample(preset, int(seed), indices[i:i + SAMPLE_CHUNK], int(resolution), camera)
-                           for i in range(0, len(indices), SAMPLE_CHUNK)])
-
-
-def _sample(preset: Preset, seed: int, indices: np.ndarray, resolution: int, camera: Camera) -> np.ndarray:
-    """``sample_scenes`` of checked arguments: (n,) int64 -> (n, 10) float64."""
-    ranges = preset.ranges()
-    full_box = ranges[TRANSLATION]
-    proposal_box = _translation_proposal(preset, camera, resolution)
-    frame = resolution * resolution
-    min_pixels = max(1, math.ceil(preset.min_coverage * frame - 1e-9))
-    max_pixels = math.floor(preset.max_coverage * frame + 1e-9)
-    may_be_empty = empty_allowed(indices, preset.max_empty_fraction)
-    result = np.empty((len(indices), 10))
-    pending = np.arange(len(indices))
-    first, per_round = 0, FIRST_ROUND
-    while pending.size:
-        if first >= MAX_ATTEMPTS:
-            raise NeurenderError(
-                f"preset '{preset.name}': image {indices[pending[0]]} met no constraint (coverage "
-                f"{preset.min_coverage:.0%}-{preset.max_coverage:.0%}) within {MAX_ATTEMPTS} tries")
-        rows = np.repeat(pending, per_round)
-        attempt = np.tile(np.arange(first, first + per_round), len(pending))
-        # Coverage depends on the sphere centre only: draw the other parameters for accepted candidates alone.
-        u = scene_uniforms(seed, indices[rows], attempt, TRANSLATION)
-        free = may_be_empty[rows] & (attempt == 0)  # the one unrestricted draw an empty-allowed image gets
-        box = np.where(free[:, None, None], full_box, proposal_box)
-        centres = box[:, :, 0] + u * (box[:, :, 1] - box[:, :, 0])
-        pixels = _covered_if_possible(centres, free, min_pixels, camera, resolution)
-        accept = ((pixels >= min_pixels) & (pixels <= max_pixels)) | (free & (pixels == 0))
-        accept = accept.reshape(len(pending), per_round)
-        done = accept.any(axis=1)
-        chosen = np.flatnonzero(done) * per_round + accept[done].argmax(axis=1)  # index into the round's rows
-        rest = scene_uniforms(seed, indices[rows[chosen]], attempt[chosen], slice(3, 10))
-        result[pending[done], :3] = centres[chosen]
-        result[pending[done], 3:] = ranges[3:, 0] + rest * (ranges[3:, 1] - ranges[3:, 0])
-        pending = pending[~done]
-        first += per_round
-        per_round = min(per_round * 2, MAX_ATTEMPTS - first) if first < MAX_ATTEMPTS else per_round
-    return result
-
-
-def _covered_if_possible(centres: np.ndarray, exact: np.ndarray, min_pixels: int, camera: Camera,
-                         resolution: int) -> np.ndarray:
-    """Covered pixels per candidate sphere centre (n, 3) -> (n,) int64, counted only where the analytic box
-    could hold ``min_pixels`` or ``exact`` asks for the count; -1 for the others."""
-    params = torch.zeros(len(centres), 10, dtype=torch.float64)  # coverage ignores colour and light
-    params[:, TRANSLATION] = torch.from_numpy(centres)
-    boxes = sphere_pixel_bounds(camera.to_view(params[:, TRANSLATION]), camera, resolution)
-    area = (boxes[:, 1] - boxes[:, 0] + 1).clamp(min=0) * (boxes[:, 3] - boxes[:, 2] + 1).clamp(min=0)
-    count = (area >= min_pixels).numpy() | exact
-    pixels = np.full(len(centres), -1, dtype=np.int64)
-    if count.any():
-        pixels[count] = covered_pixels(params[count], resolution, camera).numpy()
-    return pixels

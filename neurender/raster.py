@@ -25,17 +25,8 @@ import torch
 from numpy.lib.stride_tricks import as_strided
 
 from neurender.errors import NeurenderError
-from neurender.scene import (
-    AMBIENT,
-    DEFAULT_CAMERA,
-    DIFFUSE,
-    LIGHT,
-    SHININESS,
-    TRANSLATION,
-    Camera,
-    camera_problem,
-    scenes_problem,
-)
+from neurender.layout import DIFFUSE, LIGHT, SHININESS, TRANSLATION
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, Camera, camera_problem, scenes_problem
 
 CHUNK_PIXELS = 1 << 17  # pixels shaded per step: enough for torch to split across threads, few enough for L3
 WIDTH_STEP = 4  # window widths are multiples of this many pixels

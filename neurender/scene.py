@@ -1,6 +1,6 @@
-"""The scene: parameter layout, the template's camera, and the encoding the networks see.
+"""The scene: the template's camera, the encoding the networks see, and which scenes can be rendered.
 
-One scene is ten numbers in the course template's order (``PARAM_NAMES``): sphere centre (world units),
+One scene is ten numbers in the course template's order (``layout.PARAM_NAMES``): sphere centre (world units),
 diffuse RGB in [0, 1], Phong shininess, point-light position (world units). See ``shared/spec/scene.md``.
 """
 
@@ -13,13 +13,17 @@ from functools import lru_cache
 
 import torch
 
-PARAM_NAMES = ("tx", "ty", "tz", "r", "g", "b", "shininess", "lx", "ly", "lz")
-CSV_COLUMNS = ("frame", *PARAM_NAMES)
-TRANSLATION = slice(0, 3)
-DIFFUSE = slice(3, 6)
-SHININESS = 6
-LIGHT = slice(7, 10)
-N_PARAMS = len(PARAM_NAMES)
+from neurender.layout import (
+    DIFFUSE,
+    LIGHT,
+    N_PARAMS,
+    PARAM_NAMES,
+    POSITION_LIMIT,
+    SHININESS,
+    SHININESS_LIMIT,
+    TRANSLATION,
+)
+
 AMBIENT = 0.03  # the shading's ambient term: light ambient 0.1 x material ambient 0.3
 
 # The encoding divides view-space positions by this (world units): the default preset's positions relative to
@@ -112,8 +116,6 @@ def encoded_diffuse(encoded: torch.Tensor) -> torch.Tensor:
     return (encoded[:, DIFFUSE] + 1) / 2
 
 
-POSITION_LIMIT = 1e4  # world units: ten times the far plane; larger positions overflow the shading's squares
-SHININESS_LIMIT = 1e3
 
 
 def camera_problem(data) -> str | None:

@@ -8,15 +8,13 @@ from cli_helpers import assert_user_error, run
 from PIL import Image
 
 from neurender import outputs
-from neurender.animation.paths import PATHS, parse_scene, scene_path
-from neurender.cli.animate import PATH_NAMES
+from neurender.animation.paths import parse_scene, scene_path
 
 START = np.array([1.0, 2.0, 3.0, 0.2, 0.4, 0.6, 5.0, 10.0, 2.0, -4.0])
 END = np.array([-1.0, 0.0, 5.0, 0.6, 0.4, 0.2, 15.0, -10.0, 2.0, 4.0])
 
 
 def test_paths():
-    assert PATH_NAMES == PATHS
     line = scene_path("line", START, END, 5)
     assert np.array_equal(line[0], START) and np.allclose(line[-1], END) and np.allclose(line[2], (START + END) / 2)
     orbit = scene_path("orbit-light", START, None, 9)

@@ -146,7 +146,7 @@ def test_sample_scenes_checks_its_arguments_and_draws_large_counts_in_bounded_ch
         with pytest.raises(NeurenderError, match=message):
             nr.sample_scenes(*args)
     whole = nr.sample_scenes(easy, 3, np.arange(40))
-    monkeypatch.setattr("neurender.presets.SAMPLE_CHUNK", 7)  # each scene depends on its own index alone
+    monkeypatch.setattr("neurender.sampling.SAMPLE_CHUNK", 7)  # each scene depends on its own index alone
     assert np.array_equal(nr.sample_scenes(easy, 3, np.arange(40)), whole)
     assert nr.sample_scenes(easy, 3, np.array([], dtype=np.int64)).shape == (0, 10)
 

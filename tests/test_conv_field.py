@@ -11,7 +11,8 @@ from neurender.inference import load_renderer
 from neurender.models.blocks import window_points
 from neurender.models.discriminator import Discriminator
 from neurender.models.generators import build_generator
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import PRESETS
+from neurender.sampling import sample_scenes
 from neurender.scene import encode_params
 from neurender.training.config import from_dict
 from neurender.training.gan import PairedRelativistic

@@ -8,7 +8,8 @@ import torch
 from neurender.inference import load_renderer
 from neurender.models import field as field_module
 from neurender.models.field import R2_LIMIT, SLOPE_FLOOR, field, gated_image, phong_field
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import PRESETS
+from neurender.sampling import sample_scenes
 from neurender.scene import encode_params
 from neurender.shipped import SHIPPED
 

@@ -14,15 +14,11 @@ from neurender.dataset import read_params_csv
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.models.blocks import ParamNorm
-from neurender.models.generators import (
-    GENERATORS,
-    GeneratorSpec,
-    allowed_plugin,
-    build_generator,
-    generator_options,
-    generator_spec,
-)
-from neurender.presets import PRESETS, sample_scenes
+from neurender.models.generators import GeneratorSpec, build_generator, generator_options, generator_spec
+from neurender.models.registry import GENERATORS
+from neurender.presets import PRESETS
+from neurender.registry import allowed_plugin
+from neurender.sampling import sample_scenes
 from neurender.scene import encode_params
 from neurender.shipped import SHIPPED
 from neurender.training.config import TrainConfig, from_dict, merge, to_dict
@@ -39,7 +35,7 @@ def encoded(count: int, resolution: int = 32) -> torch.Tensor:
 
 @pytest.mark.parametrize("arch", list(GENERATORS))
 def test_every_registered_generator_keeps_the_contract(arch):
-    spec = GENERATORS[arch]
+    spec = generator_spec(arch)
     assert "resolution" not in spec.options and all(k.isidentifier() for k in spec.options)
     torch.manual_seed(0)
     g = build_generator(arch, 32, generator_options(arch, SMALL.get(arch, 32))).eval()
@@ -50,9 +46,7 @@ def test_every_registered_generator_keeps_the_contract(arch):
         image = g(params)
     assert image.shape == (3, 3, 32, 32) and image.dtype == torch.float32
     assert 0 <= image.min() <= image.max() <= 1
-    assert getattr(g, "samples_pixels", False) == spec.samples_pixels
-    assert getattr(g, "renders_crops", False) == spec.renders_crops
-    assert getattr(g, "any_resolution", False) == spec.any_resolution
+    assert type(g) is spec.built  # the class whose attributes state its capabilities is the one built
     if spec.any_resolution:  # built at 96, the same weights draw 96 x 96; every third pixel has 32's pixel centres
         big = build_generator(arch, 96, generator_options(arch, SMALL.get(arch, 32))).eval()
         big.load_state_dict(g.state_dict())
@@ -118,7 +112,7 @@ def test_options_of_the_right_type_pass_and_an_int_counts_as_a_number():
 
 def test_an_unknown_or_unimportable_architecture_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("NEURENDER_PLUGINS", "no_such_module,neurender,os,builtins,signal,torch,math")
-    with pytest.raises(NeurenderError, match="unknown architecture 'nope'"):
+    with pytest.raises(NeurenderError, match="unknown generator 'nope'"):
         generator_spec("nope")
     with pytest.raises(NeurenderError, match="cannot import 'no_such_module'"):
         generator_spec("no_such_module:Generator")
@@ -127,6 +121,20 @@ def test_an_unknown_or_unimportable_architecture_is_one_clear_error(monkeypatch)
     for not_a_class in ("os:_exit", "builtins:print", "signal:raise_signal", "torch:manual_seed", "math:pi"):
         with pytest.raises(NeurenderError, match="not a generator class"):
             generator_spec(not_a_class)  # never called: a checkpoint's arch cannot run a function
+
+
+def test_a_plug_in_states_every_capability_a_built_in_can(tmp_path, monkeypatch):
+    (tmp_path / "capable.py").write_text(
+        "import torch\nclass G(torch.nn.Module):\n    samples_pixels = True\n    renders_crops = True\n"
+        "    any_resolution = True\n    family = 'field'\nclass Plain(torch.nn.Module):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("NEURENDER_PLUGINS", "capable")
+    spec, plain, field = generator_spec("capable:G"), generator_spec("capable:Plain"), generator_spec("field")
+    assert (spec.samples_pixels, spec.renders_crops, spec.any_resolution, spec.family) == (True, True, True, "field")
+    assert (plain.samples_pixels, plain.renders_crops, plain.any_resolution, plain.family) == (False, False, False,
+                                                                                                 None)
+    assert field.family == spec.family == generator_spec("conv_field").family  # init_from may cross them
+    sys.modules.pop("capable", None)
 
 
 def test_a_module_not_listed_in_neurender_plugins_is_never_imported(tmp_path, monkeypatch):

@@ -5,9 +5,11 @@ from torch import nn
 
 from neurender.errors import NeurenderError
 from neurender.models.field import sphere_projection
-from neurender.models.generators import AddCoords, add_sphere_frame, build_generator, stage_channels
-from neurender.presets import load_preset, sample_scenes
+from neurender.models.generators import build_generator
+from neurender.models.report import AddCoords, add_sphere_frame, stage_channels
+from neurender.presets import load_preset
 from neurender.raster import render_spheres
+from neurender.sampling import sample_scenes
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, encode_params
 
 

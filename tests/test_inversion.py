@@ -22,10 +22,12 @@ from neurender.inversion.fit import (
     starting_scenes,
 )
 from neurender.inversion.soft import render_soft
+from neurender.layout import PARAM_NAMES
 from neurender.models.field import phong_field
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import PRESETS
 from neurender.raster import render_spheres, render_spheres_uint8
-from neurender.scene import DEFAULT_CAMERA, PARAM_NAMES, encode_params
+from neurender.sampling import sample_scenes
+from neurender.scene import DEFAULT_CAMERA, encode_params
 from neurender.shipped import SHIPPED
 
 

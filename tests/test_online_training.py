@@ -12,8 +12,9 @@ from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.models.blocks import clamp_towards
 from neurender.models.field import FieldGenerator, near_cut, scene_features
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import PRESETS
 from neurender.raster import render_spheres
+from neurender.sampling import sample_scenes
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, encode_params, pixel_centres_ndc
 from neurender.training import losses
 from neurender.training.checkpoint import save_atomic

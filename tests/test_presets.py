@@ -3,16 +3,9 @@ import pytest
 import torch
 
 from neurender.errors import NeurenderError
-from neurender.presets import (
-    PRESETS,
-    empty_allowed,
-    load_mixture,
-    load_preset,
-    sample_mixture,
-    sample_scenes,
-    scene_uniforms,
-)
+from neurender.presets import PRESETS, load_mixture, load_preset
 from neurender.raster import covered_pixels
+from neurender.sampling import empty_allowed, sample_mixture, sample_scenes, scene_uniforms
 
 
 def test_uniforms_are_pure_functions_of_seed_index_attempt():

@@ -10,8 +10,9 @@ from spec_reference import render_image, render_pixel
 
 from neurender.dataset import read_params_csv
 from neurender.errors import NeurenderError
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import PRESETS
 from neurender.raster import _group_widths, covered_pixels, render_spheres, render_spheres_uint8
+from neurender.sampling import sample_scenes
 from neurender.scene import DEFAULT_CAMERA, Camera
 
 CAMERA = torch.tensor(DEFAULT_CAMERA.position, dtype=torch.float64)

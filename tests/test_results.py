@@ -9,8 +9,9 @@ from cli_helpers import assert_user_error, run
 
 from neurender.inference import Renderer
 from neurender.models.field import FieldGenerator
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import PRESETS
 from neurender.report.results import BLACK, fresh_test_set, results
+from neurender.sampling import sample_scenes
 from neurender.scene import DEFAULT_CAMERA
 
 

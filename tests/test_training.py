@@ -10,7 +10,7 @@ import torch
 from neurender.dataset import GenerateSpec, generate_dataset
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
-from neurender.models.generators import GENERATORS
+from neurender.models.registry import GENERATORS
 from neurender.presets import PRESETS
 from neurender.training import checkpoint as checkpoint_module
 from neurender.training import losses

@@ -14,8 +14,9 @@ import torch
 from cli_helpers import assert_user_error, run
 from PIL import Image
 
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import PRESETS
 from neurender.raster import render_spheres_uint8
+from neurender.sampling import sample_scenes
 from neurender.viewer.server import MAX_UPLOAD
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurender.scene import LIGHT, SHININESS, TRANSLATION
+from neurender.layout import LIGHT, N_PARAMS, PARAM_NAMES, SHININESS, TRANSLATION
+
+SCENE_TEXT = ",".join(PARAM_NAMES)  # how a scene is written on the command line
 
 PATHS = ("line", "orbit-light", "circle", "shininess")
 
 
 def parse_scene(text: str, what: str) -> np.ndarray:
-    """"tx,ty,tz,r,g,b,n,lx,ly,lz" -> (10,) float64; ValueError with a one-line reason otherwise."""
+    """SCENE_TEXT numbers ("tx,ty,...,lz") -> (10,) float64; ValueError with a one-line reason otherwise."""
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 10:
-        raise ValueError(f"{what} needs 10 comma-separated numbers (tx,ty,tz,r,g,b,n,lx,ly,lz), got {len(parts)}")
+    if len(parts) != N_PARAMS:
+        raise ValueError(f"{what} needs {N_PARAMS} comma-separated numbers ({SCENE_TEXT}), got {len(parts)}")
     try:
         return np.array([float(p) for p in parts])
     except ValueError:

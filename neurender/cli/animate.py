@@ -9,21 +9,20 @@ from pathlib import Path
 
 import click
 
+from neurender.animation.paths import PATHS, SCENE_TEXT
 from neurender.cli.options import PRESET, RENDERER, RENDERER_HELP, RESOLUTION, SEED, FiniteFloat
 from neurender.outputs import check_output
 from neurender.shipped import DEFAULT_RENDERER
-
-PATH_NAMES = ("line", "orbit-light", "circle", "shininess")  # animation.paths.PATHS, without importing numpy
 
 
 @click.command()
 @click.option("--checkpoint", type=RENDERER, default=DEFAULT_RENDERER,
               help=RENDERER_HELP)
-@click.option("--from", "start", default=None, metavar="tx,ty,tz,r,g,b,n,lx,ly,lz",
+@click.option("--from", "start", default=None, metavar=SCENE_TEXT,
               help="the first scene, world units [default: a random scene of --preset]")
-@click.option("--to", "end", default=None, metavar="tx,ty,tz,r,g,b,n,lx,ly,lz",
+@click.option("--to", "end", default=None, metavar=SCENE_TEXT,
               help="the last scene (--path line; --path shininess takes its exponent)")
-@click.option("--path", "kind", type=click.Choice(PATH_NAMES), default="line",
+@click.option("--path", "kind", type=click.Choice(PATHS), default="line",
               help="line: --from to --to; orbit-light: the light circles the sphere; circle: the sphere circles "
                    "the camera's target; shininess: the exponent sweeps")
 @click.option("--frames", type=click.IntRange(min=1, max=10_000), default=60)
@@ -49,7 +48,8 @@ def animate(checkpoint, start, end, kind, frames, fps, with_flip, preset, seed, 
     from neurender.errors import NeurenderError
     from neurender.inference import load_renderer
     from neurender.outputs import staging_file
-    from neurender.presets import load_preset, sample_scenes
+    from neurender.presets import load_preset
+    from neurender.sampling import sample_scenes
     from neurender.scene import scene_problem
 
     try:

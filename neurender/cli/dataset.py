@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from neurender.catalog import PRESET_NAMES
 from neurender.cli.options import EXISTING, PRESET, RESOLUTION, SEED, FiniteFloat
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
+from neurender.presets import PRESETS
 
 SPLIT_HELP = "fraction of the images (< 1) or a count"
 
@@ -35,7 +35,7 @@ def dataset() -> None:
 
 @dataset.command()
 @click.option("--preset", type=PRESET, default="default",
-              help=f"{', '.join(PRESET_NAMES)}, or a TOML file of ranges and constraints")
+              help=f"{', '.join(PRESETS)}, or a TOML file of ranges and constraints")
 @click.option("--count", type=click.IntRange(1, 100_000_000), required=True, help="images in the dataset")
 @click.option("--seed", type=SEED, default=0, help="sampling seed")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset directory to create")

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import click
 
-from neurender.catalog import METRIC_NAMES
 from neurender.cli.options import EXISTING, RENDERER, RENDERER_HELP, RESOLUTION, preset_list, seed_list
 from neurender.errors import NeurenderError
+from neurender.metrics.registry import METRICS
 from neurender.outputs import check_output, staging
 from neurender.shipped import DEFAULT_RENDERER, SHIPPED, renderer_path
 
 
 def _metric_names(value: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in value.split(",") if n.strip())
-    unknown = [n for n in names if n not in METRIC_NAMES]
+    unknown = [n for n in names if n not in METRICS]
     if unknown or not names:
         raise click.BadParameter(f"unknown metric {unknown[0] if unknown else value!r}; known: "
-                                 f"{', '.join(METRIC_NAMES)}", param_hint="--metrics")
+                                 f"{', '.join(METRICS)}", param_hint="--metrics")
     return names
 
 
@@ -39,7 +39,7 @@ def _metric_names(value: str) -> tuple[str, ...]:
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
               help="which split of a reference dataset")
 @click.option("--name", "method", default=None, help="method name in the table (default: the predictions folder)")
-@click.option("--metrics", "names", default=",".join(METRIC_NAMES), show_default=False,
+@click.option("--metrics", "names", default=",".join(METRICS), show_default=False,
               help="comma-separated metric names [default: all]")
 @click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 8),
               help="worker processes (1: score in this process)")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from neurender.catalog import GENERATOR_NAMES, MAX_SEED, PRESET_NAMES, mixture_parts
 from neurender.errors import NeurenderError
+from neurender.models.registry import GENERATORS
+from neurender.presets import MAX_SEED, PRESETS, mixture_parts
 from neurender.shipped import DEFAULT_RENDERER, SHIPPED, renderer_path
 
 
@@ -26,15 +27,15 @@ class FiniteFloat(click.FloatRange):
 
 
 class PresetName(click.ParamType):
-    """A preset: one of catalog.PRESET_NAMES, or a TOML file that exists (its contents are checked when loaded)."""
+    """A preset: one of presets.PRESETS, or a TOML file that exists (its contents are checked when loaded)."""
 
     name = "preset"
 
     def convert(self, value, param, ctx):
-        if value in PRESET_NAMES:
+        if value in PRESETS:
             return value
         if not str(value).endswith(".toml"):
-            self.fail(f"unknown preset {value!r}: use {', '.join(PRESET_NAMES)} or a .toml file", param, ctx)
+            self.fail(f"unknown preset {value!r}: use {', '.join(PRESETS)} or a .toml file", param, ctx)
         if Path(value).is_dir():
             self.fail(f"{value} is a folder, not a preset file", param, ctx)
         if not Path(value).is_file():
@@ -64,15 +65,15 @@ MIXTURE = PresetMixture()
 
 
 class ArchName(click.ParamType):
-    """--arch: a registered generator (catalog.GENERATOR_NAMES), or package.module:Class for one of your own
+    """--arch: a registered generator (models.registry.GENERATORS), or package.module:Class for one of your own
     (imported when the run is built; docs/generators.md)."""
 
     name = "arch"
 
     def convert(self, value, param, ctx):
-        if value in GENERATOR_NAMES or re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+        if value in GENERATORS or re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
             return value
-        self.fail(f"{value!r} is not one of {', '.join(GENERATOR_NAMES)}, nor package.module:Class", param, ctx)
+        self.fail(f"{value!r} is not one of {', '.join(GENERATORS)}, nor package.module:Class", param, ctx)
 
 
 ARCH = ArchName()

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import click
 
-from neurender.catalog import mixture_parts
 from neurender.cli.options import ARCH, EXISTING, MIXTURE, SEED, FiniteFloat
 from neurender.errors import NeurenderError
 from neurender.outputs import check_output
+from neurender.presets import mixture_parts
 from neurender.training.registry import GAN_LOSSES
 
 PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend

@@ -20,8 +20,9 @@ import numpy as np
 from neurender.dataset.names import IMAGES, META, PARAMS
 from neurender.errors import NeurenderError
 from neurender.files import read_json
+from neurender.layout import CSV_COLUMNS, N_PARAMS
 from neurender.presets import Preset, preset_from_dict
-from neurender.scene import CSV_COLUMNS, Camera, camera_problem, scene_problem
+from neurender.scene import Camera, camera_problem, scene_problem
 
 FORMAT_VERSION = 1
 
@@ -94,7 +95,7 @@ def read_params_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise NeurenderError(f"{path} is not a text CSV file") from None
     except OSError as e:
         raise NeurenderError(f"cannot read {path}: {e.strerror or e}") from None
-    return np.array(frames, dtype=np.int64), np.array(params, dtype=np.float64).reshape(-1, 10)
+    return np.array(frames, dtype=np.int64), np.array(params, dtype=np.float64).reshape(-1, N_PARAMS)
 
 
 def sha256_file(path: Path) -> str:

@@ -39,10 +39,12 @@ from neurender.dataset.format import (
 from neurender.dataset.images import read_png
 from neurender.dataset.names import template_image_name
 from neurender.errors import NeurenderError
+from neurender.layout import LIGHT, N_PARAMS, TRANSLATION
 from neurender.outputs import check_room, staging
-from neurender.presets import Preset, sample_scenes, validate_preset
+from neurender.presets import Preset, validate_preset
 from neurender.raster import render_spheres_uint8
-from neurender.scene import DEFAULT_CAMERA, LIGHT, TRANSLATION, Camera
+from neurender.sampling import sample_scenes
+from neurender.scene import DEFAULT_CAMERA, Camera
 
 BLOCK = 1024  # shard boundaries fall on multiples of this many images
 STEP_BYTES = 64 << 20  # images rendered and written per step: at most BLOCK, at most this many bytes
@@ -202,7 +204,7 @@ def generate_dataset(spec: GenerateSpec, out: Path, shard: tuple[int, int] = (0,
     check_room(out, int(np.prod(shape)) * (2 if png else 1))  # PNGs take at most about as much again
     with staging(out, overwrite) as stage, _torch_threads(1), ThreadPoolExecutor(workers) as pool:
         stream = _NpyStream(stage / IMAGES, shape)
-        params = np.empty((stop - start, 10))
+        params = np.empty((stop - start, N_PARAMS))
 
         def consume(block_start: int, future) -> None:
             scenes, images = future.result()

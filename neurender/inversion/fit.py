@@ -26,20 +26,11 @@ import numpy as np
 import torch
 
 from neurender.inversion.soft import render_soft
+from neurender.layout import DIFFUSE, LIGHT, N_PARAMS, POSITION_LIMIT, SHININESS, TRANSLATION
 from neurender.models.blocks import clamp_unit
-from neurender.presets import Preset, sample_scenes
-from neurender.scene import (
-    AMBIENT,
-    DIFFUSE,
-    LIGHT,
-    N_PARAMS,
-    POSITION_LIMIT,
-    SHININESS,
-    TRANSLATION,
-    Camera,
-    encode_params,
-    pixel_centres_ndc,
-)
+from neurender.presets import Preset
+from neurender.sampling import sample_scenes
+from neurender.scene import AMBIENT, Camera, encode_params, pixel_centres_ndc
 
 BACKENDS = ("analytic", "neural")
 COVERED = 4 / 255  # a target pixel counts as covered above this (the template's darkest lit value is 0.03)

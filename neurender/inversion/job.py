@@ -21,10 +21,11 @@ from neurender.dataset.names import FRAME_NUMBER
 from neurender.errors import NeurenderError
 from neurender.inference import Renderer, check_matches
 from neurender.inversion.fit import COVERED, InversionConfig, Render, invert
+from neurender.layout import DIFFUSE, LIGHT, SHININESS, TRANSLATION
 from neurender.metrics.images import to_uint8
 from neurender.presets import Preset
 from neurender.report.figures import pyplot
-from neurender.scene import DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera
+from neurender.scene import Camera
 
 LIT = 12 / 255  # a covered pixel brighter than this is lit by the light (ambient alone gives 8 / 255)
 GROUPS = ("position", "colour", "shininess", "light")  # parameter-error columns (world units; [0,1]; exponent)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import torch
 
+from neurender.layout import DIFFUSE, LIGHT, SHININESS, TRANSLATION
 from neurender.raster import view_space_params
-from neurender.scene import AMBIENT, DEFAULT_CAMERA, DIFFUSE, LIGHT, SHININESS, TRANSLATION, Camera, ray_directions
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, Camera, ray_directions
 
 
 def render_soft(params: torch.Tensor, temperature: float, resolution: int = 128,

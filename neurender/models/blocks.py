@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurender.scene import N_PARAMS
+from neurender.layout import N_PARAMS
 
 
 def clamp_unit(x: torch.Tensor) -> torch.Tensor:

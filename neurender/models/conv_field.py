@@ -80,7 +80,8 @@ class ConvFieldGenerator(FieldGenerator):
 
 
 def conv_field(resolution: int, width: int = 64, refine_width: int = 32, layers: int = 2,
-               embedding: int = 128, coverage_cap: float | None = None, freeze_trunk: bool = False) -> nn.Module:
+               embedding: int = 128, coverage_cap: float | None = None, freeze_trunk: bool = False
+               ) -> ConvFieldGenerator:
     """The convolutional generator over the sphere's frame (FiLM carries the scene). ``coverage_cap``: the trunk's
     (``field.FieldGenerator``), for a trunk that was trained with it; the correction is not capped, so whole frames
     still evaluate every pixel. ``freeze_trunk``: train only the 3x3 stage and its correction (the trunk, loaded

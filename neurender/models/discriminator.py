@@ -6,7 +6,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from neurender.models.blocks import N_PARAMS, ParamNorm
+from neurender.layout import N_PARAMS
+from neurender.models.blocks import ParamNorm
 
 
 class Discriminator(nn.Module):

@@ -48,16 +48,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurender.models.blocks import N_PARAMS, ParamNorm, clamp_towards, clamp_unit, zero_linear
-from neurender.scene import (
-    AMBIENT,
-    DEFAULT_CAMERA,
-    LIGHT,
-    POSITION_SCALE,
-    TRANSLATION,
-    encoded_diffuse,
-    pixel_centres_ndc,
-)
+from neurender.layout import LIGHT, N_PARAMS, TRANSLATION
+from neurender.models.blocks import ParamNorm, clamp_towards, clamp_unit, zero_linear
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, POSITION_SCALE, encoded_diffuse, pixel_centres_ndc
 
 N_FEATURES = N_PARAMS + 10  # scene_features' columns
 FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
@@ -137,6 +130,7 @@ class FieldGenerator(nn.Module):
     K pixels (flat indices row * R + column) chosen per scene."""
 
     samples_pixels = True  # the trainer may train it on sampled pixels
+    family = "field"  # field, phong_field and conv_field share the trunk's weights (init_from across them)
     any_resolution = True  # every pixel is computed from its own coordinates: built at any R, the weights draw R x R
 
     def __init__(self, resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
@@ -350,14 +344,15 @@ def gated_image(colour: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
     return clamp_unit(colour) * gate[..., None]
 
 
-def field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4) -> nn.Module:
+def field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4
+          ) -> FieldGenerator:
     """The conditional neural field with the free RGB output layer (FiLM and the per-scene output layer carry the
     scene)."""
     return FieldGenerator(resolution, width, depth, embedding, frequencies)
 
 
 def phong_field(resolution: int, width: int = 64, depth: int = 4, embedding: int = 128, frequencies: int = 4,
-                coverage_cap: float | None = None, trained_resolution: int | None = None) -> nn.Module:
+                coverage_cap: float | None = None, trained_resolution: int | None = None) -> FieldGenerator:
     """The conditional neural field with the Phong-composed output layer and the near plane's cut; with
     ``coverage_cap``, whole frames evaluate only the pixels that can be covered."""
     return FieldGenerator(resolution, width, depth, embedding, frequencies, shading="phong", cut=True,

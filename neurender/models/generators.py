@@ -1,15 +1,26 @@
-"""The generators, by name. Input: (B, 10) normalised relative parameters (``scene.encode_params``); output:
-(B, 3, R, R) RGB in [0, 1] (a linear output clamped, see ``blocks.clamp_unit``). Widths halve at each doubling
-of resolution, from `width` channels at 4x4."""
+"""The generator contract, and building generators by name (``models.registry.GENERATORS``).
+
+A generator is an ``nn.Module`` built by ``factory(resolution, **options)`` (a class, or a registered function
+that names the class it builds in its return annotation); every option is a keyword with a default, set from a
+config's [model] table (width, norm, options) and stored in checkpoints. ``forward(params)`` takes (B, N_PARAMS)
+encoded scenes (``scene.encode_params``) to (B, 3, R, R) RGB in [0, 1]. An optional ``param_norm``
+(``blocks.ParamNorm``) is fitted by the trainer on the training scenes. What else it can do it states once, as
+attributes of its class (``CAPABILITIES``), a plug-in exactly as a built-in:
+
+- ``samples_pixels``: ``forward(params, pixels)`` with (B, P) flat pixel indices returns colour (B, P, 3) and
+  coverage logits (B, P), so the warm-up may train it on sampled pixels;
+- ``renders_crops``: ``forward(params, origin, size)`` with (B, 2) int64 top-left pixels (row, column) returns
+  colour (B, S*S, 3) and logits (B, S*S) of the S x S windows, row by row, equal to those pixels of the whole
+  frame, so every phase may train it on crops (D's coordinate maps are the windows' pixel centres,
+  ``blocks.window_points``);
+- ``any_resolution``: its weights draw any R x R when built at R (per-pixel coordinates, no fixed grid);
+- ``family``: generators of one family share their trunk's weights, so ``init_from`` may start one from another.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
-import itertools
-import math
-import os
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -20,208 +31,45 @@ import torch
 from torch import nn
 
 from neurender.errors import NeurenderError
-from neurender.models.blocks import (
-    N_PARAMS,
-    CSPUp,
-    FiLM,
-    ParamNorm,
-    ParamsToMap,
-    clamp_unit,
-    conv_block,
-    norm_layer,
-    param_embedding,
-)
-from neurender.models.conv_field import conv_field
-from neurender.models.field import Q_LIMIT, R2_LIMIT, field, phong_field, sphere_projection
-from neurender.models.window import window
-from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, pixel_centres_ndc, ray_directions
+from neurender.models.registry import GENERATORS
+from neurender.registry import first_line
 
-
-def stage_channels(resolution: int, width: int, minimum: int = 16) -> list[int]:
-    """Channels at 4x4, 8x8, ..., resolution: width, width/2, ..., never below `minimum`."""
-    stages = int(math.log2(resolution // 4))
-    if resolution < 8 or 4 * 2 ** stages != resolution:
-        raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
-    return [max(minimum, width >> i) for i in range(stages + 1)]
-
-
-class AddCoords(nn.Module):
-    """CoordConv's input: the pixel centres' coordinates as two more channels, (B, C, H, W) -> (B, C + 2, H, W),
-    column and row each in (-1, 1), the same grid at every resolution (so a stage can place what it draws)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, _, h, w = x.shape
-        rows = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) * (2 / h) - 1
-        cols = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) * (2 / w) - 1
-        grid = torch.stack(torch.meshgrid(cols, rows, indexing="xy"))  # (2, H, W): column, row
-        return torch.cat([x, grid.expand(b, -1, -1, -1)], dim=1)
-
-
-def add_sphere_frame(x: torch.Tensor, centre: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """A frame that follows the sphere, as three more channels: (B, C, H, W) -> (B, C + 3, H, W), each pixel
-    centre's NDC coordinates p (x right, y up) relative to the projection of the sphere's centre in units of its
-    apparent radius, ``q = (p - centre) / radius`` (clamped to +-Q_LIMIT), and ``|q|^2`` (clamped to R2_LIMIT).
-    centre (B, 2) and radius (B, 1) are ``field.sphere_projection``'s, fixed functions of the parameters: the
-    field's frame before its learned corrections. The outline of a sphere near the optical axis is close to
-    ``|q|^2 = 1``, the rest of the frame a perspective's stretch of it, which the convolutions learn."""
-    b, _, h, w = x.shape
-    cols = pixel_centres_ndc(w).to(x.device, x.dtype)
-    rows = -pixel_centres_ndc(h).to(x.device, x.dtype)  # row 0 is the top: y up
-    qx = ((cols[None, :] - centre[:, :1]) / radius)[:, None, None, :].expand(b, 1, h, w)  # (B, 1, H, W)
-    qy = ((rows[None, :] - centre[:, 1:]) / radius)[:, None, :, None].expand(b, 1, h, w)
-    r2 = (qx * qx + qy * qy).clamp(max=R2_LIMIT)
-    return torch.cat([x, qx.clamp(-Q_LIMIT, Q_LIMIT), qy.clamp(-Q_LIMIT, Q_LIMIT), r2], dim=1)
-
-
-def extra_channels(coords: bool, frame: bool) -> int:
-    """Input channels a stage gets beyond the last one's output: 2 image coordinates, 3 of the sphere's frame."""
-    return 2 * coords + 3 * frame
-
-
-SHADINGS = ("free", "phong")  # what the last convolution's three channels are: RGB, or Phong's three terms
-FILM_EMBEDDING = 128  # width of the parameter embedding that FiLM reads
-
-
-class _Upsampling(nn.Module):
-    """MLP to a 4x4 map, a list of x2 stages, then a 3x3 convolution to three channels, clamped to [0, 1]. With
-    `coords`, every stage and the last convolution also see the pixel coordinates (``AddCoords``); with `frame`,
-    the coordinates in a frame that follows the sphere (``add_sphere_frame``, before ``AddCoords``' two); the
-    stages were built for those 2 and 3 more input channels.
-
-    `shading`: "free" reads the three channels as RGB; "phong" reads them as an ambient weight w, a diffuse factor
-    a and a specular term s and composes them the way the scene's shading does, ``AMBIENT w + kd a + s`` with kd
-    the scene's diffuse colour (a decoding of the input), so the network draws one shading and the colour comes
-    from the parameters. With `film`, each stage's output is modulated by an embedding of the parameters
-    (``blocks.FiLM``, a no-op at the start), so a scene can scale what a stage draws where, coordinates included.
-    Weights are kept channels-last (about 20% faster convolutions on the CPU)."""
-
-    def __init__(self, channels: list[int], stages: list[nn.Module], coords: bool = False, shading: str = "free",
-                 film: bool = False, frame: bool = False):
-        super().__init__()
-        if shading not in SHADINGS:
-            raise ValueError(f"shading must be one of {', '.join(SHADINGS)}, got {shading!r}")
-        extra = extra_channels(coords, frame)
-        self.shading, self.film, self.frame = shading, film, frame
-        self.param_norm = ParamNorm()
-        self.start = ParamsToMap(channels[0])
-        self.stages = nn.Sequential(*[nn.Sequential(AddCoords(), s) if coords else s for s in stages])
-        self.to_rgb = nn.Sequential(AddCoords(), nn.Conv2d(channels[-1] + extra, 3, 3, padding=1)) if coords \
-            else nn.Conv2d(channels[-1] + extra, 3, 3, padding=1)
-        if film:
-            self.embed = param_embedding(FILM_EMBEDDING)
-            self.films = nn.ModuleList(FiLM(FILM_EMBEDDING, c) for c in channels[1:])
-        self.to(memory_format=torch.channels_last)
-
-    def forward(self, params: torch.Tensor) -> torch.Tensor:
-        params_n = self.param_norm(params)
-        x = self.start(params_n)
-        sphere = sphere_projection(params, DEFAULT_CAMERA.tan_half_fov) if self.frame else None
-        e = self.embed(params_n) if self.film else None
-        for i, stage in enumerate(self.stages):
-            x = stage(x if sphere is None else add_sphere_frame(x, *sphere))
-            if e is not None:
-                x = self.films[i](x, e)
-        out = self.to_rgb(x if sphere is None else add_sphere_frame(x, *sphere))
-        if self.shading == "phong":
-            ambient, diffuse, specular = out.unsqueeze(2).unbind(1)  # each (B, 1, H, W)
-            kd = encoded_diffuse(params)[:, :, None, None]  # (B, 3, 1, 1)
-            out = AMBIENT * ambient + kd * diffuse + specular
-        return clamp_unit(out)
-
-
-def upsample(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
-             frame: bool) -> nn.Module:
-    """The report's baseline: nearest-neighbour upsampling + one 3x3 convolution per stage."""
-    ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
-    return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv_block(a + extra, b, norm))
-                            for a, b in itertools.pairwise(ch)], coords, shading, film, frame)
-
-
-def deconv(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
-           frame: bool) -> nn.Module:
-    """The report's model 2: transposed convolutions (kernel 4, stride 2) with normalisation."""
-    ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
-    return _Upsampling(ch, [nn.Sequential(nn.ConvTranspose2d(a + extra, b, 4, stride=2, padding=1, bias=norm == "none"),
-                                          norm_layer(norm, b), nn.LeakyReLU(0.2, inplace=True))
-                            for a, b in itertools.pairwise(ch)], coords, shading, film, frame)
-
-
-def hybrid(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
-           frame: bool) -> nn.Module:
-    """The report's best: bilinear upsampling + two 3x3 convolutions per stage."""
-    ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
-    return _Upsampling(ch, [nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                                          conv_block(a + extra, b, norm), conv_block(b, b, norm))
-                            for a, b in itertools.pairwise(ch)], coords, shading, film, frame)
-
-
-def cspup(resolution: int, width: int, norm: str, coords: bool, shading: str, film: bool,
-          frame: bool) -> nn.Module:
-    """A stack of CSPup blocks (two other reports' generator)."""
-    ch, extra = stage_channels(resolution, width), extra_channels(coords, frame)
-    return _Upsampling(ch, [CSPUp(a + extra, b, norm) for a, b in itertools.pairwise(ch)], coords, shading, film, frame)
-
-
-def _report(factory, coords: bool):
-    """The report's generator as the report built it, or with CoordConv added (``AddCoords`` before every stage
-    and the RGB convolution: the smallest change that lets a stage know where it draws)."""
-    def build(resolution: int, width: int = 256, norm: str = "batch", shading: str = "free",
-              film: bool = False, frame: bool = False) -> nn.Module:
-        return factory(resolution, width, norm, coords, shading, film, frame)
-    build.__name__ = f"{factory.__name__}_coord" if coords else factory.__name__
-    build.__doc__ = f"{factory.__doc__}{' With coordinate channels at every stage (CoordConv).' if coords else ''}"
-    return build
-
-
-class CoordGenerator(nn.Module):
-    """Every pixel sees its own camera-ray direction and the scene: a per-pixel network (1x1 convolutions with
-    FiLM from a parameter embedding) followed by two 3x3 convolutions that smooth across neighbours.
-
-    The ray directions are the camera's (``scene.ray_directions``) in the same view space as the encoded
-    sphere and light positions, so where the sphere lands is a function the network can represent directly.
-    """
-
-    def __init__(self, resolution: int, width: int = 32, depth: int = 3, embedding: int = 128,
-                 frequencies: int = 4):
-        super().__init__()
-        self.param_norm = ParamNorm()
-        rays = ray_directions(DEFAULT_CAMERA, resolution).view(3, resolution, resolution)
-        bands = [rays] + [f(rays * math.pi * 2 ** k) for k in range(frequencies) for f in (torch.sin, torch.cos)]
-        self.register_buffer("coords", torch.cat(bands)[None], persistent=False)
-        self.embed = param_embedding(embedding)
-        c_in = self.coords.shape[1] + N_PARAMS
-        self.layers = nn.ModuleList(nn.Conv2d(c_in if i == 0 else width, width, 1) for i in range(depth))
-        self.films = nn.ModuleList(FiLM(embedding, width) for _ in range(depth))
-        self.smooth = nn.Sequential(nn.Conv2d(width, 16, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
-                                    nn.Conv2d(16, 3, 3, padding=1))
-
-
-    def forward(self, params: torch.Tensor) -> torch.Tensor:
-        params = self.param_norm(params)
-        b = params.shape[0]
-        _, _, h, w = self.coords.shape
-        x = torch.cat([self.coords.expand(b, -1, -1, -1), params[:, :, None, None].expand(-1, -1, h, w)], dim=1)
-        e = self.embed(params)
-        for layer, film in zip(self.layers, self.films, strict=True):
-            x = nn.functional.leaky_relu(film(layer(x), e), 0.2)
-        return clamp_unit(self.smooth(x))
+CAPABILITIES = {"samples_pixels": False, "renders_crops": False, "any_resolution": False, "family": None}
 
 
 @dataclass(frozen=True)
 class GeneratorSpec:
-    """One architecture and what it can do: the written contract of every generator (docs/generators.md).
-
-    ``factory(resolution, **options)`` builds it; every option is a keyword with a default (``options`` reads them
-    from the signature), set from a config's [model] table (width, norm, options) and stored in checkpoints.
-    ``forward(params)`` takes (B, 10) encoded scenes (``scene.encode_params``) to (B, 3, R, R) RGB in [0, 1]. An
-    optional ``param_norm`` (``blocks.ParamNorm``) is fitted by the trainer on the training scenes.
-    """
+    """A generator's factory and what its class states it can do (``CAPABILITIES``, absent ones at their
+    defaults)."""
 
     factory: Callable[..., nn.Module]
-    samples_pixels: bool = False  # forward(params, pixels): (B, P) pixel indices -> colour (B, P, 3), logit (B, P)
-    renders_crops: bool = False  # forward(params, origin, size): a window's colour (B, S*S, 3) and logit (B, S*S)
-    trunk: str | None = None  # specs with the same trunk: init_from may start one from the other
-    any_resolution: bool = False  # its weights draw any R x R when built at R (per-pixel coordinates, no fixed grid)
+
+    @property
+    def built(self) -> type:
+        """The class the factory builds: the factory itself, or its return annotation."""
+        if inspect.isclass(self.factory):
+            return self.factory
+        return typing.get_type_hints(self.factory)["return"]
+
+    def _capability(self, name: str):
+        return getattr(self.built, name, CAPABILITIES[name])
+
+    @property
+    def samples_pixels(self) -> bool:
+        return bool(self._capability("samples_pixels"))
+
+    @property
+    def renders_crops(self) -> bool:
+        return bool(self._capability("renders_crops"))
+
+    @property
+    def any_resolution(self) -> bool:
+        return bool(self._capability("any_resolution"))
+
+    @property
+    def family(self) -> str | None:
+        family = self._capability("family")
+        return family if isinstance(family, str) else None
 
     @property
     def options(self) -> dict:
@@ -252,60 +100,12 @@ def _accepted_types(hint, default) -> tuple[type, ...]:
     return kinds + ((int,) if float in kinds else ()) + ((list,) if tuple in kinds else ())
 
 
-PLUGINS_ENV = "NEURENDER_PLUGINS"  # the plug-in modules a run or a checkpoint may import (allowed_plugin)
-
-_REPORT = {"upsample": upsample, "deconv": deconv, "hybrid": hybrid, "cspup": cspup}
-REPORT_GENERATORS = {**{name: _report(f, False) for name, f in _REPORT.items()},
-                     **{f"{name}_coord": _report(f, True) for name, f in _REPORT.items()}}
-GENERATORS: dict[str, GeneratorSpec] = {
-    **{name: GeneratorSpec(factory) for name, factory in REPORT_GENERATORS.items()},
-    "coord": GeneratorSpec(CoordGenerator),
-    "field": GeneratorSpec(field, samples_pixels=True, trunk="field", any_resolution=True),
-    "phong_field": GeneratorSpec(phong_field, samples_pixels=True, trunk="field", any_resolution=True),
-    "conv_field": GeneratorSpec(conv_field, renders_crops=True, trunk="field"),
-    "window": GeneratorSpec(window, any_resolution=True),
-}
-
-
-def allowed_plugin(module: str) -> bool:
-    """Whether $NEURENDER_PLUGINS (comma-separated module or package names) lists `module` or a package above it:
-    the only plug-in modules neurender imports, since importing one runs its code and checkpoints name them."""
-    listed = [name.strip() for name in os.environ.get(PLUGINS_ENV, "").split(",") if name.strip()]
-    return any(module == name or module.startswith(name + ".") for name in listed)
-
-
 def generator_spec(arch: str) -> GeneratorSpec:
-    """A registered architecture's spec, or for "package.module:Class" one read from the class: its constructor,
-    and its ``samples_pixels`` / ``renders_crops`` / ``any_resolution`` attributes where it has them. The module
-    must be listed in $NEURENDER_PLUGINS (``allowed_plugin``; refused before it is imported otherwise) and
+    """A registered architecture's spec, or for "package.module:Class" one read from the class. The module must be
+    listed in $NEURENDER_PLUGINS (refused before it is imported otherwise; ``registry.allowed_plugin``) and
     importable (e.g. with its folder on PYTHONPATH), and the attribute an ``nn.Module`` subclass (refused before it
     is called otherwise)."""
-    if arch in GENERATORS:
-        return GENERATORS[arch]
-    module, sep, name = arch.partition(":")
-    if not sep or not module or not name:
-        raise NeurenderError(f"unknown architecture {arch!r}; known: {', '.join(GENERATORS)}, or "
-                             "package.module:Class for your own (docs/generators.md)")
-    if not allowed_plugin(module):  # a checkpoint names its arch: loading one must not import a module unasked
-        raise NeurenderError(f"{arch} is a plug-in generator, and importing {module!r} runs its code: neurender "
-                             f"imports only the modules listed in ${PLUGINS_ENV}; if you trust it, set "
-                             f"{PLUGINS_ENV}={module} (docs/generators.md)")
-    try:
-        imported = importlib.import_module(module)
-    except ImportError as e:
-        raise NeurenderError(f"cannot import {module!r} for --arch {arch}: {e} (is its folder on PYTHONPATH?)") \
-            from None
-    except (Exception, SystemExit) as e:  # a user's module: whatever it raises or exits with is one line
-        raise NeurenderError(f"importing {module!r} for --arch {arch} failed: {_first_line(e)}") from None
-    factory = getattr(imported, name, None)
-    if factory is None:
-        raise NeurenderError(f"{module!r} has no {name!r} (--arch {arch})")
-    if not (inspect.isclass(factory) and issubclass(factory, nn.Module)):  # checked before anything is called:
-        # a checkpoint names its arch, and a name like os:_exit must never run
-        raise NeurenderError(f"{arch} is not a generator class (a torch.nn.Module subclass, docs/generators.md)")
-    return GeneratorSpec(factory, bool(getattr(factory, "samples_pixels", False)),
-                         bool(getattr(factory, "renders_crops", False)),
-                         any_resolution=bool(getattr(factory, "any_resolution", False)))
+    return GeneratorSpec(GENERATORS.get(arch))
 
 
 def _check_option_type(arch: str, name: str, value, accepted: tuple[type, ...] | None) -> None:
@@ -333,11 +133,6 @@ def generator_options(arch: str, width: int | None = None, norm: str | None = No
         _check_option_type(arch, name, value, accepted.get(name))
     shorthands = {k: v for k, v in (("width", width), ("norm", norm)) if v is not None and k in known}
     return {**known, **shorthands, **(options or {})}
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def _check_output(arch: str, call: str, out, shapes: tuple[tuple[int, ...], ...]) -> None:
@@ -384,7 +179,7 @@ def check_contract(arch: str, generator: nn.Module, params: torch.Tensor, resolu
             try:
                 out = generator(*args)
             except Exception as e:  # a user's code: whatever it raises is one line
-                raise NeurenderError(f"{arch}: {call} failed on a batch of {b}: {_first_line(e)}") from None
+                raise NeurenderError(f"{arch}: {call} failed on a batch of {b}: {first_line(e)}") from None
             _check_output(arch, call, out, shapes)
 
 
@@ -423,4 +218,4 @@ def build_generator(arch: str, resolution: int, options: dict | None = None) -> 
     except Exception as e:
         if not yours:
             raise
-        raise NeurenderError(f"cannot build {arch} at {resolution} px with {options}: {_first_line(e)}") from None
+        raise NeurenderError(f"cannot build {arch} at {resolution} px with {options}: {first_line(e)}") from None

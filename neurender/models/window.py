@@ -24,9 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurender.layout import TRANSLATION
 from neurender.models.blocks import FiLM, ParamNorm, ParamsToMap, clamp_unit, norm_layer, param_embedding
 from neurender.models.field import sphere_projection
-from neurender.scene import AMBIENT, DEFAULT_CAMERA, TRANSLATION, encoded_diffuse, pixel_centres_ndc
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, pixel_centres_ndc
 
 WINDOW_CHANNELS = 3  # the window's coordinate channels: q_x, q_y and |q|^2
 
@@ -108,6 +109,6 @@ class WindowDecoder(nn.Module):
 
 
 def window(resolution: int, window: int = 64, width: int = 256, norm: str = "batch", span: float = 2.0,
-           embedding: int = 128) -> nn.Module:
+           embedding: int = 128) -> WindowDecoder:
     """The course's convolutional decoder in a window that follows the sphere (``WindowDecoder``)."""
     return WindowDecoder(resolution, window, width, norm, span, embedding)

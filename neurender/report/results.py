@@ -20,10 +20,11 @@ from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.pool import scoring_pool
 from neurender.metrics.registry import METRICS, Pair
 from neurender.metrics.suite import score
-from neurender.presets import load_preset, sample_scenes
+from neurender.presets import load_preset
 from neurender.raster import render_spheres_uint8
 from neurender.report.evaluation import side_by_side_rows
 from neurender.report.figures import side_by_side
+from neurender.sampling import sample_scenes
 
 RESULT_METRICS = ("flip", "lpips", "ssim", "hausdorff", "masked_l1")
 PUBLISHED_SIZE = 128  # every published figure is of 128 x 128 images: shown only in tables of that size

@@ -25,8 +25,9 @@ import torch
 
 from neurender.dataset import LoadedDataset, open_dataset
 from neurender.errors import NeurenderError
-from neurender.presets import Preset, load_mixture, sample_mixture
+from neurender.presets import Preset, load_mixture
 from neurender.raster import render_spheres, render_spheres_uint8
+from neurender.sampling import sample_mixture
 from neurender.scene import DEFAULT_CAMERA, Camera, encode_params
 from neurender.training.config import MAX_VALIDATION_PIXELS
 

@@ -199,8 +199,8 @@ def start_from(t, path: Path) -> None:
     theirs = state["config"]["model"] if training else state["model"]
     pair = {theirs["arch"], mine.arch}
     same = len(pair) == 1 and theirs.get("options", {}) == mine.options
-    trunks = {generator_spec(arch).trunk for arch in pair}
-    related = len(pair) == 1 or (len(trunks) == 1 and None not in trunks)
+    families = {generator_spec(arch).family for arch in pair}
+    related = len(pair) == 1 or (len(families) == 1 and None not in families)
     check_compatible(state, mine, t.resolution, t.source.description, str(path),
                      ("width",) if related and not same else ("arch", "width", "norm", "options"))
     g, g_ema = (state["g"], state["g_ema"]) if training else (state["g_ema"], state["g_ema"])

@@ -31,15 +31,16 @@ from PIL import Image
 
 from neurender.animation.frames import compare
 from neurender.animation.paths import parse_scene
-from neurender.catalog import MAX_SEED
 from neurender.dataset.images import read_png
 from neurender.errors import NeurenderError
 from neurender.inference import Renderer
 from neurender.inversion.fit import InversionConfig, analytic_backend, invert
+from neurender.layout import PARAM_NAMES
 from neurender.metrics.images import to_uint8
-from neurender.presets import PRESETS, sample_scenes
+from neurender.presets import MAX_SEED, PRESETS
 from neurender.report.figures import magma
-from neurender.scene import PARAM_NAMES, scene_problem
+from neurender.sampling import sample_scenes
+from neurender.scene import scene_problem
 
 METRICS = ("flip", "ssim", "masked_l1")  # scored on every update
 MAX_UPLOAD = 4 << 20  # bytes
