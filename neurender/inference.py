@@ -14,7 +14,7 @@ from neurender.models.generators import build_generator, generator_options, gene
 from neurender.scene import Camera, encode_params, scenes_problem
 from neurender.shipped import renderer_path
 from neurender.training.checkpoint import load_checkpoint
-from neurender.training.state import stage_record
+from neurender.training.state import generator_record
 
 MAX_RENDER_BYTES = 8_000_000_000  # float32 images one Renderer.render call returns; more scenes are rendered in parts
 
@@ -103,8 +103,8 @@ def load_renderer(name_or_path: str | Path) -> Renderer:
     path = renderer_path(name_or_path)
     state = load_checkpoint(path)
     try:
-        model = state["config"]["model"] if "config" in state else state["model"]
-        resolution = state["resolution"]
+        record = generator_record(state)
+        model, resolution = record.model, record.resolution
         if not isinstance(resolution, int) or isinstance(resolution, bool) or not 8 <= resolution <= 1024:
             raise ValueError(f"resolution {resolution!r} is not an integer in [8, 1024]")
         try:
@@ -112,13 +112,9 @@ def load_renderer(name_or_path: str | Path) -> Renderer:
             generator = build_generator(model["arch"], resolution, options)
         except NeurenderError as e:
             raise NeurenderError(f"{path}: the generator does not match its description ({e})") from None
-        generator.load_state_dict(state["g_ema"])
-        camera = Camera.from_dict(state["camera"])
-        if "counters" in state:
-            images = state["counters"]["images"]
-            training = [*state["counters"].get("lineage", []), stage_record(state["config"], images)]
-        else:
-            images, training = state["images_seen"], state.get("training", [])
+        generator.load_state_dict(record.g_ema)
+        camera = Camera.from_dict(record.camera)
+        images, training = record.images, record.training
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, ZeroDivisionError) as e:
         reason = f"no {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
         raise NeurenderError(f"{path}: the generator does not match its description ({reason})") from None

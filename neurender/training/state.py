@@ -102,11 +102,39 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+@dataclass(frozen=True)
+class GeneratorRecord:
+    """What any checkpoint says about its generator, a training state or a renderer export alike: the one place
+    that reads the two kinds apart (training, resume and inference read this)."""
+
+    model: dict  # the [model] settings it was built with
+    resolution: int
+    camera: dict
+    g: dict  # the weights to train on from (a training state's G; an export's G_ema)
+    g_ema: dict
+    images: int  # images the file's own run saw (an export: every run behind it)
+    inherited: int  # images the runs it started from saw, not in `images` (an export: 0)
+    training: list  # ``stage_record`` of every run behind it, oldest first, this one included
+    state: dict  # the whole file
+
+
+def generator_record(state: dict) -> GeneratorRecord:
+    """``state`` (``checkpoint.load_checkpoint``'s) described alike whatever its kind."""
+    if state["kind"] == KIND_TRAINING:
+        counters = state["counters"]
+        return GeneratorRecord(state["config"]["model"], state["resolution"], state["camera"], state["g"],
+                               state["g_ema"], counters["images"], counters.get("inherited_images", 0),
+                               [*counters.get("lineage", []), stage_record(state["config"], counters["images"])],
+                               state)
+    return GeneratorRecord(state["model"], state["resolution"], state["camera"], state["g_ema"], state["g_ema"],
+                           state["images_seen"], 0, state.get("training", []), state)
+
+
 def check_compatible(state: dict, mine: ModelConfig, resolution: int, data: str, path: str,
                      keys: tuple[str, ...] = ("arch", "width", "norm", "options")) -> None:
     """A clear error when a checkpoint (training state or renderer export) holds another generator (compared on
     `keys`), or was trained at another resolution than `data` (a description of the run's data) has."""
-    theirs = state["config"]["model"] if state["kind"] == KIND_TRAINING else state["model"]
+    theirs = generator_record(state).model
     for key in keys:
         if theirs.get(key, {} if key == "options" else None) != getattr(mine, key):  # older files: no options
             raise NeurenderError(f"{path} holds a {theirs['arch']} generator (width {theirs['width']}, norm "
@@ -194,30 +222,25 @@ def start_from(t, path: Path) -> None:
     say) or other options of the same one, the tensors both share load and the rest keep their initial values,
     listed in config-history.jsonl."""
     state = load_checkpoint(path)
-    training = state["kind"] == KIND_TRAINING
-    mine = t.config.model
-    theirs = state["config"]["model"] if training else state["model"]
+    record, mine = generator_record(state), t.config.model
+    theirs = record.model
     pair = {theirs["arch"], mine.arch}
     same = len(pair) == 1 and theirs.get("options", {}) == mine.options
     families = {generator_spec(arch).family for arch in pair}
     related = len(pair) == 1 or (len(families) == 1 and None not in families)
     check_compatible(state, mine, t.resolution, t.source.description, str(path),
                      ("width",) if related and not same else ("arch", "width", "norm", "options"))
-    g, g_ema = (state["g"], state["g_ema"]) if training else (state["g_ema"], state["g_ema"])
     if same:
-        t.g.load_state_dict(g)
-        t.g_ema.load_state_dict(g_ema)
+        t.g.load_state_dict(record.g)
+        t.g_ema.load_state_dict(record.g_ema)
     else:  # g_ema is a copy of g so far: their fresh tensors agree
-        fresh = load_shared(t.g, g, str(path))
-        load_shared(t.g_ema, g_ema, str(path))
+        fresh = load_shared(t.g, record.g, str(path))
+        load_shared(t.g_ema, record.g_ema, str(path))
         t.changes["init_from.fresh"] = fresh
-    if not training:
-        t.counters.inherited_images = state["images_seen"]
-        t.counters.lineage = state.get("training") or [{"init_from": str(path), "images_seen": state["images_seen"]}]
+    t.counters.inherited_images = record.images + record.inherited
+    t.counters.lineage = record.training or [{"init_from": str(path), "images_seen": record.images}]
+    if state["kind"] != KIND_TRAINING:
         return
-    t.counters.inherited_images = state["counters"]["images"] + state["counters"].get("inherited_images", 0)
-    t.counters.lineage = [*state["counters"].get("lineage", []),
-                          stage_record(state["config"], state["counters"]["images"])]
     their_crop = upgrade_layout(state["config"]).get("sampling", {}).get("crop_size", 0)
     same_d = all(theirs[k] == getattr(mine, k) for k in theirs if k.startswith("d_"))
     if t.d is not None and state.get("d") is not None and their_crop == t.config.sampling.crop_size and same_d:
