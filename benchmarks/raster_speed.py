@@ -27,9 +27,10 @@ from arguments import DURATION, POSITIVE
 from record import write_record
 
 from neurender.dataset import BLOCK, GenerateSpec, generate_dataset
+from neurender.footprint import view_space_params
 from neurender.layout import DIFFUSE, LIGHT, SHININESS, TRANSLATION
 from neurender.presets import PRESETS, Preset
-from neurender.raster import render_spheres_uint8, view_space_params
+from neurender.raster import render_spheres_uint8
 from neurender.sampling import sample_scenes
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, Camera, ray_directions
 

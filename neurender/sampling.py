@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from neurender.errors import NeurenderError
+from neurender.footprint import sphere_pixel_bounds
 from neurender.layout import DIFFUSE, N_PARAMS, TRANSLATION
 from neurender.presets import MAX_SEED, Preset
-from neurender.raster import covered_pixels, sphere_pixel_bounds
+from neurender.raster import covered_pixels
 from neurender.scene import DEFAULT_CAMERA, Camera
 
 MAX_ATTEMPTS = 20_000  # candidates per image before a preset is declared impossible

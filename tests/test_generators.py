@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from neurender.errors import NeurenderError
-from neurender.models.field import sphere_projection
 from neurender.models.generators import build_generator
+from neurender.models.projection import sphere_projection
 from neurender.models.report import AddCoords, add_sphere_frame, stage_channels
 from neurender.presets import load_preset
 from neurender.raster import render_spheres

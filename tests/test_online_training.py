@@ -11,7 +11,8 @@ from cli_helpers import assert_user_error, run
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.models.blocks import clamp_towards
-from neurender.models.field import FieldGenerator, near_cut, scene_features
+from neurender.models.field import FieldGenerator
+from neurender.models.projection import near_cut, scene_features
 from neurender.presets import PRESETS
 from neurender.raster import render_spheres
 from neurender.sampling import sample_scenes

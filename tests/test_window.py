@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from neurender.models.field import sphere_projection
+from neurender.models.projection import sphere_projection
 from neurender.models.window import WindowDecoder, place_window, window_grid
 from neurender.raster import covered_pixels, render_spheres
 from neurender.scene import DEFAULT_CAMERA, encode_params, pixel_centres_ndc

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from neurender.footprint import view_space_params
 from neurender.layout import DIFFUSE, LIGHT, SHININESS, TRANSLATION
-from neurender.raster import view_space_params
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, Camera, ray_directions
 
 

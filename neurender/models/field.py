@@ -48,13 +48,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurender.layout import LIGHT, N_PARAMS, TRANSLATION
+from neurender.layout import N_PARAMS
 from neurender.models.blocks import ParamNorm, clamp_towards, clamp_unit, zero_linear
-from neurender.scene import AMBIENT, DEFAULT_CAMERA, POSITION_SCALE, encoded_diffuse, pixel_centres_ndc
+from neurender.models.projection import N_FEATURES, near_cut, scene_features
+from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, pixel_centres_ndc
 
-N_FEATURES = N_PARAMS + 10  # scene_features' columns
-FRAME_LIMIT = 4.0  # projected centres are clamped to this many half-frames from the centre (NDC)
-RADIUS_LIMIT = 8.0  # apparent radii are clamped to this (NDC half-frames)
 INFERENCE_IMAGES = 4  # images per chunk when rendering whole frames without gradients, at 128 px...
 INFERENCE_PIXELS = INFERENCE_IMAGES * 128 * 128  # ... and pixels per chunk at any size: larger frames are
 # evaluated in pieces of at most this many pixels, so that memory does not grow with the resolution
@@ -65,40 +63,6 @@ SLOPE_FLOOR = 1.0  # with coverage_cap, the coverage slope is at least this: the
 SCENE_ROWS = 16  # batches of scenes, and pixel counts per scene in whole frames, are padded to a multiple of this
 CUT_SLOPE = 4.0  # the near-plane cut's coverage logit per pixel from its outline, before its learned sharpness
 SHADINGS = {"free": 3, "phong": 2}  # output layers and the values per pixel they read
-
-
-def sphere_projection(encoded: torch.Tensor, tan_half_fov: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Where the sphere lands: (B, 10) ``encode_params`` output -> the projection of its centre ``u`` (B, 2) in NDC
-    (x right, y up; clamped to +-FRAME_LIMIT) and its apparent radius ``rho = 1 / (sqrt(|c|^2 - 1) tan(fov / 2))``
-    (B, 1), the tangent of its angular radius in NDC units (clamped to RADIUS_LIMIT). Fixed functions of the
-    parameters alone."""
-    c = encoded[:, TRANSLATION] * POSITION_SCALE
-    depth = (-c[:, 2:3]).clamp(min=1e-3)
-    u = (c[:, :2] / depth / tan_half_fov).clamp(-FRAME_LIMIT, FRAME_LIMIT)
-    rho = (1 / ((c * c).sum(1, keepdim=True) - 1).clamp(min=1e-3).sqrt() / tan_half_fov).clamp(max=RADIUS_LIMIT)
-    return u, rho
-
-
-def scene_features(encoded: torch.Tensor, tan_half_fov: float) -> torch.Tensor:
-    """Fixed functions of the scene parameters alone. (B, 10) ``encode_params`` output -> (B, 20) float32.
-
-    Columns: the 10 encoded parameters; the projection of the sphere centre in NDC ``u`` (2) and log of the
-    apparent radius ``rho`` (1), both from ``sphere_projection``; the unit direction from the sphere centre to the
-    light (3) and to the camera (3); 1 if the sphere lies wholly in front of the camera, else 0 (1).
-    """
-    c, light = encoded[:, TRANSLATION] * POSITION_SCALE, encoded[:, LIGHT] * POSITION_SCALE
-    u, rho = sphere_projection(encoded, tan_half_fov)
-    in_front = (c[:, 2:3] < -1).float()
-    return torch.cat([encoded, u, rho.log(), F.normalize(light - c, dim=1), F.normalize(-c, dim=1), in_front], 1)
-
-
-def near_cut(encoded: torch.Tensor, tan_half_fov: float, near: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The near plane's cut through the sphere, projected. (B, 10) ``encode_params`` output -> centre (B, 2) in
-    NDC and radius (B, 1) in NDC half-frames of the circle where the plane z = -near meets the sphere; radius 0
-    where the plane misses the sphere."""
-    c = encoded[:, TRANSLATION] * POSITION_SCALE
-    radius = (1 - (c[:, 2:3] + near) ** 2).clamp(min=0).sqrt() / (near * tan_half_fov)
-    return c[:, :2] / (near * tan_half_fov), radius
 
 
 class Trunk(NamedTuple):

@@ -22,7 +22,8 @@ from neurender.models.blocks import (
     norm_layer,
     param_embedding,
 )
-from neurender.models.field import Q_LIMIT, R2_LIMIT, sphere_projection
+from neurender.models.field import Q_LIMIT, R2_LIMIT
+from neurender.models.projection import sphere_projection
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, pixel_centres_ndc, ray_directions
 
 
@@ -50,7 +51,7 @@ def add_sphere_frame(x: torch.Tensor, centre: torch.Tensor, radius: torch.Tensor
     """A frame that follows the sphere, as three more channels: (B, C, H, W) -> (B, C + 3, H, W), each pixel
     centre's NDC coordinates p (x right, y up) relative to the projection of the sphere's centre in units of its
     apparent radius, ``q = (p - centre) / radius`` (clamped to +-Q_LIMIT), and ``|q|^2`` (clamped to R2_LIMIT).
-    centre (B, 2) and radius (B, 1) are ``field.sphere_projection``'s, fixed functions of the parameters: the
+    centre (B, 2) and radius (B, 1) are ``projection.sphere_projection``'s, fixed functions of the parameters: the
     field's frame before its learned corrections. The outline of a sphere near the optical axis is close to
     ``|q|^2 = 1``, the rest of the frame a perspective's stretch of it, which the convolutions learn."""
     b, _, h, w = x.shape

@@ -26,7 +26,7 @@ from torch import nn
 
 from neurender.layout import TRANSLATION
 from neurender.models.blocks import FiLM, ParamNorm, ParamsToMap, clamp_unit, norm_layer, param_embedding
-from neurender.models.field import sphere_projection
+from neurender.models.projection import sphere_projection
 from neurender.scene import AMBIENT, DEFAULT_CAMERA, encoded_diffuse, pixel_centres_ndc
 
 WINDOW_CHANNELS = 3  # the window's coordinate channels: q_x, q_y and |q|^2
