@@ -1,5 +1,5 @@
 """Argument types the benchmark scripts share: a value out of range is argparse's one error line (exit 2), before
-any work. (The scripts run as ``python benchmarks/NAME.py``, so this folder is on their import path.)"""
+any work (``python -m benchmarks.KIND.NAME``)."""
 
 from __future__ import annotations
 

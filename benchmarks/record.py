@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+RESULTS = ROOT / "benchmarks" / "results"  # where every script writes its record unless told otherwise
 
 
 def _git(*args: str) -> str | None:

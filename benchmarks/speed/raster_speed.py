@@ -11,21 +11,22 @@ Prints a table and writes benchmarks/results/raster_speed.json. Measures, per pr
 - disk: plain sequential writes of 1 GiB of non-zero bytes into the same directory, the ceiling any
   writer of dense data meets on this machine.
 
-    python benchmarks/raster_speed.py [--threads 2] [--seconds 3]
+    python -m benchmarks.speed.raster_speed [--threads 2] [--seconds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from arguments import DURATION, POSITIVE
-from record import write_record
 
+from benchmarks.arguments import DURATION, POSITIVE
+from benchmarks.record import RESULTS, write_record
 from neurender.dataset import BLOCK, GenerateSpec, generate_dataset
 from neurender.footprint import view_space_params
 from neurender.layout import DIFFUSE, LIGHT, SHININESS, TRANSLATION
@@ -69,15 +70,16 @@ def full_frame_uint8(params: torch.Tensor, camera: Camera = DEFAULT_CAMERA) -> t
     return (rgba * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1)
 
 
-def disk_bandwidth(seconds: float) -> float:
-    """MB/s of plain sequential writes (1 GiB in 64 MiB blocks, no fsync: as the dataset writer) into the
-    current directory."""
-    block = np.full(64 << 20, 7, dtype=np.uint8)
+def disk_bandwidth(seconds: float, mib: int) -> float:
+    """MB/s of plain sequential writes (`mib` MiB in blocks of up to 64 MiB, no fsync: as the dataset writer) into
+    the current directory."""
+    block_mib = math.gcd(mib, 64)
+    block = np.full(block_mib << 20, 7, dtype=np.uint8)
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
-        def write_gib():
+        def write():
             with open(Path(tmp) / "disk", "wb") as f:
-                f.writelines([block] * 16)
-        return rate(write_gib, 1024, seconds) * (1 << 20) / 1e6
+                f.writelines([block] * (mib // block_mib))
+        return rate(write, mib, seconds) * (1 << 20) / 1e6
 
 
 def measure_preset(preset: Preset, count: int, threads: int, seconds: float) -> dict:
@@ -101,17 +103,28 @@ def measure_preset(preset: Preset, count: int, threads: int, seconds: float) -> 
             "write_images_per_s": round(write), "write_MB_per_s": round(write * RES * RES * 4 / 1e6)}
 
 
+def block_counts(text: str) -> tuple[int, int]:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) >= 1 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected two counts of at least 1 (default,easy), got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=POSITIVE, default=2)
     parser.add_argument("--seconds", type=DURATION, default=3.0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "raster_speed.json")
+    parser.add_argument("--blocks", type=block_counts, default=(16, 4),
+                        help=f"scenes per preset in writer blocks of {BLOCK}: default,easy [default: 16,4]")
+    parser.add_argument("--disk-mib", type=POSITIVE, default=1024, help="MiB per write of the disk measure")
+    parser.add_argument("--out", type=Path, default=RESULTS / "raster_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {"threads": args.threads, "resolution": RES, "presets": {}}
-    for name, count in (("default", 16 * BLOCK), ("easy", 4 * BLOCK)):
+    for name, blocks in zip(("default", "easy"), args.blocks, strict=True):
+        count = blocks * BLOCK
         results["presets"][name] = measure_preset(PRESETS[name], count, args.threads, args.seconds)
-    results["disk_write_MB_per_s"] = round(disk_bandwidth(args.seconds))
+    results["disk_write_MB_per_s"] = round(disk_bandwidth(args.seconds, args.disk_mib))
     print(f"{'preset':8} {'render img/s':>13} {'full-frame img/s':>17} {'speed-up':>9} {'sample/s':>9} "
           f"{'write img/s':>12} {'write MB/s':>11}")
     for name, r in results["presets"].items():

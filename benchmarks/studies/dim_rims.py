@@ -12,7 +12,7 @@ moves by the same factor), with the mean Hausdorff over all the seeds' images. I
 moves under an outline change of a few hundredths of a pixel: the course template draws a 64 x 64 UV sphere, whose
 outline lies up to 1 - cos(pi / 64) = 0.12% inside the true one. Writes benchmarks/results/dim_rims.json.
 
-    python benchmarks/dim_rims.py [--checkpoint universal ...] [--shrink 0.0012 ...] [--seeds 101-130]
+    python -m benchmarks.studies.dim_rims [--checkpoint universal ...] [--shrink 0.0012 ...] [--seeds 101-130]
         [--max-luma 0.4]
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from arguments import POSITIVE
-from record import write_record
 from skimage.color import rgb2gray
 
+from benchmarks.arguments import POSITIVE
+from benchmarks.record import RESULTS, write_record
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.layout import LIGHT, TRANSLATION
@@ -127,7 +127,7 @@ def main() -> None:
                         help="test seeds: FIRST-LAST or a comma-separated list")
     parser.add_argument("--max-luma", type=float, default=0.4, help="a scene is dim below this brightest luma")
     parser.add_argument("--threads", type=POSITIVE, default=2)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "dim_rims.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "dim_rims.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = args.seeds

@@ -4,7 +4,7 @@ For each generator: images/s in the warm-up phase (G alone, masked L1) and in th
 and a G step per batch, balancing off so every architecture does the same work), through the real Trainer
 (data loading from a memory-mapped dataset included). Writes benchmarks/results/train_speed.json.
 
-    python benchmarks/train_speed.py [--threads 2] [--seconds 20]
+    python -m benchmarks.speed.train_speed [--threads 2] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import torch
-from arguments import DURATION, POSITIVE
-from record import write_record
 
+from benchmarks.arguments import DURATION, POSITIVE
+from benchmarks.record import RESULTS, write_record
 from neurender.dataset import GenerateSpec, generate_dataset
 from neurender.models.registry import GENERATORS
 from neurender.presets import PRESETS
@@ -26,6 +26,14 @@ from neurender.training.config import from_dict
 from neurender.training.loop import Trainer
 
 BATCH = 32
+
+
+def arch_list(text: str) -> list[str]:
+    archs = [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in archs if a not in GENERATORS]
+    if not archs or unknown:
+        raise argparse.ArgumentTypeError(f"expected registered generators, got {text!r}")
+    return archs
 
 
 def images_per_s(trainer: Trainer, seconds: float) -> float:
@@ -40,7 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=POSITIVE, default=os.cpu_count())
     parser.add_argument("--seconds", type=DURATION, default=20.0, help="measuring time per architecture and phase")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "train_speed.json")
+    parser.add_argument("--archs", type=arch_list, default=",".join(GENERATORS), help="comma-separated [default: all]")
+    parser.add_argument("--out", type=Path, default=RESULTS / "train_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {"resolution": 128, "batch": BATCH, "threads": args.threads, "architectures": {}}
@@ -49,7 +58,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         root = Path(tmp) / "easy"
         generate_dataset(GenerateSpec(PRESETS["easy"], 1024, 0, 128, 0.1, 0.1), root)
-        for arch in GENERATORS:
+        for arch in args.archs:
             row = {}
             for phase, schedule in (("warmup", {"warmup_images": 10**9}),
                                     ("adversarial", {"warmup_images": 0, "adversarial_images": 10**9})):

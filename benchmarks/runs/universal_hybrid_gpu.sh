@@ -5,14 +5,14 @@
 #   - hybrid_coord from scratch: the GPU warm-up (configs/hybrid-coord/gpu-warmup.toml), then its three ablation
 #     arms side by side (configs/hybrid-coord/gpu-adversarial.toml, configs/ablations/hybrid-coord-gpu-{fixed,l1}.toml).
 # Each run's renderer and logs come back to $OUT as a tar of its run folder (no training checkpoints).
-#   OUT=/tmp/out bash benchmarks/universal_hybrid_gpu.sh
+#   OUT=/tmp/out bash benchmarks/runs/universal_hybrid_gpu.sh
 # Knobs (seconds; a CPU rehearsal sets them small and EXTRA="--device cpu --workers 0 --batch 8"):
 # UNIVERSAL_S=470 WARMUP_S=290 ARM_S=170 EXTRA=""
 # Score afterwards on the CPU: neurender results --presets easy,default --checkpoint NAME=RUN/renderer.pt ...
 set -u
 OUT=${OUT:?set OUT to the folder for the results}
 UNIVERSAL_S=${UNIVERSAL_S:-470} WARMUP_S=${WARMUP_S:-290} ARM_S=${ARM_S:-170} EXTRA=${EXTRA:-}
-. benchmarks/gpu_runs.sh
+. benchmarks/runs/gpu_runs.sh
 gpu_session
 has_cuda && start_mps
 

@@ -8,7 +8,8 @@ real browser.
 Writes benchmarks/results/viewer_latency.json and a screenshot of the page beside it (--screenshot docs/viewer.png
 for the docs' picture).
 
-    python benchmarks/viewer_latency.py [--checkpoint universal] [--preset easy] [--count 50] [--moves 20] [--threads 2]
+    python -m benchmarks.speed.viewer_latency [--checkpoint universal] [--preset easy] [--count 50] [--moves 20]
+        [--threads 2]
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from arguments import POSITIVE
-from record import write_record
 
+from benchmarks.arguments import POSITIVE
+from benchmarks.record import RESULTS, ROOT, write_record
 from neurender.inference import load_renderer
 from neurender.presets import PRESETS
 from neurender.sampling import sample_scenes
 from neurender.viewer.server import serve
 
-ROOT = Path(__file__).resolve().parent.parent
 MOVE = """
 const done = arguments[arguments.length - 1];
 const slider = document.getElementById(arguments[0]);
@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("--threads", type=POSITIVE, default=2)
     parser.add_argument("--checkpoint", default="universal", help="a shipped renderer's name or a renderer file")
     parser.add_argument("--preset", default="easy", choices=sorted(PRESETS))
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "viewer_latency.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "viewer_latency.json")
     parser.add_argument("--screenshot", type=Path, default=None, help="[default: --out with .png]")
+    parser.add_argument("--no-browser", action="store_true", help="the server and its round trip only (no Chromium)")
     args = parser.parse_args()
     args.screenshot = args.screenshot or args.out.with_suffix(".png")
     torch.set_num_threads(args.threads)
@@ -69,6 +70,23 @@ def main() -> None:
         if k:  # the first call warms up
             round_trip_ms.append(1000 * (time.perf_counter() - start))
             server_ms.append(body["ms"])
+    page_ms = [] if args.no_browser else browser_updates(url, args.moves, args.screenshot)
+    server.shutdown()
+    results = {"threads": args.threads, "resolution": 128, "checkpoint": args.checkpoint, "preset": args.preset}
+    for name, values in (("server_ms", server_ms), ("round_trip_ms", round_trip_ms), ("browser_update_ms", page_ms)):
+        if not values:
+            continue
+        results[name] = {"median": round(float(np.median(values)), 1),
+                         "p95": round(float(np.percentile(values, 95)), 1), "count": len(values)}
+        print(f"{name:18s} median {results[name]['median']:6.1f} ms, 95th percentile {results[name]['p95']:6.1f} ms "
+              f"({len(values)} updates)")
+    write_record(args.out, results, args.threads)
+    print(f"wrote {args.out}" + ("" if args.no_browser else f" and {args.screenshot}"))
+
+
+def browser_updates(url: str, moves: int, screenshot: Path) -> list[float]:
+    """Milliseconds from a slider move to the page's new image, `moves` times in headless Chromium; then a
+    screenshot of a lit scene."""
     sys.path.insert(0, str(ROOT / "tests"))
     from browser import chromium
 
@@ -78,23 +96,15 @@ def main() -> None:
         browser.get(url + "/")
         time.sleep(2)
         browser.set_script_timeout(30)
-        values = np.linspace(-2.0, 6.0, args.moves + 1)
+        values = np.linspace(-2.0, 6.0, moves + 1)
         page_ms = [browser.execute_async_script(MOVE, "s_tx", str(v)) for v in values][1:]
         for name, value in (("s_tx", "4.4"), ("s_ly", "15"), ("s_lx", "8")):  # a lit scene for the screenshot
             browser.execute_async_script(MOVE, name, value)
-        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(args.screenshot))
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(screenshot))
     finally:
         browser.quit()
-        server.shutdown()
-    results = {"threads": args.threads, "resolution": 128, "checkpoint": args.checkpoint, "preset": args.preset}
-    for name, values in (("server_ms", server_ms), ("round_trip_ms", round_trip_ms), ("browser_update_ms", page_ms)):
-        results[name] = {"median": round(float(np.median(values)), 1),
-                         "p95": round(float(np.percentile(values, 95)), 1), "count": len(values)}
-        print(f"{name:18s} median {results[name]['median']:6.1f} ms, 95th percentile {results[name]['p95']:6.1f} ms "
-              f"({len(values)} updates)")
-    write_record(args.out, results, args.threads)
-    print(f"wrote {args.out} and {args.screenshot}")
+    return page_ms
 
 
 if __name__ == "__main__":

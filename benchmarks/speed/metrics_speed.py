@@ -8,7 +8,7 @@ shell (start-up, PNG reading, scoring, FLIP maps, figure and tables). The suite 
 `--repeats` times each, so that both meet the same machine; the ratio is of their best times (all are written).
 Writes benchmarks/results/metrics_speed.json.
 
-    python benchmarks/metrics_speed.py [--workers 2] [--count 600] [--repeats 3]
+    python -m benchmarks.speed.metrics_speed [--workers 2] [--count 600] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from arguments import POSITIVE
 from PIL import Image
-from record import write_record
 
+from benchmarks.arguments import POSITIVE
+from benchmarks.record import RESULTS, write_record
 from neurender.dataset import GenerateSpec, generate_dataset, open_dataset
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import DEFAULT_METRICS, METRICS, Pair
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--workers", type=POSITIVE, default=2)
     parser.add_argument("--count", type=POSITIVE, default=600, help="test images (the dataset has 10x as many)")
     parser.add_argument("--repeats", type=POSITIVE, default=3, help="turns of the suite and the command; best of each")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "metrics_speed.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "metrics_speed.json")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")

@@ -4,7 +4,7 @@ the exact image beside every arm's, cropped around the sphere (small spheres fil
 labelled with each arm's FLIP. Writes the figure and benchmarks/results/worst_cases-NAME.json (each case's frame
 and per-arm FLIP, LPIPS and Hausdorff).
 
-    python benchmarks/worst_cases.py --checkpoint l1=PATH --checkpoint fixed=PATH ... [--preset visible]
+    python -m benchmarks.studies.worst_cases --checkpoint l1=PATH --checkpoint fixed=PATH ... [--preset visible]
         [--seed 1] [--count 600] [--per-arm 2] --out docs/results/conv-arms-worst.png
 """
 
@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from record import write_record
 
+from benchmarks.record import RESULTS, write_record
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.metrics.pool import scoring_pool
@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=600)
     parser.add_argument("--per-arm", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--record", type=Path, default=None, help=f"its JSON record [default: {RESULTS.name}/...]")
     args = parser.parse_args()
     if args.count < 1 or args.per_arm < 1 or args.seed < 0:
         parser.error("--count and --per-arm must be 1 or more, --seed 0 or more")
@@ -63,7 +64,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     comparison_grid(rows, ["exact", *arms], args.out,
                     f"{args.preset}, seed {args.seed}: each arm's {args.per_arm} worst by FLIP (cropped)")
-    result = Path(__file__).parent / "results" / f"worst_cases-{args.out.stem}.json"
+    result = args.record or RESULTS / f"worst_cases-{args.out.stem}.json"
     write_record(result, {"preset": args.preset, "seed": args.seed, "count": args.count, "arms": arms,
                           "cases": record})
     print(json.dumps(record, indent=2))

@@ -9,7 +9,7 @@ rasterizer's rate, and at 128 the goal (universal.pt: 1/30 on default scenes, 1/
 process per renderer and size, the peak resident memory that rendering one batch of 64 of the preset's scenes adds
 (the batch the commands use; the images returned are part of it). Writes benchmarks/results/render_speed.json.
 
-    python benchmarks/render_speed.py [--threads 2] [--count 512] [--repeats 3] [--sizes 128,256,512]
+    python -m benchmarks.speed.render_speed [--threads 2] [--count 512] [--repeats 3] [--sizes 128,256,512]
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from arguments import POSITIVE
-from record import write_record
 
+from benchmarks.arguments import POSITIVE
+from benchmarks.record import RESULTS, write_record
 from neurender.inference import load_renderer
 from neurender.models.field import INFERENCE_PIXELS, gated_image
 from neurender.presets import load_preset
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--count", type=POSITIVE, default=512, help="scenes per pair at 128 px")
     parser.add_argument("--repeats", type=POSITIVE, default=3)
     parser.add_argument("--sizes", type=sizes, default=[128, 256, 512])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "render_speed.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "render_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {"sizes": args.sizes, "batch": BATCH, "threads": args.threads, "count": args.count, "pairs": []}

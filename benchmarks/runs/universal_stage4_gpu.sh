@@ -5,13 +5,13 @@
 # if its time runs out first and exported there. Needs stage 3's renderer, checkpoints/runs/universal-stage3/
 # renderer.pt (the device tool's `carry`). Each run's renderer and logs come back to $OUT as a tar of its run folder
 # (no training checkpoints).
-#   OUT=/tmp/out bash benchmarks/universal_stage4_gpu.sh
+#   OUT=/tmp/out bash benchmarks/runs/universal_stage4_gpu.sh
 # Knobs (seconds; a CPU rehearsal sets it small and EXTRA="--device cpu --workers 0 --batch 8"): ARM_S=470 EXTRA=""
 # Score afterwards on the CPU: neurender results --presets easy,default --checkpoint NAME=RUN/renderer.pt ...
 set -u
 OUT=${OUT:?set OUT to the folder for the results}
 ARM_S=${ARM_S:-470} EXTRA=${EXTRA:-}
-. benchmarks/gpu_runs.sh
+. benchmarks/runs/gpu_runs.sh
 gpu_session
 has_cuda && start_mps
 

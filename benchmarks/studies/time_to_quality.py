@@ -7,7 +7,7 @@ GAN's warm-up on crops from scratch, ablations/gan-scratch-warmup.toml), from sc
 dropped), on CPU threads.
 Writes benchmarks/results/time_to_quality.json and time_to_quality.png.
 
-    python benchmarks/time_to_quality.py [--seconds 120] [--every 30] [--archs field,hybrid] [--threads 2]
+    python -m benchmarks.studies.time_to_quality [--seconds 120] [--every 30] [--archs field,hybrid] [--threads 2]
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from arguments import DURATION, POSITIVE
-from record import write_record
 
+from benchmarks.arguments import DURATION, POSITIVE
+from benchmarks.record import RESULTS, ROOT, write_record
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
 from neurender.models.registry import GENERATORS, REPORT_NAMES
@@ -30,7 +30,7 @@ from neurender.report.figures import pyplot
 from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
 from neurender.training.loop import Trainer
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = ROOT / "configs"
 RECIPE = {**{arch: arch.removesuffix("_coord") for arch in REPORT_NAMES}, "coord": "hybrid",
           "field": "quick", "phong_field": "quick", "conv_field": "ablations/gan-scratch-warmup"}
 VAL_IMAGES = 64
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--every", type=DURATION, default=30.0, help="seconds of training between validations")
     parser.add_argument("--archs", type=arch_list, default=",".join(GENERATORS))
     parser.add_argument("--threads", type=POSITIVE, default=os.cpu_count())
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_quality.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "time_to_quality.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {"seconds": args.seconds, "threads": args.threads, "val_images": VAL_IMAGES, "architectures": {}}

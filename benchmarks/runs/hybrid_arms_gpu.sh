@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The second leg of the GPU ablation (docs/experiments.md, entry 19): the three hybrid_coord arms of
-# benchmarks/universal_hybrid_gpu.sh continued side by side on one GPU for ARM_S seconds each, each from its own
+# benchmarks/runs/universal_hybrid_gpu.sh continued side by side on one GPU for ARM_S seconds each, each from its own
 # renderer (that session's exports: G_ema as G and G_ema; D and the optimizers start fresh), stopped and exported as
 # the first leg was. Needs the three runs' renderer.pt under checkpoints/runs (the device tool's `carry`).
-#   OUT=/tmp/out bash benchmarks/hybrid_arms_gpu.sh
+#   OUT=/tmp/out bash benchmarks/runs/hybrid_arms_gpu.sh
 # Knobs: ARM_S=200 EXTRA="" (a CPU rehearsal: ARM_S=20 EXTRA="--device cpu --workers 0 --batch 8")
 set -u
 OUT=${OUT:?set OUT to the folder for the results}
 ARM_S=${ARM_S:-200} EXTRA=${EXTRA:-}
-. benchmarks/gpu_runs.sh
+. benchmarks/runs/gpu_runs.sh
 gpu_session
 has_cuda && start_mps
 

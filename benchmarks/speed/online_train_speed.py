@@ -3,7 +3,7 @@
 scene and loader processes, on this machine's GPU where there is one, else its CPU.
 Writes benchmarks/results/online_train_speed-<device>.json.
 
-    python benchmarks/online_train_speed.py [--seconds 15] [--variants 96x64x256x0,128x1024x512x12]
+    python -m benchmarks.speed.online_train_speed [--seconds 15] [--variants 96x64x256x0,128x1024x512x12]
 
 A variant is WIDTHxBATCHxPIXELSxWORKERS.
 """
@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import torch
-from arguments import DURATION, POSITIVE
-from record import write_record
 
+from benchmarks.arguments import DURATION, POSITIVE
+from benchmarks.record import RESULTS, write_record
 from neurender.training.config import from_dict
 from neurender.training.loop import Trainer
 
@@ -71,7 +71,7 @@ def main() -> None:
             results["variants"].append(row)
             print(f"{width:5d} {batch:6d} {pixels:6d} {workers:7d} {rate:10.1f}", flush=True)
     slug = "cuda" if device.type == "cuda" else "cpu"
-    out = args.out or Path(__file__).parent / "results" / f"online_train_speed-{slug}.json"
+    out = args.out or RESULTS / f"online_train_speed-{slug}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_record(out, results, args.threads)
 

@@ -8,7 +8,7 @@ Prints per backend the median error of each parameter group, the image L1 of the
 image, and how far apart the two neural paths' recovered scenes are (per parameter group, the largest of the
 errors ``parameter_errors`` would give one against the other); writes benchmarks/results/inversion.json.
 
-    python benchmarks/inversion.py [--count 6] [--threads 2]
+    python -m benchmarks.studies.inversion [--count 6] [--threads 2]
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from arguments import NONNEGATIVE, POSITIVE
-from record import write_record
 
+from benchmarks.arguments import NONNEGATIVE, POSITIVE
+from benchmarks.record import RESULTS, write_record
 from neurender.inference import load_renderer
 from neurender.inversion.fit import InversionConfig, analytic_backend, invert, neural_backend
 from neurender.inversion.job import GROUPS, image_facts, parameter_errors
@@ -35,10 +35,12 @@ def main() -> None:
     parser.add_argument("--count", type=POSITIVE, default=6)
     parser.add_argument("--threads", type=POSITIVE, default=2)
     parser.add_argument("--seed", type=NONNEGATIVE, default=9)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inversion.json")
+    parser.add_argument("--starts", type=POSITIVE, default=InversionConfig.starts, help="per image (the CLI's)")
+    parser.add_argument("--steps", type=POSITIVE, default=InversionConfig.steps, help="per start (the CLI's)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "inversion.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = InversionConfig()
+    config = InversionConfig(starts=args.starts, steps=args.steps)
     renderer = load_renderer("universal")
     results = {"count": args.count, "seed": args.seed, "threads": args.threads, "config": asdict(config),
                "renderer": "universal", "renderer_images_seen": renderer.images_seen, "presets": {}}

@@ -4,10 +4,11 @@ easy scenes until its schedule ends or `--seconds` of training have passed, then
 `training` record says how many images each phase saw.
 
 Score the exports with `neurender results --presets easy --checkpoint NAME=RUN/renderer.pt ...` (600 images x 3
-seeds). Appends one line per run to RUN/../report_recipes.jsonl: recipe, arch, device, wall seconds, images.
+seeds). Writes the run's record (recipe, arch, device, wall seconds, images, last validation) with the shared
+header to RUN/report_recipes.json, or to `--record`.
 
-    python benchmarks/report_recipes.py --recipe hybrid --arch hybrid_coord --seconds 3600 --out RUN [--device cuda]
-        [--shading phong] [--film] [--frame]   (the report networks' options, docs/generators.md)
+    python -m benchmarks.studies.report_recipes --recipe hybrid --arch hybrid_coord --seconds 3600 --out RUN
+        [--device cuda] [--shading phong] [--film] [--frame]   (the report networks' options, docs/generators.md)
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import time
 from pathlib import Path
 
 import torch
-from arguments import DURATION, NONNEGATIVE, POSITIVE
 
 import neurender as nr
+from benchmarks.arguments import DURATION, NONNEGATIVE, POSITIVE
+from benchmarks.record import ROOT, write_record
 from neurender.models.registry import REPORT_NAMES
 from neurender.models.report import SHADINGS
 from neurender.training.config import load_config
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = ROOT / "configs"
 RECIPES = ("upsample", "deconv", "hybrid", "cspup")
 
 
@@ -50,8 +52,6 @@ def train(recipe: str, arch: str, seconds: float, out: Path, device: str, thread
               "phases": {"warmup": min(images, planned.warmup_images),
                          "adversarial": max(0, images - planned.warmup_images)},
               "validation": {k: validation[k] for k in ("masked_l1", "ssim")}}
-    with (out.parent / "report_recipes.jsonl").open("a") as f:
-        f.write(json.dumps(record) + "\n")
     return record
 
 
@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--arch", choices=list(REPORT_NAMES), help="generator [default: the recipe's]")
     parser.add_argument("--seconds", type=DURATION, default=3600.0, help="wall-clock training budget")
     parser.add_argument("--out", type=Path, required=True, help="run directory (new)")
+    parser.add_argument("--record", type=Path, default=None, help="its JSON record [default: RUN/report_recipes.json]")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--threads", type=POSITIVE, default=2)
     parser.add_argument("--workers", type=NONNEGATIVE, default=1, help="processes that draw the scenes ahead")
@@ -78,6 +79,7 @@ def main() -> None:
     record = train(args.recipe, args.arch or args.recipe, args.seconds, args.out, args.device, args.threads,
                    args.workers, {k: v for k, v in changes.items() if v is not None},
                    {"shading": args.shading, "film": args.film, "frame": args.frame})
+    write_record(args.record or args.out / "report_recipes.json", record, args.threads)
     print(json.dumps(record))
 
 

@@ -4,7 +4,7 @@ For each size S: the rasterizer's image and the renderer's (``Renderer.render(re
 sphere (the same part of the frame at every size) and shown at one size with sharp pixels, with the pair's FLIP and
 masked L1. Writes the figure and benchmarks/results/resolution_figure.json.
 
-    python benchmarks/resolution_figure.py [--checkpoint universal] [--preset easy] [--seed 1] [--index 0]
+    python -m benchmarks.studies.resolution_figure [--checkpoint universal] [--preset easy] [--seed 1] [--index 0]
         [--sizes 128,256,512] --out docs/results/resolutions.png
 """
 
@@ -14,8 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from record import write_record
-
+from benchmarks.record import RESULTS, write_record
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
 from neurender.report.figures import comparison_grid, sphere_crop
@@ -30,6 +29,7 @@ def main() -> None:
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--sizes", default="128,256,512")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--record", type=Path, default=None, help=f"its JSON record [default: {RESULTS.name}/...]")
     args = parser.parse_args()
     if args.index < 0:
         parser.error("--index must be 0 or more")
@@ -58,7 +58,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     comparison_grid(rows, ["exact", f"neural ({args.checkpoint})"], args.out,
                     f"{args.preset} seed {args.seed}, image {args.index}: one scene at {args.sizes} px", cell=256)
-    result = Path(__file__).parent / "results" / "resolution_figure.json"
+    result = args.record or RESULTS / "resolution_figure.json"
     write_record(result, {"checkpoint": args.checkpoint, "preset": args.preset, "seed": args.seed,
                           "index": args.index, "sizes": record})
     print(json.dumps(record, indent=2))
