@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from cli_helpers import run
+from paths import EXAMPLES
 from PIL import Image
 
 import neurender as nr
@@ -16,8 +17,6 @@ from neurender.dataset.format import write_params_csv
 from neurender.errors import NeurenderError
 from neurender.scene import encode_params
 from neurender.shipped import renderer_path
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_every_public_name_resolves_and_is_documented():

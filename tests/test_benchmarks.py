@@ -6,11 +6,10 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 MODULES = {p.stem: f"benchmarks.{p.parent.name}.{p.stem}" for kind in ("speed", "studies")
            for p in (BENCHMARKS / kind).glob("*.py") if p.stem != "__init__"}

@@ -5,12 +5,12 @@ import json
 from pathlib import Path
 
 import pytest
+from paths import DATA, ROOT
 
 from neurender.errors import NeurenderError
 from neurender.training.config import TrainConfig, from_dict, load_toml, merge, to_dict
 
-ROOT = Path(__file__).resolve().parent.parent
-RESOLVED = json.loads((Path(__file__).parent / "data" / "configs-resolved.json").read_text())
+RESOLVED = json.loads((DATA / "configs-resolved.json").read_text())
 # settings added after the record was written, which every recipe leaves at their defaults
 ADDED = {"loss": {"objectives": {}}, "balance": {"rule": "adaptive", "options": {}}}
 

@@ -6,9 +6,10 @@ import re
 import tokenize
 from pathlib import Path
 
+from paths import ROOT
+
 from neurender.layout import CSV_COLUMNS, DIFFUSE, LIGHT, N_PARAMS, PARAM_NAMES, SHININESS, TRANSLATION
 
-ROOT = Path(__file__).resolve().parent.parent
 LITERALS = [  # how a parameter index or the count was spelled before it had a name
     re.compile(r"\bslice\(\s*(0|3|6|7)\s*,\s*(3|6|7|10)\s*\)"),  # a group's slice
     re.compile(r"\[\s*:\s*,\s*(0:3|:3|3:6|7:10|7:|6)\s*\]"),  # a group's columns of a batch of scenes

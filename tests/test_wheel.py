@@ -7,8 +7,7 @@ import sys
 import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
+from paths import DATA, ROOT
 
 
 def test_the_wheel_carries_the_shipped_renderers(tmp_path):

@@ -33,7 +33,7 @@ start_mps() {  # MPS runs the processes' kernels at once instead of in time slic
 
 cuda_tests() {  # the tests that skip without CUDA, into $OUT/cuda-tests.log
   $PY -m pytest -q -p no:cacheprovider -rs \
-    "tests/test_online_training.py::test_a_run_on_the_gpu_exports_a_renderer_that_loads_anywhere" \
+    "tests/training/test_sources.py::test_a_run_on_the_gpu_exports_a_renderer_that_loads_anywhere" \
     "tests/test_raster.py::test_render_spheres_runs_on_the_device_of_its_inputs" >"$OUT/cuda-tests.log" 2>&1
   stamp "cuda tests rc $?"
 }

@@ -72,7 +72,8 @@ def neural_backend(generator: torch.nn.Module, resolution: int, camera: Camera, 
     the temperature (at least 1). A field with a coverage cap (universal.pt) evaluates only the pixels where that
     can exceed sigmoid(-NEGLIGIBLE_LOGIT), its ``pixel_groups`` with a margin of T x NEGLIGIBLE_LOGIT, and
     leaves the rest at exactly 0, so images, loss and gradients differ from evaluating every pixel by under 1.2e-7
-    a pixel. every_pixel: evaluate them all anyway (the reference the tests and benchmarks/studies/inversion.py compare)."""
+    a pixel. every_pixel: evaluate them all anyway (the reference the tests and benchmarks/studies/inversion.py
+    compare)."""
     generator.requires_grad_(False)  # the descent moves the scene, never the weights
     pixels = getattr(generator, "samples_pixels", False)
     coverable = (pixels and not every_pixel and hasattr(generator, "pixel_groups")  # a field, or a subclass

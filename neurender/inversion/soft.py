@@ -5,7 +5,7 @@ gets no gradient from its outline. Here each pixel's coverage is ``sigmoid(d / t
 signed angular distance (in pixels) between the pixel's ray and the sphere's tangent cone, and each pixel is
 shaded at the sphere point nearest its ray (the ray's hit inside the outline, the tangent point beyond it). At
 temperature 0 coverage is the step ``d >= 0``, cut to the clipping depths: the image equals
-``render_spheres``'s (``tests/test_inversion.py``). Dense per pixel, so meant for a few images at a time.
+``render_spheres``'s (``tests/inversion/test_fit.py``). Dense per pixel, so meant for a few images at a time.
 """
 
 from __future__ import annotations

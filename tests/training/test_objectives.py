@@ -123,14 +123,14 @@ finetune_images = 0
 tick_images = 8
 val_images = 8
 threads = 1
-[loss.objectives."test_objectives:MeanBrightness"]
+[loss.objectives."training.test_objectives:MeanBrightness"]
 {options}
 """)
     return path
 
 
 def test_an_objective_defined_in_a_test_file_trains_through_the_config_alone(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEURENDER_PLUGINS", "test_objectives")
+    monkeypatch.setenv("NEURENDER_PLUGINS", "training.test_objectives")
     MeanBrightness.phases_seen.clear()
     result = run("train", "--config", brightness_config(tmp_path, "weight = 3.0\ntarget = 0.9"),
                  "--out", tmp_path / "with")
@@ -150,15 +150,15 @@ def test_an_objective_defined_in_a_test_file_trains_through_the_config_alone(tmp
 
 def test_plug_in_objectives_are_checked_when_the_config_is(tmp_path, monkeypatch):
     base = {"preset": "easy", "out": str(tmp_path / "run")}
-    with pytest.raises(NeurenderError, match="plug-in objective.*NEURENDER_PLUGINS=test_objectives"):
-        from_dict({**base, "loss": {"objectives": {"test_objectives:MeanBrightness": {"weight": 1.0}}}})
-    monkeypatch.setenv("NEURENDER_PLUGINS", "test_objectives")
+    with pytest.raises(NeurenderError, match="plug-in objective.*NEURENDER_PLUGINS=training.test_objectives"):
+        from_dict({**base, "loss": {"objectives": {"training.test_objectives:MeanBrightness": {"weight": 1.0}}}})
+    monkeypatch.setenv("NEURENDER_PLUGINS", "training.test_objectives")
     with pytest.raises(NeurenderError, match="MeanBrightness has no option wieght; its options: target, weight"):
-        from_dict({**base, "loss": {"objectives": {"test_objectives:MeanBrightness": {"wieght": 1.0}}}})
+        from_dict({**base, "loss": {"objectives": {"training.test_objectives:MeanBrightness": {"wieght": 1.0}}}})
     with pytest.raises(NeurenderError, match="unknown objective 'nope'"):
         from_dict({**base, "loss": {"objectives": {"nope": {}}}})
     with pytest.raises(NeurenderError, match="not a objective class|not an objective class"):
-        from_dict({**base, "loss": {"objectives": {"test_objectives:brightness_config": {}}}})
+        from_dict({**base, "loss": {"objectives": {"training.test_objectives:brightness_config": {}}}})
     result = run("train", "--config", brightness_config(tmp_path, "target = 0.9"), "--out", tmp_path / "missing")
-    assert_user_error(result, "objective test_objectives:MeanBrightness needs weight")
+    assert_user_error(result, "objective training.test_objectives:MeanBrightness needs weight")
     assert not (tmp_path / "missing").exists()

@@ -6,12 +6,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from cli_helpers import assert_user_error, run
+from paths import CONFIGS
 
 from neurender.dataset import GenerateSpec, generate_dataset, write_params_csv
 from neurender.presets import PRESETS
@@ -194,7 +194,6 @@ def test_evaluations_of_a_run_build_its_history(setup, tmp_path):
     assert result.exit_code == 0 and (tmp_path / "run" / "plots" / "evaluations.png").is_file()
 
 
-CONFIGS = Path(__file__).parent.parent / "configs"
 
 
 @pytest.mark.parametrize("recipe", sorted(str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob("*.toml")
@@ -210,7 +209,7 @@ def test_every_shipped_recipe_resolves(recipe, tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a machine without CUDA")
 def test_a_gpu_recipe_without_a_gpu_is_one_error_line(tmp_path):
-    configs = Path(__file__).parent.parent / "configs"
+    configs = CONFIGS
     assert_user_error(run("train", "--config", configs / "easy-gpu.toml", "--out", tmp_path / "run"),
                       "--device cpu runs on the CPU")
     assert not (tmp_path / "run").exists()

@@ -10,6 +10,7 @@ import torch
 from neurender.dataset import GenerateSpec, generate_dataset
 from neurender.errors import NeurenderError
 from neurender.inference import load_renderer
+from neurender.layout import N_PARAMS
 from neurender.models.registry import GENERATORS
 from neurender.presets import PRESETS
 from neurender.training import checkpoint as checkpoint_module
@@ -64,13 +65,32 @@ def test_every_architecture_trains(tiny, tmp_path, arch):
     assert images.shape == (2, 32, 32, 3) and np.isfinite(images).all() and 0 <= images.min() <= images.max() <= 1
 
 
-@pytest.mark.parametrize("d_options", [{"d_patch": True, "d_conditioning": "concat", "d_dropout": 0.2,
-                                        "d_spectral": False}])
-def test_discriminator_options_and_other_losses(tiny, tmp_path, d_options):
-    trainer = Trainer(config(tiny, tmp_path / "run", model=d_options,
+def test_discriminator_options_and_other_losses(tiny, tmp_path):
+    """Patch head, concatenated parameters, dropout, no spectral norm, hinge loss with (ignored) label smoothing:
+    D is built as configured, the run trains both networks with finite hinge losses, and its export draws."""
+    trainer = Trainer(config(tiny, tmp_path / "run", model={"d_patch": True, "d_conditioning": "concat",
+                                                            "d_dropout": 0.2, "d_spectral": False},
                              loss={"gan": "hinge", "label_smoothing": 0.1}))
+    d = trainer.d
+    assert d.features[0].in_channels == 3 + N_PARAMS  # the parameters concatenated as maps
+    assert [m.p for m in d.modules() if isinstance(m, torch.nn.Dropout2d)] and \
+        all(m.p == 0.2 for m in d.modules() if isinstance(m, torch.nn.Dropout2d))
+    assert not any(torch.nn.utils.parametrize.is_parametrized(m) for m in d.modules())  # no spectral norm
+    with torch.no_grad():
+        logits = d.eval()(torch.rand(2, 3, 32, 32), torch.randn(2, N_PARAMS))
+    assert logits.shape == (2, 8, 8)  # a PatchGAN verdict per region
+    d.train()
+    before = {k: v.clone() for k, v in d.state_dict().items()}
     trainer.run(progress=False)
-    assert trainer.counters.images >= 48
+    assert trainer.counters.images >= 48 and trainer.controller.counts["balanced"] > 0
+    assert any(not torch.equal(before[k], v) for k, v in d.state_dict().items())  # D trained
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    adversarial = [line for line in log if line["phase"] != "warmup"]
+    assert adversarial and all(np.isfinite([line["d"], line["g_gan"]]).all() for line in adversarial)
+    assert all(line["d"] >= 0 for line in adversarial)  # hinge: relu terms
+    assert all(0 <= line[k] <= 1 for line in adversarial for k in ("d_acc_real", "d_acc_fake"))
+    images = load_renderer(tmp_path / "run" / "renderer.pt").render(trainer.source.data.params[:2])
+    assert images.shape == (2, 32, 32, 3) and np.isfinite(images).all()
 
 
 def test_resume_equals_uninterrupted(tiny, tmp_path):
@@ -190,11 +210,17 @@ def test_invalid_configs_are_refused(tiny, tmp_path):
 
 
 def test_lpips_perceptual_term(tiny, tmp_path, lpips_net):
-    trainer = Trainer(config(tiny, tmp_path / "run", loss={"lpips_weight": 0.5},
-                             schedule={"warmup_images": 16, "adversarial_images": 8, "finetune_images": 0}))
+    """The LPIPS term (of G's images against the references) is logged on every tick and moves G: the same run
+    without it ends with other weights."""
+    schedule = {"warmup_images": 16, "adversarial_images": 8, "finetune_images": 0}
+    trainer = Trainer(config(tiny, tmp_path / "run", loss={"lpips_weight": 0.5}, schedule=schedule))
     trainer.run(progress=False)
-    last = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
-    assert last["g_lpips"] > 0
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(0 < line["g_lpips"] < 2 for line in log)  # LPIPS of images in [0, 1]
+    plain = Trainer(config(tiny, tmp_path / "plain", schedule=schedule))
+    plain.run(progress=False)
+    assert "g_lpips" not in json.loads((tmp_path / "plain" / "log.jsonl").read_text().splitlines()[-1])
+    assert any(not torch.equal(v, plain.g.state_dict()[k]) for k, v in trainer.g.state_dict().items())
 
 
 def test_parameter_statistics_are_fitted_on_the_train_split_and_exported(tiny, tmp_path):

@@ -3,12 +3,12 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from cli_helpers import assert_user_error, run
+from paths import DATA, EXAMPLES
 
 from neurender.dataset import read_params_csv
 from neurender.errors import NeurenderError
@@ -24,8 +24,6 @@ from neurender.shipped import SHIPPED
 from neurender.training.config import TrainConfig, from_dict, merge, to_dict
 from neurender.training.loop import Trainer
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-DATA = Path(__file__).resolve().parent / "data"
 SMALL = {"coord": 8, "field": 16, "phong_field": 16, "conv_field": 16}  # widths that keep the tests quick
 
 
