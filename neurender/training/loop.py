@@ -150,7 +150,8 @@ class Trainer:
             housekeeping.accumulate(self.counters, **logged)
         return next((t.accuracy for t in terms if t.accuracy is not None), None)
 
-    def _apply_schedule(self, phase: schedule.Phase) -> None:
+    def _apply_schedule(self) -> None:
+        """The learning rates and D's input noise at the images seen (pure functions of them: ``schedule``)."""
         s, images = self.config.schedule, self.counters.images
         for opt, lr in ((self.opt_g, s.lr_g), (self.opt_d, s.lr_d)):
             for group in opt.param_groups if opt is not None else ():
@@ -162,7 +163,7 @@ class Trainer:
         """One iteration: one G step in a phase without D; otherwise the balancing rule's D steps, then its G
         steps, and D's accuracy fed back to the rule (measured without training D where its step was skipped)."""
         phase = self.last_phase = self.phase()
-        self._apply_schedule(phase)
+        self._apply_schedule()
         g_view = self.views.for_g(phase)
         if not phase.adversarial:
             self._step("g", g_view.rendered(self.g_train, self.next_batch()), phase)
