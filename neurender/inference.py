@@ -37,6 +37,13 @@ class Renderer:
 
     _sizes: dict = field(default_factory=dict, repr=False, compare=False)  # generators rebuilt at other sizes
 
+    @property
+    def run_images(self) -> int:
+        """Training images of the run that made it, earlier runs excluded (its last stage; the run's own curves
+        count these): ``images_seen`` where it does not say how it was trained."""
+        last = self.training[-1].get("images") if self.training else None
+        return sum(last.values()) if isinstance(last, dict) else self.images_seen
+
     def render(self, params: np.ndarray, batch: int = 64, device: str | torch.device = "auto",
                resolution: int | None = None) -> np.ndarray:
         """(N, 10) world-space scene parameters -> (N, S, S, 3) float32 RGB in [0, 1], on the CPU; S is
@@ -114,7 +121,7 @@ def load_renderer(name_or_path: str | Path) -> Renderer:
             raise NeurenderError(f"{path}: the generator does not match its description ({e})") from None
         generator.load_state_dict(record.g_ema)
         camera = Camera.from_dict(record.camera)
-        images, training = record.images, record.training
+        images, training = record.images + record.inherited, record.training
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, ZeroDivisionError) as e:
         reason = f"no {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
         raise NeurenderError(f"{path}: the generator does not match its description ({reason})") from None

@@ -83,7 +83,7 @@ def evaluate(reference, predictions, checkpoint, out, split, method, names, work
     for images in (ref, pred):
         if "converted to 8-bit" in images.source:
             click.echo(f"note: {images.source}")
-    if checkpoint is not None and (history := append_to_run_history(checkpoint, report, pred.images_seen)):
+    if checkpoint is not None and (history := append_to_run_history(checkpoint, report, pred.run_images)):
         click.echo(f"appended to {history}")
     for name, reason in report["skipped"].items():
         click.echo(f"skipped {name}: {reason}")

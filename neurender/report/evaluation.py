@@ -43,7 +43,7 @@ class Images:
     rgba: np.ndarray  # uint8 (N, H, W, 4)
     has_mask: bool
     source: str  # how to find them again: a dataset and split, or a folder
-    images_seen: int | None = None  # a checkpoint's renders: the images its renderer was trained on
+    run_images: int | None = None  # a checkpoint's renders: the images of the run that trained it (``run_images``)
 
 
 def load_reference(path: Path, split: str = "test") -> Images:
@@ -88,7 +88,7 @@ def rendered_predictions(checkpoint: Path, reference: Path, split: str) -> Image
     rgba = np.concatenate([to_uint8(rgb), np.full((*rgb.shape[:3], 1), 255, np.uint8)], -1)
     return Images(data.frames[indices.start:indices.stop], rgba, False,
                   f"{checkpoint} (checkpoint, {renderer.model['arch']}, {renderer.images_seen} images seen)",
-                  renderer.images_seen)
+                  renderer.run_images)
 
 
 def pair_up(reference: Images, prediction: Images) -> Pair:
@@ -229,14 +229,15 @@ def side_by_side_rows(pair: Pair, frames: np.ndarray, values: dict[str, np.ndarr
     return rows
 
 
-def append_to_run_history(checkpoint: Path, report: dict, images_seen: int) -> Path | None:
+def append_to_run_history(checkpoint: Path, report: dict, run_images: int) -> Path | None:
     """One JSON line for this evaluation in the metrics.jsonl of the checkpoint's run folder (the folder holds
-    config.json): checkpoint, images seen, references, time, each metric's mean and std. Returns the file, or
-    None when the checkpoint is not in a run folder (a shipped checkpoint)."""
+    config.json): checkpoint, the run's own images (as its validation lines count them), references, time, each
+    metric's mean and std. Returns the file, or None when the checkpoint is not in a run folder (a shipped
+    checkpoint)."""
     run = Path(checkpoint).parent
     if not (run / "config.json").is_file():
         return None
-    record = {"kind": "evaluation", "checkpoint": Path(checkpoint).name, "images": images_seen,
+    record = {"kind": "evaluation", "checkpoint": Path(checkpoint).name, "images": run_images,
               "reference": report["reference"], "count": report["count"], "time": time.time(),
               "metrics": {n: {"mean": v["mean"], "std": v["std"]} for n, v in report["metrics"].items()}}
     with open(run / "metrics.jsonl", "a") as f:

@@ -138,6 +138,10 @@ def test_init_from_for_fine_tuning(tiny, tmp_path):
     # the export counts every image behind its weights: the first run's and the fine-tuning's
     seen = torch.load(tmp_path / "second" / "renderer.pt", weights_only=True)["images_seen"]
     assert seen == first.counters.images + second.counters.images
+    # a renderer says the same of either file of the run: every image behind it, and the run's own for its curves
+    for name in ("renderer.pt", "latest.pt"):
+        renderer = load_renderer(tmp_path / "second" / name)
+        assert (renderer.images_seen, renderer.run_images) == (seen, second.counters.images), name
     with pytest.raises(NeurenderError, match="holds a hybrid generator"):
         Trainer(config(tiny, tmp_path / "third", init_from=str(tmp_path / "first" / "latest.pt"),
                        model={"arch": "deconv"}))
