@@ -24,6 +24,20 @@ def _at_least(low: float, kind: type, strictly: bool = False):
     return parse
 
 
+def names_in(known, what: str):
+    """A comma-separated list of names, each one of `known` (an unknown one, or none, is the error)."""
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or repr(text)}; known: "
+                                             f"{', '.join(known)}")
+        return names
+
+    parse.__name__ = f"list of {what}s"
+    return parse
+
+
 POSITIVE = _at_least(1, int)  # counts, repeats, threads, workers
 NONNEGATIVE = _at_least(0, int)  # seeds, optional lengths
 DURATION = _at_least(0, float, strictly=True)  # a time budget

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.arguments import DURATION, POSITIVE
+from benchmarks.arguments import DURATION, POSITIVE, names_in
 from benchmarks.record import RESULTS, write_record
 from neurender.dataset import GenerateSpec, generate_dataset
 from neurender.models.registry import GENERATORS
@@ -26,14 +26,6 @@ from neurender.training.config import from_dict
 from neurender.training.loop import Trainer
 
 BATCH = 32
-
-
-def arch_list(text: str) -> list[str]:
-    archs = [a.strip() for a in text.split(",") if a.strip()]
-    unknown = [a for a in archs if a not in GENERATORS]
-    if not archs or unknown:
-        raise argparse.ArgumentTypeError(f"expected registered generators, got {text!r}")
-    return archs
 
 
 def images_per_s(trainer: Trainer, seconds: float) -> float:
@@ -48,7 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=POSITIVE, default=os.cpu_count())
     parser.add_argument("--seconds", type=DURATION, default=20.0, help="measuring time per architecture and phase")
-    parser.add_argument("--archs", type=arch_list, default=",".join(GENERATORS), help="comma-separated [default: all]")
+    parser.add_argument("--archs", type=names_in(GENERATORS, "architecture"), default=",".join(GENERATORS),
+                        help="comma-separated [default: all]")
     parser.add_argument("--out", type=Path, default=RESULTS / "train_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

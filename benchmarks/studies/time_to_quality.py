@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.arguments import DURATION, POSITIVE
+from benchmarks.arguments import DURATION, POSITIVE, names_in
 from benchmarks.record import RESULTS, ROOT, write_record
 from neurender.metrics.images import quantize_8bit, to_float
 from neurender.metrics.registry import METRICS, Pair
@@ -80,20 +80,11 @@ def plot(results: dict, out: Path) -> None:
     fig.savefig(out, dpi=120)
 
 
-def arch_list(text: str) -> list[str]:
-    """--archs: comma-separated names, each with a recipe above."""
-    archs = text.split(",")
-    unknown = [arch for arch in archs if arch not in RECIPE]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown architecture {', '.join(unknown)}; known: {', '.join(RECIPE)}")
-    return archs
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=DURATION, default=120.0, help="training budget per architecture")
     parser.add_argument("--every", type=DURATION, default=30.0, help="seconds of training between validations")
-    parser.add_argument("--archs", type=arch_list, default=",".join(GENERATORS))
+    parser.add_argument("--archs", type=names_in(RECIPE, "architecture"), default=",".join(GENERATORS))
     parser.add_argument("--threads", type=POSITIVE, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=RESULTS / "time_to_quality.json")
     args = parser.parse_args()
