@@ -121,7 +121,7 @@ def load_renderer(name_or_path: str | Path) -> Renderer:
             raise NeurenderError(f"{path}: the generator does not match its description ({e})") from None
         generator.load_state_dict(record.g_ema)
         camera = Camera.from_dict(record.camera)
-        images, training = record.images + record.inherited, record.training
+        images, training = record.images_seen, record.training
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, ZeroDivisionError) as e:
         reason = f"no {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
         raise NeurenderError(f"{path}: the generator does not match its description ({reason})") from None

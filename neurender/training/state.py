@@ -117,6 +117,11 @@ class GeneratorRecord:
     training: list  # ``stage_record`` of every run behind it, oldest first, this one included
     state: dict  # the whole file
 
+    @property
+    def images_seen(self) -> int:
+        """Every training image behind its weights, the runs it started from included."""
+        return self.images + self.inherited
+
 
 def generator_record(state: dict) -> GeneratorRecord:
     """``state`` (``checkpoint.load_checkpoint``'s) described alike whatever its kind."""
@@ -130,18 +135,19 @@ def generator_record(state: dict) -> GeneratorRecord:
                            state["images_seen"], 0, state.get("training", []), state)
 
 
-def check_compatible(state: dict, mine: ModelConfig, resolution: int, data: str, path: str,
+def check_compatible(record: GeneratorRecord, mine: ModelConfig, resolution: int, data: str, path: str,
                      keys: tuple[str, ...] = ("arch", "width", "norm", "options")) -> None:
-    """A clear error when a checkpoint (training state or renderer export) holds another generator (compared on
-    `keys`), or was trained at another resolution than `data` (a description of the run's data) has."""
-    theirs = generator_record(state).model
+    """A clear error when a checkpoint (training state or renderer export, described by `record`) holds another
+    generator (compared on `keys`), or was trained at another resolution than `data` (a description of the run's
+    data) has."""
+    theirs = record.model
     for key in keys:
         if theirs.get(key, {} if key == "options" else None) != getattr(mine, key):  # older files: no options
             raise NeurenderError(f"{path} holds a {theirs['arch']} generator (width {theirs['width']}, norm "
                                  f"{theirs['norm']}); this run builds {mine.arch} (width {mine.width}, "
                                  f"norm {mine.norm})")
-    if state["resolution"] != resolution:
-        raise NeurenderError(f"{path} was trained at {state['resolution']} px but {data} is {resolution} px")
+    if record.resolution != resolution:
+        raise NeurenderError(f"{path} was trained at {record.resolution} px but {data} is {resolution} px")
 
 
 def load_shared(model, weights: dict, path: str) -> list[str]:
@@ -199,7 +205,7 @@ def export(t, name: str = "renderer.pt") -> Path:
 
 def restore(t, state: dict) -> None:
     """Trainer `t` as the training checkpoint `state` left it (exact resume)."""
-    check_compatible(state, t.config.model, t.resolution, t.source.description, "the checkpoint")
+    check_compatible(generator_record(state), t.config.model, t.resolution, t.source.description, "the checkpoint")
     if state["source"] != t.source.identity:
         raise NeurenderError(f"the checkpoint was trained on other data than {t.source.description} "
                              "(dataset checksums or preset differ); pass --dataset with the original")
@@ -228,7 +234,7 @@ def start_from(t, path: Path) -> None:
     same = len(pair) == 1 and theirs.get("options", {}) == mine.options
     families = {generator_spec(arch).family for arch in pair}
     related = len(pair) == 1 or (len(families) == 1 and None not in families)
-    check_compatible(state, mine, t.resolution, t.source.description, str(path),
+    check_compatible(record, mine, t.resolution, t.source.description, str(path),
                      ("width",) if related and not same else ("arch", "width", "norm", "options"))
     if same:
         t.g.load_state_dict(record.g)
@@ -237,7 +243,7 @@ def start_from(t, path: Path) -> None:
         fresh = load_shared(t.g, record.g, str(path))
         load_shared(t.g_ema, record.g_ema, str(path))
         t.changes["init_from.fresh"] = fresh
-    t.counters.inherited_images = record.images + record.inherited
+    t.counters.inherited_images = record.images_seen
     t.counters.lineage = record.training or [{"init_from": str(path), "images_seen": record.images}]
     if state["kind"] != KIND_TRAINING:
         return
