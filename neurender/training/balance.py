@@ -10,7 +10,11 @@ its step is skipped and G takes extra ones. ``max_d_steps > 1`` restores the sym
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, fields
+
+from neurender.training.config import BalanceConfig
+from neurender.training.registry import BALANCE_RULES
 
 
 @dataclass(frozen=True)
@@ -103,3 +107,12 @@ class BalanceController(BalanceRule):
         self.acc_real, self.acc_fake, self.lean = state["acc_real"], state["acc_fake"], state["lean"]
         self.decision = Decision(*state["decision"])
         self.counts = dict(state["counts"])
+
+
+def build_rule(b: BalanceConfig) -> BalanceRule:
+    """The run's balancing rule (``balance.rule``), each constructor parameter from [balance] options, else the
+    [balance] setting of that name (others keep their defaults)."""
+    rule = BALANCE_RULES.get(b.rule)
+    settings = {f.name: getattr(b, f.name) for f in fields(b) if f.name not in ("rule", "options")}
+    return rule(**{k: b.options[k] if k in b.options else settings[k] for k in inspect.signature(rule).parameters
+                   if k in b.options or k in settings})

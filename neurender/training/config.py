@@ -251,7 +251,7 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _check_options(cls: type, given: dict, where: str, settings: set[str]) -> None:
+def check_options(cls: type, given: dict, where: str, settings: set[str]) -> None:
     """A NeurenderError unless `cls`'s constructor takes every option in `given` (and none that a setting of its
     section already gives)."""
     parameters = inspect.signature(cls).parameters
@@ -271,10 +271,10 @@ def validate(c: TrainConfig) -> TrainConfig:
         raise NeurenderError(f"invalid config: model.arch {m.arch!r}: {e}") from None
     try:  # the other extension points: names, plug-ins, options
         GAN_LOSSES.get(loss.gan)
-        _check_options(BALANCE_RULES.get(b.rule), b.options, "balance.options", {f.name for f in
+        check_options(BALANCE_RULES.get(b.rule), b.options, "balance.options", {f.name for f in
                                                                                      dataclasses.fields(b)})
         for name, given in loss.objectives.items():
-            _check_options(OBJECTIVES.get(name), given, f"loss.objectives.{name}", set())
+            check_options(OBJECTIVES.get(name), given, f"loss.objectives.{name}", set())
     except NeurenderError as e:
         raise NeurenderError(f"invalid config: {e}") from None
     checks = [

@@ -22,12 +22,13 @@ from neurender.errors import NeurenderError
 from neurender.metrics.lpips import load_lpips
 from neurender.models.generators import check_contract, predict_images
 from neurender.training import housekeeping, objectives, schedule, state, views
+from neurender.training.balance import build_rule
 from neurender.training.config import TrainConfig
 from neurender.training.distributed import World, close_world, init_world, mean_over_world, select_device
 from neurender.training.memory import check_memory
 from neurender.training.networks import build_models, distributed, update_ema
 from neurender.training.objectives import Term
-from neurender.training.registry import BALANCE_RULES, GAN_LOSSES
+from neurender.training.registry import GAN_LOSSES
 from neurender.training.sources import open_source, stream
 from neurender.training.state import Counters
 
@@ -71,8 +72,7 @@ class Trainer:
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=s.lr_g, betas=s.betas_g)
         self.opt_d = None if self.d is None else torch.optim.Adam(self.d.parameters(), lr=s.lr_d, betas=s.betas_d)
-        rule = BALANCE_RULES.get(b.rule)
-        self.controller = rule(**state.rule_options(rule, b))
+        self.controller = build_rule(b)
         self.counters = Counters()
         self.gan = GAN_LOSSES.get(config.loss.gan)()
         built = objectives.build(config.loss, self.d is not None, {

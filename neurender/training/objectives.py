@@ -20,7 +20,7 @@ from torch import nn
 
 from neurender.errors import NeurenderError
 from neurender.training import losses
-from neurender.training.config import LossConfig
+from neurender.training.config import LossConfig, check_options
 from neurender.training.gan import GanLoss
 from neurender.training.registry import OBJECTIVES
 from neurender.training.schedule import PHASE_NAMES, Phase
@@ -140,11 +140,8 @@ def options(cls: type, given: dict, loss: LossConfig, run: dict[str, Callable[[]
     table (`given`), else the [loss] setting of that name, else the run's object of that name (`run`:
     ``discriminator``, ``gan_loss``, ``lpips``, ``device``; made when first asked for), else its default. A given option
     it does not take, or a parameter none of these fills, is a NeurenderError."""
+    check_options(cls, given, f"loss.objectives.{name}", set())
     parameters = inspect.signature(cls).parameters
-    unknown = sorted(set(given) - set(parameters))
-    if unknown:
-        raise NeurenderError(f"objective {name} has no option {', '.join(unknown)}; its options: "
-                             f"{', '.join(parameters) or 'none'}")
     kwargs = {}
     for key, parameter in parameters.items():
         if key in given:

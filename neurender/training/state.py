@@ -5,10 +5,9 @@ whether a checkpoint fits the run that loads it."""
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -23,7 +22,7 @@ from neurender.training.checkpoint import (
     renderer_export,
     save_atomic,
 )
-from neurender.training.config import BalanceConfig, ModelConfig, TrainConfig, from_dict, to_dict, upgrade_layout
+from neurender.training.config import ModelConfig, TrainConfig, from_dict, to_dict, upgrade_layout
 
 
 @dataclass
@@ -160,14 +159,6 @@ def load_shared(model, weights: dict, path: str) -> list[str]:
         raise NeurenderError(f"{path} holds a generator that shares no weights with this run's")
     model.load_state_dict(shared, strict=False)
     return sorted(set(mine) - set(shared))
-
-
-def rule_options(rule: type, b: BalanceConfig) -> dict:
-    """A balancing rule's keyword arguments: each constructor parameter from [balance] options, else the [balance]
-    setting of that name (others keep their defaults)."""
-    settings = {f.name: getattr(b, f.name) for f in fields(b) if f.name not in ("rule", "options")}
-    return {k: b.options[k] if k in b.options else settings[k] for k in inspect.signature(rule).parameters
-            if k in b.options or k in settings}
 
 
 def training_state(t) -> dict:
