@@ -28,7 +28,8 @@ class Benchmark:
     name: str  # the module benchmarks.<kind>.<name>
     args: list[str] = field(default_factory=list)  # a full run
     quick: list[str] = field(default_factory=list)  # tiny inputs
-    figure: str | None = None  # for studies that draw a picture: its option (the record goes to --record)
+    # studies whose --out is what they make, a picture (".png") or a run folder (""): their record goes to --record
+    output: str | None = None
 
     @property
     def module(self) -> str:
@@ -47,11 +48,11 @@ BENCHMARKS = [
     Benchmark("studies", "time_to_quality", ["--seconds", "45", "--every", "15"],
               quick=["--archs", "hybrid", "--seconds", "0.5", "--every", "0.5"]),
     Benchmark("studies", "resolution_figure", ["--out", "docs/results/resolutions.png"],
-              quick=["--sizes", "32,64"], figure="--out"),
+              quick=["--sizes", "32,64"], output=".png"),
     Benchmark("studies", "worst_cases", ["--checkpoint", "conv=conv", "--out", "docs/results/conv-worst.png"],
-              quick=["--checkpoint", "conv=conv", "--count", "4", "--per-arm", "1"], figure="--out"),
+              quick=["--checkpoint", "conv=conv", "--count", "4", "--per-arm", "1"], output=".png"),
     Benchmark("studies", "report_recipes", ["--recipe", "hybrid", "--out", "checkpoints/runs/hybrid-report"],
-              quick=["--recipe", "hybrid", "--seconds", "2"], figure="--out"),
+              quick=["--recipe", "hybrid", "--seconds", "2"], output=""),
 ]
 RUNS = sorted(p.name for p in (ROOT / "benchmarks" / "runs").glob("*.sh"))
 
@@ -60,10 +61,10 @@ def command(b: Benchmark, quick: bool, results: Path) -> list[str]:
     """How the runner calls `b`: its module, its arguments, and where its record goes (in `results`)."""
     args = list(b.quick if quick else b.args)
     record = results / f"{b.name}.json"
-    if b.figure is None:
+    if b.output is None:
         return [sys.executable, "-m", b.module, *args, "--out", str(record)]
     if quick:  # the picture (or run folder) goes beside the records, not over the shipped one
-        args += [b.figure, str(results / f"{b.name}-output{'' if b.name == 'report_recipes' else '.png'}")]
+        args += ["--out", str(results / f"{b.name}-output{b.output}")]
     return [sys.executable, "-m", b.module, *args, "--record", str(record)]
 
 
