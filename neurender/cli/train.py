@@ -20,9 +20,6 @@ from neurender.outputs import check_output
 from neurender.presets import mixture_parts
 from neurender.training.registry import GAN_LOSSES
 
-PHASE_OPTIONS = ("warmup_images", "adversarial_images", "finetune_images")  # what a resumed run may extend
-
-
 # CLI option -> (config section, key); None values are left to the config file or the defaults
 OPTION_KEYS = {
     "arch": ("model", "arch"), "width": ("model", "width"), "batch": ("schedule", "batch"),
@@ -124,11 +121,12 @@ def train(dataset, preset, out, arch, config_file, init_from, resume, stop_after
     from neurender.training.api import run_lock
     from neurender.training.config import to_dict
     from neurender.training.loop import Trainer
+    from neurender.training.schedule import PHASES
     from neurender.training.state import edited_settings, resumed_config
 
     with contextlib.ExitStack() as stack:  # the run folder's lock, from the moment it is known to the end
         if resume:
-            lengths = {k: options.pop(k) for k in PHASE_OPTIONS}
+            lengths = {k: options.pop(k) for k in PHASES}  # what a resumed run may extend
             if config_file or arch or init_from or preset or any(v is not None for v in options.values()):
                 raise click.UsageError("--resume continues a run as it was configured; only --out, --dataset (a "
                                        "moved copy of the same data), --dry-run and phase lengths (--warmup-images, "
