@@ -45,6 +45,11 @@ class Pairs:
     coords: torch.Tensor | None  # (N, 2, S, S) for a crop discriminator, else None
 
 
+def drawn_pixels(s: SamplingConfig, count: int, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`count` pixels per scene drawn in the [sampling] shares (``losses.sample_pixels``): (B, count) int64."""
+    return losses.sample_pixels(mask, count, s.silhouette_share, s.object_share, s.detail_share, image)
+
+
 class View:
     def rendered(self, g: nn.Module, batch: Batch) -> Rendered:
         """G's output on the batch, with gradients, and its references."""
@@ -78,9 +83,7 @@ class Pixels(View):
 
     def rendered(self, g, batch):
         params, image, mask = batch
-        s = self.s
-        pixels = losses.sample_pixels(mask, s.pixels_per_image, s.silhouette_share, s.object_share, s.detail_share,
-                                      image)
+        pixels = drawn_pixels(self.s, self.s.pixels_per_image, image, mask)
         target = torch.cat([image, mask], 1).flatten(2).gather(2, pixels[:, None].expand(-1, 4, -1))
         colour, logit = g(params, pixels)
         return Rendered(params, colour=colour, logit=logit, target=target.transpose(1, 2))
@@ -98,8 +101,7 @@ class Crops(View):
         """The crops' references and coordinates, and their top-left pixels (N, 2) int64."""
         params, image, mask = batch
         s, r, size = self.s, self.resolution, self.s.crop_size
-        centre = losses.sample_pixels(mask, s.crops_per_image, s.silhouette_share, s.object_share, s.detail_share,
-                                      image).flatten()
+        centre = drawn_pixels(s, s.crops_per_image, image, mask).flatten()
         scene = torch.arange(len(params), device=params.device).repeat_interleave(s.crops_per_image)
         origin = (torch.stack([centre // r, centre % r], 1) - size // 2).clamp(0, r - size)
         span = torch.arange(size, device=params.device)
