@@ -69,7 +69,7 @@ def command(b: Benchmark, quick: bool, results: Path) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("kind", nargs="?", default="speed", choices=("speed", "studies", "all"))
     parser.add_argument("--quick", action="store_true", help="tiny inputs: checks that each runs, measures nothing")
     parser.add_argument("--only", default=None, help="comma-separated benchmark names")

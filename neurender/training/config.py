@@ -255,7 +255,11 @@ def check_options(cls: type, given: dict, where: str, settings: set[str]) -> Non
     """A NeurenderError unless `cls`'s constructor takes every option in `given` (and none that a setting of its
     section already gives)."""
     parameters = inspect.signature(cls).parameters
-    unknown = sorted(set(given) - set(parameters) | set(given) & settings)
+    section = sorted(set(given) & settings)
+    if section:
+        raise NeurenderError(f"{where}: {', '.join(section)} is a [{where.rpartition('.')[0]}] setting: set it there, "
+                             f"not in [{where}]")
+    unknown = sorted(set(given) - set(parameters))
     if unknown:
         raise NeurenderError(f"{where}: {cls.__name__} has no option {', '.join(unknown)}; its options: "
                              f"{', '.join(sorted(set(parameters) - settings)) or 'none'}")

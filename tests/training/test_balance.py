@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from neurender.errors import NeurenderError
-from neurender.training.balance import BalanceController, Decision
+from neurender.training.balance import BalanceController, Decision, build_rule
+from neurender.training.config import from_dict
 from neurender.training.losses import masked_l1
 from neurender.training.registry import GAN_LOSSES
 
@@ -102,3 +103,12 @@ def test_state_round_trip_continues_identically():
     b.load_state_dict(a.state_dict())
     assert [a.update(*acc) for acc in stream[6:]] == [b.update(*acc) for acc in stream[6:]]
     assert a.state_dict() == b.state_dict()
+
+
+def test_a_rules_options_are_its_own_and_the_balance_settings_stay_in_their_section(tmp_path):
+    base = {"preset": "easy", "out": str(tmp_path / "run")}
+    with pytest.raises(NeurenderError, match=r"low is a \[balance\] setting: set it there, not in \[balance.options\]"):
+        from_dict({**base, "balance": {"options": {"low": 0.3}}})
+    with pytest.raises(NeurenderError, match="BalanceController has no option gain; its options: none"):
+        from_dict({**base, "balance": {"options": {"gain": 2}}})
+    assert build_rule(from_dict({**base, "balance": {"low": 0.3, "max_d_steps": 2}}).balance).low == 0.3
